@@ -1,0 +1,93 @@
+"""Teams, memberships and invitations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Invitation, Membership, Role, Team
+
+INVITATION_SALT = "accounts.invitation"
+
+
+class InvitationError(Exception):
+    """An invitation link that cannot be used; the message is shown to the user."""
+
+
+def team_create(*, name: str, owner) -> Team:
+    name = name.strip()
+    if not name:
+        raise ValueError("A team needs a name.")
+    with transaction.atomic():
+        team = Team.objects.create(name=name)
+        Membership.objects.create(team=team, user=owner, role=Role.OWNER)
+    return team
+
+
+def invitation_create(*, team: Team, email: str, role: str, invited_by) -> Invitation:
+    if role not in Role.values:
+        raise ValueError(f"Unknown role {role!r}.")
+    return Invitation.objects.create(team=team, email=email.strip().lower(), role=role, invited_by=invited_by)
+
+
+def invitation_token(invitation: Invitation) -> str:
+    return signing.dumps({"id": invitation.pk, "team": invitation.team_id}, salt=INVITATION_SALT)
+
+
+def invitation_path(invitation: Invitation) -> str:
+    from django.urls import reverse
+
+    return reverse("invitation_accept", args=[invitation_token(invitation)])
+
+
+def invitation_from_token(token: str) -> Invitation:
+    try:
+        data = signing.loads(token, salt=INVITATION_SALT, max_age=settings.INVITATION_MAX_AGE_SECONDS)
+    except signing.SignatureExpired:
+        raise InvitationError("This invitation has expired. Ask your team admin for a new one.") from None
+    except signing.BadSignature:
+        raise InvitationError("This invitation link is not valid. Check that you copied all of it.") from None
+    invitation = Invitation.objects.select_related("team").filter(pk=data.get("id"), team_id=data.get("team")).first()
+    if invitation is None:
+        raise InvitationError("This invitation no longer exists.")
+    if invitation.accepted_at is not None:
+        raise InvitationError("This invitation has already been used.")
+    return invitation
+
+
+def invitation_accept(*, token: str, user) -> Membership:
+    with transaction.atomic():
+        invitation = invitation_from_token(token)
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.accepted_at is not None:
+            raise InvitationError("This invitation has already been used.")
+        membership, created = Membership.objects.get_or_create(
+            team=invitation.team, user=user, defaults={"role": invitation.role}
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+def membership_change_role(*, membership: Membership, role: str, by: Membership) -> Membership:
+    if role not in Role.values:
+        raise ValueError(f"Unknown role {role!r}.")
+    if membership.team_id != by.team_id or not by.can_manage:
+        raise PermissionError("Only an owner or admin of this team can change roles.")
+    if Role.OWNER in (role, membership.role) and by.role != Role.OWNER:
+        raise PermissionError("Only an owner can grant or remove the owner role.")
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        owners = Membership.objects.filter(team=membership.team, role=Role.OWNER).count()
+        if owners <= 1:
+            raise ValueError("A team must keep at least one owner.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+def user_create(*, username: str, password: str, email: str = ""):
+    return get_user_model().objects.create_user(username=username, password=password, email=email)

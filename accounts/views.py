@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import services
+from accounts.forms import InviteForm, SignUpForm, TeamForm, ThrottledAuthenticationForm
+from accounts.middleware import SESSION_TEAM_KEY
+from accounts.models import Membership, Role
+
+
+class SignInView(LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+
+@login_required
+def team_page(request):
+    membership = request.membership
+    invite_link = request.session.pop("invite_link", None)
+    context = {
+        "team_form": TeamForm(),
+        "invite_form": InviteForm(),
+        "invite_link": invite_link,
+        "members": membership.team.memberships.select_related("user") if membership else [],
+        "invitations": membership.team.invitations.filter(accepted_at__isnull=True) if membership else [],
+        "roles": Role.choices,
+    }
+    return render(request, "accounts/team.html", context)
+
+
+@login_required
+@require_POST
+def team_create(request):
+    form = TeamForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A team needs a name of at most 100 characters.")
+        return redirect("team")
+    team = services.team_create(name=form.cleaned_data["name"], owner=request.user)
+    request.session[SESSION_TEAM_KEY] = team.pk
+    messages.success(request, f"Team “{team.name}” created. You are its owner.")
+    return redirect("team")
+
+
+@login_required
+@require_POST
+def team_switch(request):
+    team_id = request.POST.get("team")
+    membership = Membership.objects.filter(user=request.user, team_id=team_id if str(team_id).isdigit() else None).first()
+    if membership is None:
+        messages.error(request, "You are not a member of that team.")
+    else:
+        request.session[SESSION_TEAM_KEY] = membership.team_id
+        messages.success(request, f"Switched to {membership.team.name}.")
+    return redirect(request.POST.get("next") or "flows")
+
+
+@login_required
+@require_POST
+def invitation_create(request):
+    membership = request.membership
+    if membership is None or not membership.can_manage:
+        messages.error(request, "Only an owner or admin can invite teammates.")
+        return redirect("team")
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a valid email address and role.")
+        return redirect("team")
+    role = form.cleaned_data["role"]
+    if role == Role.OWNER and membership.role != Role.OWNER:
+        messages.error(request, "Only an owner can invite another owner.")
+        return redirect("team")
+    invitation = services.invitation_create(
+        team=membership.team, email=form.cleaned_data["email"], role=role, invited_by=request.user
+    )
+    request.session["invite_link"] = request.build_absolute_uri(services.invitation_path(invitation))
+    messages.success(request, f"Invitation for {invitation.email} created. Send them the link below.")
+    return redirect("team")
+
+
+@login_required
+@require_POST
+def membership_role(request, pk: int):
+    membership = request.membership
+    target = get_object_or_404(Membership, pk=pk, team=membership.team if membership else None)
+    try:
+        services.membership_change_role(membership=target, role=request.POST.get("role", ""), by=membership)
+    except (PermissionError, ValueError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{target.user.username} is now {target.get_role_display()}.")
+    return redirect("team")
+
+
+def invitation_accept(request, token: str):
+    try:
+        invitation = services.invitation_from_token(token)
+    except services.InvitationError as exc:
+        return render(request, "accounts/invitation.html", {"error": str(exc)}, status=400)
+    signup_form = SignUpForm(initial={"email": invitation.email})
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            signup_form = SignUpForm(request.POST)
+            if not signup_form.is_valid():
+                return render(request, "accounts/invitation.html", {"invitation": invitation, "form": signup_form})
+            user = signup_form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        try:
+            membership = services.invitation_accept(token=token, user=request.user)
+        except services.InvitationError as exc:
+            return render(request, "accounts/invitation.html", {"error": str(exc)}, status=400)
+        request.session[SESSION_TEAM_KEY] = membership.team_id
+        messages.success(request, f"Welcome to {membership.team.name}.")
+        return redirect("flows")
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return render(request, "accounts/invitation.html", {"invitation": invitation, "form": signup_form})

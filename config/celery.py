@@ -1,0 +1,21 @@
+"""Celery app for the scale-out path (REDIS_URL set); tasks are Django tasks."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("qflows")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_acks_late = True
+app.conf.task_reject_on_worker_lost = True
+app.conf.worker_prefetch_multiplier = 1
+
+
+@app.on_after_finalize.connect
+def _import_tasks(sender, **kwargs):  # noqa: ANN001
+    # Importing the modules registers their Django tasks with this app.
+    import designer.tasks  # noqa: F401

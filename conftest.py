@@ -1,0 +1,5 @@
+"""Project-wide pytest fixtures."""
+
+import pytest
+
+pytest_plugins = ["tests.fixtures"]
