@@ -32,8 +32,6 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEY", [] if PRODUCTION else [
 if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when PRODUCTION=true")
 FIELD_ENCRYPTION_KEY = FIELD_ENCRYPTION_KEYS[0]
-# django-cryptography reads CRYPTOGRAPHY_KEY; it must never fall back to SECRET_KEY.
-CRYPTOGRAPHY_KEY = FIELD_ENCRYPTION_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

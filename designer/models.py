@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Configuration, Team
+
+
+class Flow(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="flows")
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField(default=0, help_text="Number of the latest saved version.")
+    definition = models.JSONField(default=dict, help_text="Latest saved definition (a copy of that version's).")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FlowVersion(models.Model):
+    """An immutable saved definition."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["flow", "number"], name="flow_version_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.flow} v{self.number}"
+
+
+class ActivationStatus(models.TextChoices):
+    INACTIVE = "inactive", "Inactive"
+    ACTIVATING = "activating", "Activating"
+    ACTIVE_WEBHOOK = "active_webhook", "Active (webhook)"
+    ACTIVE_POLLING = "active_polling", "Active (polling)"
+    FAILING = "failing", "Failing"
+
+
+class Activation(models.Model):
+    flow = models.OneToOneField(Flow, on_delete=models.CASCADE, related_name="activation")
+    status = models.CharField(max_length=20, choices=ActivationStatus.choices, default=ActivationStatus.INACTIVE)
+    reason = models.CharField(max_length=500, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    version = models.ForeignKey(FlowVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    configuration = models.ForeignKey(Configuration, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    survey_id = models.CharField(max_length=64, blank=True)
+    secret = models.CharField(max_length=64, blank=True, db_index=True, help_text="Path secret of the webhook URL.")
+    shared_key_encrypted = models.BinaryField(null=True, blank=True, editable=False)
+    subscription_id = models.CharField(max_length=100, blank=True)
+    continuation_token = models.TextField(blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.flow}: {self.get_status_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (ActivationStatus.ACTIVE_WEBHOOK, ActivationStatus.ACTIVE_POLLING, ActivationStatus.FAILING)
+
+    @property
+    def shared_key(self) -> str:
+        from accounts.crypto import decrypt_text
+
+        return decrypt_text(self.shared_key_encrypted) if self.shared_key_encrypted else ""
+
+    @shared_key.setter
+    def shared_key(self, value: str) -> None:
+        from accounts.crypto import encrypt_text
+
+        self.shared_key_encrypted = encrypt_text(value) if value else None
+
+
+class DeliverySource(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    POLL = "poll", "Polling"
+    TEST = "test", "Test"
+    RERUN = "rerun", "Re-run"
+
+
+class Delivery(models.Model):
+    """An inbound event (webhook post or polled response), stored before anything runs."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="deliveries")
+    response_id = models.CharField(max_length=64, blank=True)
+    survey_id = models.CharField(max_length=64, blank=True)
+    topic = models.CharField(max_length=300, blank=True)
+    source = models.CharField(max_length=10, choices=DeliverySource.choices)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["flow", "response_id"],
+                condition=models.Q(source__in=["webhook", "poll"]),
+                name="one_event_delivery_per_response",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow} {self.response_id} ({self.source})"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    STOPPED = "stopped", "Stopped by Continue If"
+
+
+class Run(models.Model):
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(FlowVersion, on_delete=models.PROTECT, related_name="runs")
+    delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
+    rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    error = models.TextField(blank=True)
+    trigger = models.JSONField(default=dict, blank=True, help_text="Outputs of the event card.")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["team", "flow", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.flow}"
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.finished_at:
+            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+class RunStep(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    step_id = models.CharField(max_length=50)
+    card = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    iteration = models.CharField(max_length=100, blank=True, help_text="For Each item path, like 2 or 2.0")
+    status = models.CharField(max_length=10, choices=RunStatus.choices)
+    inputs = models.JSONField(default=dict, blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=1)
+    duration_ms = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.step_id}"
