@@ -50,3 +50,54 @@ class InvitationAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             messages.info(request, f"Send this link to {obj.email}: {request.build_absolute_uri(services.invitation_path(obj))}")
+
+
+from django import forms as _forms  # noqa: E402
+
+from accounts.models import Configuration  # noqa: E402
+
+
+class ConfigurationAdminForm(_forms.ModelForm):
+    new_api_token = _forms.CharField(
+        required=False, label="New API token", widget=_forms.PasswordInput(render_value=False),
+        help_text="Write-only. Leave empty to keep the current token.",
+    )
+
+    class Meta:
+        model = Configuration
+        fields = ["team", "owner", "name", "datacenter", "username", "shared"]
+
+
+@admin.register(Configuration)
+class ConfigurationAdmin(admin.ModelAdmin):
+    form = ConfigurationAdminForm
+    list_display = ["name", "team", "owner", "datacenter", "status", "shared", "qualtrics_user_name", "authorized_at"]
+    list_filter = ["status", "shared", "datacenter"]
+    search_fields = ["name", "team__name", "owner__username", "username", "qualtrics_user_name"]
+    readonly_fields = ["token_display", "status", "status_message", "qualtrics_user_id", "qualtrics_user_name", "brand_id", "authorized_at"]
+    autocomplete_fields = ["team", "owner"]
+    actions = ["authorize"]
+
+    @admin.display(description="API token")
+    def token_display(self, obj):
+        if not obj.token_set:
+            return "not set"
+        return f"set (…{obj.token_last4})" if obj.token_last4 else "set"
+
+    def save_model(self, request, obj, form, change):
+        token = form.cleaned_data.get("new_api_token")
+        if token:
+            obj.api_token = token
+        super().save_model(request, obj, form, change)
+        if token:
+            from accounts.configurations import configuration_authorize
+
+            configuration_authorize(configuration=obj)
+
+    @admin.action(description="Authorize selected configurations")
+    def authorize(self, request, queryset):
+        from accounts.configurations import configuration_authorize
+
+        for obj in queryset:
+            configuration_authorize(configuration=obj)
+        self.message_user(request, f"Authorized {queryset.count()} configuration(s); see their status.")

@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from accounts import views
+from accounts import api, config_views, views
 
 urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
@@ -12,5 +12,12 @@ urlpatterns = [
     path("team/invite/", views.invitation_create, name="invitation_create"),
     path("team/members/<int:pk>/role/", views.membership_role, name="membership_role"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
-    path("configurations/", views.team_page, name="configurations"),
+    path("configurations/", config_views.configuration_list, name="configurations"),
+    path("configurations/new/", config_views.configuration_create, name="configuration_create"),
+    path("configurations/<int:pk>/edit/", config_views.configuration_edit, name="configuration_edit"),
+    path("configurations/<int:pk>/authorize/", config_views.configuration_authorize, name="configuration_authorize"),
+    path("configurations/<int:pk>/delete/", config_views.configuration_delete, name="configuration_delete"),
+    path("api/configurations/", api.ConfigurationListApi.as_view(), name="api_configurations"),
+    path("api/configurations/<int:pk>/", api.ConfigurationDetailApi.as_view(), name="api_configuration"),
+    path("api/configurations/<int:pk>/authorize/", api.ConfigurationAuthorizeApi.as_view(), name="api_configuration_authorize"),
 ]
