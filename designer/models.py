@@ -138,7 +138,9 @@ class Run(models.Model):
     error = models.TextField(blank=True)
     trigger = models.JSONField(default=dict, blank=True, help_text="Outputs of the event card.")
     attempts = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker holds the run until then.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -37,3 +37,171 @@ def flows_detach_configuration(*, configuration: Configuration) -> list[str]:
         activation.reason = f"Deactivated: the configuration “{configuration.name}” it used was deleted. Pick another one and activate again."
         activation.save()
     return names
+
+
+# Flows ---------------------------------------------------------------------------------------
+
+import copy  # noqa: E402
+
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import Membership  # noqa: E402
+from accounts.selectors import configurations_usable  # noqa: E402
+from designer.models import FlowVersion  # noqa: E402
+from designer.validation import Problem, configuration_ids, definition_validate  # noqa: E402
+
+EXPORT_FORMAT = "qflows.flow/1"
+EMPTY_DEFINITION: dict = {"event": None, "steps": []}
+
+
+class FlowInvalid(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"The flow has {len(problems)} problem(s).")
+        self.problems = problems
+
+
+class StaleVersion(Exception):
+    """The flow was saved by someone else after the editor loaded it."""
+
+
+def flow_create(*, membership: Membership, name: str, definition: dict | None = None) -> Flow:
+    name = (name or "").strip() or "Untitled flow"
+    with transaction.atomic():
+        flow = Flow.objects.create(
+            team=membership.team, name=name[:200], created_by=membership.user, updated_by=membership.user,
+            definition=definition or copy.deepcopy(EMPTY_DEFINITION),
+        )
+        Activation.objects.create(flow=flow)
+        if definition:
+            _version_add(flow=flow, definition=definition, user=membership.user, note="Imported")
+    return flow
+
+
+def _allowed_configurations(*, membership: Membership, flow: Flow) -> set[int]:
+    usable = set(configurations_usable(membership=membership).values_list("pk", flat=True))
+    # Teammates' private configurations already in the flow stay valid for other editors.
+    existing = configuration_ids(flow.definition) & set(
+        Configuration.objects.filter(team=flow.team).values_list("pk", flat=True)
+    )
+    return usable | existing
+
+
+def flow_validate(*, membership: Membership, flow: Flow, definition: dict) -> list[Problem]:
+    return definition_validate(definition, allowed_configurations=_allowed_configurations(membership=membership, flow=flow))
+
+
+def _version_add(*, flow: Flow, definition: dict, user, note: str = "") -> FlowVersion:
+    flow.version += 1
+    version = FlowVersion.objects.create(flow=flow, number=flow.version, definition=definition, created_by=user, note=note)
+    flow.definition = definition
+    flow.updated_by = user
+    flow.save()
+    return version
+
+
+def flow_save(
+    *, membership: Membership, flow: Flow, definition: dict, base_version: int | None, name: str | None = None, note: str = ""
+) -> FlowVersion:
+    """Validates and saves a new immutable version; refuses to overwrite a newer one."""
+    problems = flow_validate(membership=membership, flow=flow, definition=definition)
+    if problems:
+        raise FlowInvalid(problems)
+    with transaction.atomic():
+        locked = Flow.objects.select_for_update().get(pk=flow.pk)
+        if base_version is None or int(base_version) != locked.version:
+            latest = locked.versions.select_related("created_by").first()
+            who = latest.created_by.username if latest and latest.created_by else "someone"
+            when = timezone.localtime(latest.created_at).strftime("%Y-%m-%d %H:%M") if latest else ""
+            raise StaleVersion(
+                f"This flow was saved by {who} at {when} (version {locked.version}) after you opened it. "
+                "Your changes were not saved: reload to see theirs, then make your changes again."
+            )
+        if name is not None and name.strip():
+            locked.name = name.strip()[:200]
+        version = _version_add(flow=locked, definition=definition, user=membership.user, note=note)
+    flow.refresh_from_db()
+    return version
+
+
+def flow_rename(*, flow: Flow, name: str, user) -> Flow:
+    name = (name or "").strip()
+    if not name:
+        raise ValueError("A flow needs a name.")
+    flow.name = name[:200]
+    flow.updated_by = user
+    flow.save(update_fields=["name", "updated_by", "updated_at"])
+    return flow
+
+
+def flow_restore(*, membership: Membership, flow: Flow, number: int) -> FlowVersion:
+    """Restores an old version as a new one (history is never rewritten)."""
+    old = flow.versions.get(number=number)
+    with transaction.atomic():
+        locked = Flow.objects.select_for_update().get(pk=flow.pk)
+        version = _version_add(flow=locked, definition=copy.deepcopy(old.definition), user=membership.user,
+                               note=f"Restored from version {number}")
+    flow.refresh_from_db()
+    return version
+
+
+def flow_duplicate(*, membership: Membership, flow: Flow) -> Flow:
+    return flow_create(membership=membership, name=f"{flow.name} (copy)", definition=copy.deepcopy(flow.definition))
+
+
+def flow_delete(*, flow: Flow) -> None:
+    from designer.activation import flow_deactivate
+
+    if hasattr(flow, "activation") and flow.activation.is_active:
+        flow_deactivate(flow=flow, reason="Flow deleted.")
+    flow.delete()
+
+
+def flow_export(*, flow: Flow) -> dict:
+    ids = configuration_ids(flow.definition)
+    configurations = {
+        str(c.pk): {"name": c.name, "datacenter": c.datacenter}
+        for c in Configuration.objects.filter(team=flow.team, pk__in=ids)
+    }
+    return {"format": EXPORT_FORMAT, "name": flow.name, "definition": flow.definition, "configurations": configurations}
+
+
+def flow_import(*, membership: Membership, document: dict) -> tuple[Flow, list[str]]:
+    """Creates a flow from an export; configuration references are remapped by name or cleared."""
+    if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
+        raise ValueError(f"This is not a flow export (expected format “{EXPORT_FORMAT}”).")
+    definition = document.get("definition")
+    if not isinstance(definition, dict):
+        raise ValueError("The export has no flow definition.")
+    definition = copy.deepcopy(definition)
+    exported = document.get("configurations") or {}
+    usable = {c.name.casefold(): c for c in configurations_usable(membership=membership)}
+    usable_ids = {c.pk for c in usable.values()}
+    warnings: list[str] = []
+    mapping: dict[int, int | None] = {}
+    for old_id in configuration_ids(definition):
+        info = exported.get(str(old_id)) or {}
+        name = str(info.get("name") or "")
+        match = usable.get(name.casefold()) if name else None
+        if match is not None:
+            mapping[old_id] = match.pk
+            if match.pk != old_id:
+                warnings.append(f"Configuration “{name}” was matched by name to yours.")
+        elif old_id in usable_ids and not name:
+            mapping[old_id] = old_id
+        else:
+            mapping[old_id] = None
+            warnings.append(f"Configuration “{name or old_id}” is not in your team: choose one on the cards that used it.")
+
+    def remap(node):
+        if isinstance(node.get("configuration"), int):
+            node["configuration"] = mapping.get(node["configuration"])
+
+    event = definition.get("event")
+    if isinstance(event, dict):
+        remap(event)
+    from designer.validation import walk_steps
+
+    for step in walk_steps(definition.get("steps") or []):
+        remap(step)
+    flow = flow_create(membership=membership, name=str(document.get("name") or "Imported flow"), definition=definition)
+    return flow, warnings

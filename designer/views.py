@@ -1,13 +1,132 @@
-from django.shortcuts import render
+"""Pages for flows and runs. Thin: parse, call a service, render."""
 
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import Role
 from accounts.permissions import team_required
+from designer import activation as activation_services
+from designer import runs as run_services
+from designer import services
+from designer.models import RunStatus
+from designer.selectors import flows_for_team, run_counts, runs_for_team
+from designer.serializers import activation_json
 
 
 @team_required()
 def flow_list(request):
-    return render(request, "designer/flow_list.html", {})
+    return render(request, "designer/flow_list.html", {"flows": flows_for_team(team=request.team)})
+
+
+@team_required(Role.EDITOR)
+@require_POST
+def flow_create(request):
+    flow = services.flow_create(membership=request.membership, name=request.POST.get("name", ""))
+    return redirect("flow_editor", pk=flow.pk)
+
+
+@team_required(Role.EDITOR)
+@require_POST
+def flow_action(request, pk: int, action: str):
+    flow = get_object_or_404(flows_for_team(team=request.team), pk=pk)
+    if action == "rename":
+        try:
+            services.flow_rename(flow=flow, name=request.POST.get("name", ""), user=request.user)
+            messages.success(request, f"Renamed to “{flow.name}”.")
+        except ValueError as exc:
+            messages.error(request, str(exc))
+    elif action == "duplicate":
+        copy = services.flow_duplicate(membership=request.membership, flow=flow)
+        messages.success(request, f"Created “{copy.name}”.")
+    elif action == "delete":
+        services.flow_delete(flow=flow)
+        messages.success(request, f"Deleted “{flow.name}”.")
+    elif action in ("activate", "deactivate"):
+        try:
+            if action == "activate":
+                activation = activation_services.flow_activate(flow=flow, user=request.user)
+                messages.success(request, f"“{flow.name}” is {activation.get_status_display().lower()}. {activation.reason}")
+            else:
+                activation_services.flow_deactivate(flow=flow)
+                messages.success(request, f"“{flow.name}” is inactive.")
+        except activation_services.ActivationError as exc:
+            messages.error(request, f"Not activated: {exc}")
+        return redirect("flow_status", pk=flow.pk)
+    return redirect("flows")
+
+
+@team_required(Role.EDITOR)
+@require_POST
+def flow_import(request):
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise ValueError("Choose an exported flow file (.json).")
+        if upload.size > 2 * 1024 * 1024:
+            raise ValueError("That file is larger than 2 MB; a flow export is much smaller.")
+        document = json.loads(upload.read().decode("utf-8"))
+        flow, warnings = services.flow_import(membership=request.membership, document=document)
+    except (ValueError, UnicodeDecodeError) as exc:
+        messages.error(request, f"Not imported: {exc}")
+        return redirect("flows")
+    for warning in warnings:
+        messages.warning(request, warning)
+    messages.success(request, f"Imported “{flow.name}”.")
+    return redirect("flow_editor", pk=flow.pk)
+
+
+@team_required()
+def flow_editor(request, pk: int):
+    flow = get_object_or_404(flows_for_team(team=request.team), pk=pk)
+    return render(request, "designer/editor.html", {"flow": flow, "can_edit": request.membership.can_edit})
+
+
+@team_required()
+def flow_status(request, pk: int):
+    flow = get_object_or_404(flows_for_team(team=request.team), pk=pk)
+    activation = getattr(flow, "activation", None)
+    return render(request, "designer/flow_status.html", {
+        "flow": flow, "activation": activation, "activation_data": activation_json(activation),
+        "counts": run_counts(flow=flow), "recent_runs": runs_for_team(team=request.team, flow_id=flow.pk)[:10],
+    })
 
 
 @team_required()
 def run_list(request):
-    return render(request, "designer/run_list.html", {})
+    flow_id = request.GET.get("flow")
+    outcome = request.GET.get("outcome") or None
+    runs = runs_for_team(team=request.team, flow_id=int(flow_id) if str(flow_id).isdigit() else None, outcome=outcome)
+    page = Paginator(runs, 50).get_page(request.GET.get("page"))
+    return render(request, "designer/run_list.html", {
+        "page": page, "flows": flows_for_team(team=request.team), "statuses": RunStatus.choices,
+        "selected_flow": int(flow_id) if str(flow_id).isdigit() else None, "selected_outcome": outcome,
+    })
+
+
+@team_required()
+def run_detail(request, pk: int):
+    run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
+    return render(request, "designer/run_detail.html", {"run": run, "steps": run.steps.all()})
+
+
+@team_required(Role.EDITOR)
+@require_POST
+def run_rerun(request):
+    ids = [int(i) for i in request.POST.getlist("run") if i.isdigit()][:500]
+    use_current = request.POST.get("version") == "current"
+    runs = runs_for_team(team=request.team).filter(pk__in=ids)
+    created = [run_services.run_rerun(run=r, use_current=use_current) for r in runs]
+    if not created:
+        messages.error(request, "Select at least one run to re-run.")
+    else:
+        which = "the current version" if use_current else "their own versions"
+        messages.success(request, f"Re-running {len(created)} run(s) on {which}.")
+    if len(created) == 1:
+        return redirect("run_detail", pk=created[0].pk)
+    return redirect("runs")

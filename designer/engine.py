@@ -1,0 +1,288 @@
+"""The run engine: walks a pinned flow version for one event and records every step.
+
+No HTTP or view code here. A run is claimed with a lease so that two workers never run it at
+once, and a run whose worker died is claimed again after the lease ends; steps that already
+succeeded are not repeated (their recorded outputs are reused), so a retried run never makes the
+same Qualtrics change twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from connectors import registry
+from connectors.functions import evaluate_condition, iterate_list, render_template
+from connectors.http import ConnectorError
+from connectors.specs import CardInputError, RunContext
+from designer import live
+from designer.models import Run, RunStatus, RunStep
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=10)
+STEP_ATTEMPTS = 3
+STEP_BACKOFF_SECONDS = 1.0
+RESPONSE_404_RETRIES = (1.0, 2.0, 4.0)  # a response can 404 briefly right after its event
+MAX_STORED_JSON = 32 * 1024
+MAX_LOOP_ITEMS = 1000
+
+
+class RunFailed(Exception):
+    """Ends a run with a clear message."""
+
+
+class _Stop(Exception):
+    """Continue If said no: the run ends successfully, early."""
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def cap(value: Any) -> Any:
+    """Keeps stored step data bounded; large values are replaced by a preview."""
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+        value = text
+    if len(text) <= MAX_STORED_JSON:
+        return json.loads(text) if not isinstance(value, str) else value
+    return {"_truncated": True, "size": len(text), "preview": text[:2000]}
+
+
+@dataclass
+class _Context:
+    run: Run
+    outputs: dict[str, Any] = field(default_factory=dict)
+    done: dict[tuple[str, str], RunStep] = field(default_factory=dict)
+    position: int = 0
+    clients: dict[int, Any] = field(default_factory=dict)
+
+    def resolve(self, ref: str) -> Any:
+        step_id, _, path = ref.partition(".")
+        if step_id not in self.outputs:
+            raise CardInputError(f"The output '{ref}' is not available: its card has not run.")
+        value: Any = self.outputs[step_id]
+        if path in value:
+            return value[path]
+        for part in path.split("."):
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                return None
+        return value
+
+    def value(self, raw: Any) -> Any:
+        if isinstance(raw, dict) and set(raw) == {"ref"}:
+            return self.resolve(raw["ref"])
+        return raw
+
+    def client(self, configuration_id: int | None):
+        from accounts.models import Configuration
+        from connectors.qualtrics.client import QualtricsClient
+
+        if configuration_id is None:
+            raise RunFailed("This card has no configuration: choose one in the editor.")
+        if configuration_id not in self.clients:
+            configuration = Configuration.objects.filter(pk=configuration_id, team_id=self.run.team_id).first()
+            if configuration is None:
+                raise RunFailed("The configuration this card uses was deleted: choose another one in the editor.")
+            self.clients[configuration_id] = QualtricsClient.for_configuration(configuration)
+        return self.clients[configuration_id]
+
+
+def run_claim(run_id: int) -> Run | None:
+    """Takes the run if it is queued, or running under an expired lease (its worker died)."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Run.objects.filter(pk=run_id).filter(
+            Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, lease_until__lt=now)
+        ).update(status=RunStatus.RUNNING, lease_until=now + LEASE, attempts=F("attempts") + 1, started_at=now, updated_at=now)
+    if not claimed:
+        return None
+    return Run.objects.select_related("flow", "version", "delivery", "team").get(pk=run_id)
+
+
+def run_execute(run_id: int) -> str | None:
+    run = run_claim(run_id)
+    if run is None:
+        return None
+    live.publish_run(run)
+    ctx = _Context(run=run)
+    ctx.done = {(s.step_id, s.iteration): s for s in run.steps.filter(status=RunStatus.SUCCEEDED)}
+    ctx.position = run.steps.count()
+    definition = run.version.definition
+    try:
+        ctx.outputs["trigger"] = _trigger_outputs(ctx, definition.get("event") or {})
+        _walk(ctx, definition.get("steps") or [], iteration="")
+    except _Stop:
+        _finish(run, RunStatus.STOPPED, "")
+    except RunFailed as exc:
+        _finish(run, RunStatus.FAILED, str(exc))
+    except Exception as exc:  # a bug must fail the run visibly, not leave it running
+        logger.exception("Run %s crashed", run.pk)
+        _finish(run, RunStatus.FAILED, f"Internal error: {type(exc).__name__}. The team has been notified in the logs.")
+    else:
+        _finish(run, RunStatus.SUCCEEDED, "")
+    return run.status
+
+
+def _finish(run: Run, status: str, error: str) -> None:
+    run.status = status
+    run.error = error
+    run.finished_at = timezone.now()
+    run.lease_until = None
+    run.save(update_fields=["status", "error", "finished_at", "lease_until", "updated_at"])
+    live.publish_run(run)
+
+
+def _trigger_outputs(ctx: _Context, event: dict) -> dict:
+    run = ctx.run
+    if run.trigger:
+        return run.trigger
+    card = registry.get(event.get("card", ""))
+    response_id = run.delivery.response_id if run.delivery_id else ""
+    survey_id = (event.get("options") or {}).get("survey_id") or (run.delivery.survey_id if run.delivery_id else "")
+    if not response_id:
+        raise RunFailed("This run has no response to work on.")
+    client = ctx.client(event.get("configuration"))
+    from connectors.qualtrics.errors import NotFoundError
+
+    started = time.monotonic()
+    record = None
+    for attempt, delay in enumerate((*RESPONSE_404_RETRIES, None)):
+        try:
+            record = client.get_response(survey_id, response_id)
+            break
+        except NotFoundError as exc:
+            if delay is None:
+                raise RunFailed(f"Qualtrics has no response {response_id} in survey {survey_id}: {exc.message}") from exc
+            _sleep(delay)
+        except ConnectorError as exc:
+            if not exc.retryable or delay is None:
+                raise RunFailed(f"Could not read response {response_id} from Qualtrics: {exc.message}") from exc
+            _sleep(delay)
+    survey = None
+    if card.dynamic_outputs is not None:
+        try:
+            survey = client.get_survey(survey_id)
+        except ConnectorError:
+            survey = None  # question labels are a nicety; the answers are in the record
+    outputs = card.event_outputs(record, survey) if card.event_outputs else dict(record or {})
+    run.trigger = cap(outputs)
+    run.save(update_fields=["trigger", "updated_at"])
+    _record(ctx, step_id="trigger", card=card, iteration="", status=RunStatus.SUCCEEDED,
+            inputs={"response_id": response_id, "survey_id": survey_id}, outputs=outputs, error="",
+            started=started, attempts=1)
+    return outputs
+
+
+def _walk(ctx: _Context, steps: list[dict], iteration: str) -> None:
+    for step in steps:
+        _step(ctx, step, iteration)
+
+
+def _step(ctx: _Context, step: dict, iteration: str) -> None:
+    step_id = step["id"]
+    card = registry.get(step["card"])
+    previous = ctx.done.get((step_id, iteration))
+    if previous is not None and card.key not in ("core.for_each", "core.if_else"):
+        ctx.outputs[step_id] = previous.outputs
+        if card.key == "core.continue_if" and not previous.outputs.get("result"):
+            raise _Stop()
+        return
+    started = time.monotonic()
+    inputs: dict[str, Any] = {}
+    try:
+        for spec in card.inputs:
+            raw = (step.get("inputs") or {}).get(spec.key, spec.default)
+            inputs[spec.key] = ctx.value(raw)
+    except CardInputError as exc:
+        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
+                outputs={}, error=str(exc), started=started, attempts=1)
+        raise RunFailed(f"“{card.name}” ({step_id}) failed: {exc}") from exc
+
+    if card.key == "core.if_else":
+        result = evaluate_condition(inputs.get("left"), inputs.get("operator") or "equals", inputs.get("right"))
+        ctx.outputs[step_id] = {"result": result}
+        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.SUCCEEDED, inputs=inputs,
+                outputs={"result": result}, error="", started=started, attempts=1)
+        _walk(ctx, step.get("then" if result else "else") or [], iteration)
+        return
+    if card.key == "core.for_each":
+        try:
+            items = iterate_list(inputs.get("list"))
+        except CardInputError as exc:
+            raise RunFailed(f"“{card.name}” ({step_id}) failed: {exc}") from exc
+        if len(items) > MAX_LOOP_ITEMS:
+            raise RunFailed(f"“{card.name}” ({step_id}) got {len(items)} items; at most {MAX_LOOP_ITEMS} are run.")
+        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.SUCCEEDED, inputs=inputs,
+                outputs={"count": len(items)}, error="", started=started, attempts=1)
+        for index, item in enumerate(items):
+            ctx.outputs[step_id] = {"item": item, "index": index}
+            _walk(ctx, step.get("steps") or [], f"{iteration}.{index}" if iteration else str(index))
+        return
+
+    _run_card(ctx, step, card, inputs, iteration, started)
+    if card.key == "core.continue_if" and not ctx.outputs[step_id].get("result"):
+        raise _Stop()
+
+
+def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, started: float) -> None:
+    step_id = step["id"]
+    run = ctx.run
+    files_dir = Path(settings.MEDIA_ROOT) / "runs" / str(run.pk)
+    attempts = 0
+    error = ""
+    while True:
+        attempts += 1
+        try:
+            client = ctx.client(step.get("configuration")) if card.needs_configuration else None
+            run_ctx = RunContext(client=client, files_dir=files_dir, resolve=ctx.resolve,
+                                 on_progress=lambda pct: None)
+            files_dir.mkdir(parents=True, exist_ok=True)
+            outputs = card.run(run_ctx, step.get("options") or {}, inputs) or {}
+        except ConnectorError as exc:
+            error = exc.message if hasattr(exc, "message") else str(exc)
+            if exc.retryable and attempts < STEP_ATTEMPTS:
+                _sleep(STEP_BACKOFF_SECONDS * (2 ** (attempts - 1)) * (0.5 + random.random()))
+                continue
+        except CardInputError as exc:
+            error = str(exc)
+        else:
+            ctx.outputs[step_id] = outputs
+            _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.SUCCEEDED, inputs=inputs,
+                    outputs=outputs, error="", started=started, attempts=attempts)
+            return
+        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
+                outputs={}, error=error, started=started, attempts=attempts)
+        raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
+
+
+def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs, error, started, attempts) -> None:
+    if (step_id, iteration) in ctx.done:
+        return  # recorded by an earlier attempt of this run
+    ctx.position += 1
+    RunStep.objects.create(
+        run=ctx.run, position=ctx.position, step_id=step_id, card=card.key, name=card.name, iteration=iteration,
+        status=status,
+        inputs=cap(inputs), outputs=cap(outputs), error=error[:4000], attempts=attempts,
+        duration_ms=int((time.monotonic() - started) * 1000), started_at=timezone.now(),
+    )
+    Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), lease_until=timezone.now() + LEASE)
+    live.publish_run(ctx.run)

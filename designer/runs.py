@@ -1,0 +1,112 @@
+"""Creating runs: from deliveries, tests and re-runs; enqueued after the transaction commits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from designer.models import Delivery, DeliverySource, Flow, FlowVersion, Run, RunStatus
+
+
+class RunRequestError(Exception):
+    """A run that cannot be started; the message says why."""
+
+
+def _enqueue(run_id: int) -> None:
+    from designer.tasks import execute_run
+
+    transaction.on_commit(lambda: execute_run.enqueue(run_id))
+
+
+def run_create(*, flow: Flow, version: FlowVersion, delivery: Delivery | None, rerun_of: Run | None = None) -> Run:
+    run = Run.objects.create(flow=flow, team_id=flow.team_id, version=version, delivery=delivery, rerun_of=rerun_of)
+    _enqueue(run.pk)
+    return run
+
+
+def delivery_accept(*, flow: Flow, version: FlowVersion, response_id: str, survey_id: str, source: str,
+                    topic: str = "", payload: dict | None = None) -> Run | None:
+    """Stores an event once per (flow, response) and starts its run; None for a duplicate."""
+    try:
+        with transaction.atomic():
+            delivery = Delivery.objects.create(
+                flow=flow, response_id=response_id, survey_id=survey_id, source=source, topic=topic, payload=payload or {}
+            )
+            return run_create(flow=flow, version=version, delivery=delivery)
+    except IntegrityError:
+        return None
+
+
+def run_rerun(*, run: Run, use_current: bool = False) -> Run:
+    version = run.version
+    if use_current:
+        version = run.flow.versions.first() or version
+    with transaction.atomic():
+        delivery = None
+        if run.delivery_id:
+            old = run.delivery
+            delivery = Delivery.objects.create(flow=run.flow, response_id=old.response_id, survey_id=old.survey_id,
+                                               source=DeliverySource.RERUN, topic=old.topic, payload=old.payload)
+        return run_create(flow=run.flow, version=version, delivery=delivery, rerun_of=run)
+
+
+def flow_test(*, flow: Flow, response_id: str) -> Run:
+    version = flow.versions.first()
+    if version is None:
+        raise RunRequestError("Save the flow before testing it.")
+    response_id = response_id.strip()
+    if not response_id.startswith("R_"):
+        raise RunRequestError("Choose a response to test with (its ID starts with R_).")
+    survey_id = ((version.definition.get("event") or {}).get("options") or {}).get("survey_id", "")
+    with transaction.atomic():
+        delivery = Delivery.objects.create(flow=flow, response_id=response_id, survey_id=survey_id, source=DeliverySource.TEST)
+        return run_create(flow=flow, version=version, delivery=delivery)
+
+
+def recent_responses(*, flow: Flow, limit: int = 20) -> list[dict]:
+    """The latest responses of the flow's survey, for the editor's Test button."""
+    import tempfile
+
+    from accounts.models import Configuration
+    from connectors.http import ConnectorError
+    from connectors.qualtrics.client import QualtricsClient
+    from designer.polling import iter_export_records
+
+    event = flow.definition.get("event") or {}
+    survey_id = (event.get("options") or {}).get("survey_id")
+    configuration = Configuration.objects.filter(pk=event.get("configuration"), team=flow.team).first()
+    if not survey_id or configuration is None:
+        raise RunRequestError("Choose a survey and a configuration on the event card first.")
+    client = QualtricsClient.for_configuration(configuration)
+    since = (timezone.now() - timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = client.export_responses(survey_id, dest_dir=tmp, format="json", start_date=since, poll_interval=0.5, max_wait=60)
+            items = [
+                {
+                    "response_id": r.get("responseId"),
+                    "recorded_date": (r.get("values") or {}).get("recordedDate"),
+                    "email": (r.get("values") or {}).get("recipientEmail"),
+                }
+                for r in iter_export_records(result.path)
+            ]
+    except ConnectorError as exc:
+        raise RunRequestError(f"Could not list recent responses: {exc.message}") from exc
+    items.sort(key=lambda r: r.get("recorded_date") or "", reverse=True)
+    return items[:limit]
+
+
+def runs_requeue_stalled(*, older_than: timedelta = timedelta(seconds=60)) -> int:
+    """Re-enqueues runs that no worker holds: queued too long, or running past their lease."""
+    now = timezone.now()
+    stalled = list(
+        Run.objects.filter(status=RunStatus.QUEUED, updated_at__lt=now - older_than).values_list("pk", flat=True)[:500]
+    ) + list(Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now).values_list("pk", flat=True)[:500])
+    from designer.tasks import execute_run
+
+    for run_id in stalled:
+        Run.objects.filter(pk=run_id).update(updated_at=now)
+        execute_run.enqueue(run_id)
+    return len(stalled)

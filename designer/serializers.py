@@ -1,0 +1,94 @@
+"""JSON shapes of flows, versions, activations and runs (shared by the API and websockets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from designer.models import Activation, Flow, FlowVersion, Run, RunStep
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def activation_json(activation: Activation | None) -> dict[str, Any]:
+    if activation is None:
+        return {"status": "inactive", "status_label": "Inactive"}
+    from designer.selectors import run_counts
+
+    return {
+        "status": activation.status,
+        "status_label": activation.get_status_display(),
+        "reason": activation.reason,
+        "failing_since": _iso(activation.failing_since),
+        "subscription_id": activation.subscription_id,
+        "survey_id": activation.survey_id,
+        "version": activation.version.number if activation.version_id else None,
+        "last_event_at": _iso(activation.last_event_at),
+        "last_polled_at": _iso(activation.last_polled_at),
+        "activated_at": _iso(activation.activated_at),
+        "run_counts": run_counts(flow=activation.flow),
+    }
+
+
+def flow_summary_json(flow: Flow) -> dict[str, Any]:
+    activation = getattr(flow, "activation", None)
+    return {
+        "id": flow.pk,
+        "name": flow.name,
+        "version": flow.version,
+        "status": activation.status if activation else "inactive",
+        "updated_at": _iso(flow.updated_at),
+        "updated_by": flow.updated_by.username if flow.updated_by_id else None,
+        "last_run": {"at": _iso(flow.last_run_at), "status": flow.last_run_status} if getattr(flow, "last_run_at", None) else None,
+    }
+
+
+def flow_json(flow: Flow) -> dict[str, Any]:
+    data = flow_summary_json(flow)
+    data["definition"] = flow.definition
+    data["activation"] = activation_json(getattr(flow, "activation", None))
+    return data
+
+
+def version_json(version: FlowVersion, with_definition: bool = False) -> dict[str, Any]:
+    data = {
+        "number": version.number,
+        "created_at": _iso(version.created_at),
+        "created_by": version.created_by.username if version.created_by_id else None,
+        "note": version.note,
+    }
+    if with_definition:
+        data["definition"] = version.definition
+    return data
+
+
+def step_json(step: RunStep) -> dict[str, Any]:
+    return {
+        "position": step.position, "step_id": step.step_id, "card": step.card, "name": step.name,
+        "iteration": step.iteration, "status": step.status, "inputs": step.inputs, "outputs": step.outputs,
+        "error": step.error, "attempts": step.attempts, "duration_ms": step.duration_ms,
+    }
+
+
+def run_json(run: Run, with_steps: bool = False) -> dict[str, Any]:
+    data = {
+        "id": run.pk,
+        "flow": {"id": run.flow_id, "name": run.flow.name},
+        "version": run.version.number,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "error": run.error,
+        "response_id": run.delivery.response_id if run.delivery_id else None,
+        "source": run.delivery.source if run.delivery_id else None,
+        "attempts": run.attempts,
+        "created_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "duration_ms": run.duration_ms,
+        "rerun_of": run.rerun_of_id,
+    }
+    if with_steps:
+        data["trigger"] = run.trigger
+        data["steps"] = [step_json(s) for s in run.steps.all()]
+    return data

@@ -1,0 +1,253 @@
+"""Server-side validation of a flow definition against the card catalog.
+
+Every problem is reported with the step and field it concerns, so the editor can show it there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors import registry
+from connectors.registry import UnknownCardError
+
+STEP_ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z][a-z0-9_]*\.[A-Za-z0-9_.\-]+)\s*\}\}")
+MAX_STEPS = 200
+MAX_DEPTH = 6
+# Output prefixes a card with dynamic outputs may produce (survey questions, embedded data).
+DYNAMIC_PREFIXES = ("q.", "ed.")
+# Which output types an input of a given type accepts.
+ACCEPTS = {
+    "text": {"text", "number", "date", "boolean"},
+    "number": {"number"},
+    "boolean": {"boolean"},
+    "date": {"date", "text"},
+    "object": {"object"},
+    "list": {"list"},
+    "file": {"file"},
+}
+NESTED_KEYS = ("then", "else", "steps")
+
+
+@dataclass
+class Problem:
+    step: str
+    field: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "field": self.field, "message": self.message}
+
+
+@dataclass
+class _Scope:
+    """Outputs available to a step: {step id: (card, {output key: type})}."""
+
+    outputs: dict[str, tuple[Any, dict[str, str]]] = field(default_factory=dict)
+
+    def child(self) -> _Scope:
+        return _Scope(outputs=dict(self.outputs))
+
+
+def is_ref(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"ref"} and isinstance(value["ref"], str)
+
+
+def walk_steps(steps: list[dict]):
+    """Every step in document order, nested ones included."""
+    for step in steps or []:
+        if not isinstance(step, dict):
+            continue
+        yield step
+        for key in NESTED_KEYS:
+            yield from walk_steps(step.get(key) or [])
+
+
+def configuration_ids(definition: dict) -> set[int]:
+    ids = set()
+    event = definition.get("event") or {}
+    for node in [event, *walk_steps(definition.get("steps") or [])]:
+        if isinstance(node.get("configuration"), int):
+            ids.add(node["configuration"])
+    return ids
+
+
+class Validator:
+    def __init__(self, *, allowed_configurations: set[int]):
+        self.allowed_configurations = allowed_configurations
+        self.problems: list[Problem] = []
+        self.seen_ids: set[str] = set()
+        self.count = 0
+
+    def error(self, step: str, field: str | None, message: str) -> None:
+        self.problems.append(Problem(step, field, message))
+
+    def validate(self, definition: Any) -> list[Problem]:
+        if not isinstance(definition, dict):
+            self.error("flow", None, "The flow definition must be an object with an event and steps.")
+            return self.problems
+        scope = _Scope()
+        event = definition.get("event")
+        if not event:
+            self.error("trigger", None, "Add an event card first: it starts the flow.")
+        else:
+            self._node(event, scope, expect_event=True)
+        steps = definition.get("steps", [])
+        if not isinstance(steps, list):
+            self.error("flow", None, "Steps must be a list.")
+        else:
+            self._steps(steps, scope, depth=1)
+        return self.problems
+
+    def _steps(self, steps: list, scope: _Scope, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            self.error("flow", None, f"Cards are nested more than {MAX_DEPTH} levels deep.")
+            return
+        for step in steps:
+            self.count += 1
+            if self.count > MAX_STEPS:
+                self.error("flow", None, f"A flow can have at most {MAX_STEPS} cards.")
+                return
+            if not isinstance(step, dict):
+                self.error("flow", None, "Each step must be an object.")
+                continue
+            card = self._node(step, scope, expect_event=False)
+            if card is None:
+                continue
+            sid = step["id"]
+            if card.key == "core.if_else":
+                for branch in ("then", "else"):
+                    nested = step.get(branch) or []
+                    if not isinstance(nested, list):
+                        self.error(sid, None, f"The {branch} branch must be a list of cards.")
+                        continue
+                    self._steps(nested, scope.child(), depth + 1)
+            elif card.key == "core.for_each":
+                nested = step.get("steps") or []
+                inner = scope.child()
+                inner.outputs[sid] = (card, {f.key: f.type for f in card.outputs})
+                if isinstance(nested, list):
+                    self._steps(nested, inner, depth + 1)
+                continue  # item and index exist only inside the loop
+            scope.outputs[sid] = (card, {f.key: f.type for f in card.outputs})
+
+    def _node(self, node: dict, scope: _Scope, *, expect_event: bool):
+        sid = node.get("id")
+        if expect_event:
+            if sid != "trigger":
+                self.error("trigger", None, "The event card's id must be 'trigger'.")
+                sid = "trigger"
+        elif not isinstance(sid, str) or not STEP_ID_RE.match(sid):
+            self.error(str(sid), None, "Each card needs an id of lowercase letters, digits and underscores.")
+            return None
+        if sid in self.seen_ids:
+            self.error(sid, None, f"Two cards share the id '{sid}'.")
+            return None
+        self.seen_ids.add(sid)
+        try:
+            card = registry.get(str(node.get("card")))
+        except UnknownCardError as exc:
+            self.error(sid, None, str(exc))
+            return None
+        if expect_event and card.kind != "event":
+            self.error(sid, None, f"“{card.name}” is not an event; a flow starts with an event card.")
+            return None
+        if not expect_event and card.kind == "event":
+            self.error(sid, None, f"“{card.name}” is an event; a flow has only one, at the start.")
+            return None
+        self._configuration(sid, card, node.get("configuration"))
+        options = node.get("options") or {}
+        if not isinstance(options, dict):
+            self.error(sid, None, "Options must be an object.")
+            options = {}
+        for opt in card.options:
+            value = options.get(opt.key, opt.default)
+            if opt.required and value in (None, ""):
+                self.error(sid, opt.key, f"Choose {opt.label}.")
+            elif opt.choices is not None and value not in (None, "") and value not in {c.value for c in opt.choices}:
+                self.error(sid, opt.key, f"{opt.label}: “{value}” is not one of the choices.")
+        for key in options:
+            if card.option(key) is None:
+                self.error(sid, key, f"“{card.name}” has no option '{key}'.")
+        inputs = node.get("inputs") or {}
+        if not isinstance(inputs, dict):
+            self.error(sid, None, "Inputs must be an object.")
+            inputs = {}
+        for key in inputs:
+            if card.input(key) is None:
+                self.error(sid, key, f"“{card.name}” has no input '{key}'.")
+        for spec in card.inputs:
+            self._input(sid, spec, inputs.get(spec.key), scope)
+        return card
+
+    def _configuration(self, sid: str, card, value) -> None:
+        if not card.needs_configuration:
+            return
+        if value in (None, ""):
+            self.error(sid, "configuration", "Choose a Qualtrics configuration for this card.")
+        elif not isinstance(value, int) or value not in self.allowed_configurations:
+            self.error(sid, "configuration", "That configuration does not exist in your team or is not shared with you.")
+
+    def _input(self, sid: str, spec, value, scope: _Scope) -> None:
+        if is_ref(value):
+            self._ref(sid, spec, value["ref"], scope)
+            return
+        if value in (None, "") or value == [] or value == {}:
+            if spec.required and spec.default in (None, ""):
+                self.error(sid, spec.key, f"{spec.label} is required: type a value or map an output.")
+            return
+        problem = _literal_problem(spec.type, value)
+        if problem:
+            self.error(sid, spec.key, f"{spec.label}: {problem}")
+        if spec.type == "text" and isinstance(value, str):
+            for ref in PLACEHOLDER_RE.findall(value):
+                self._ref(sid, spec, ref, scope, placeholder=True)
+
+    def _ref(self, sid: str, spec, ref: str, scope: _Scope, placeholder: bool = False) -> None:
+        source_id, _, key = ref.partition(".")
+        if source_id not in scope.outputs:
+            self.error(sid, spec.key, f"{spec.label} uses an output of '{source_id}', which is not an earlier card here.")
+            return
+        card, outputs = scope.outputs[source_id]
+        head = key.split(".", 1)[0]
+        if key in outputs:
+            out_type = outputs[key]
+        elif head in outputs and outputs[head] in ("object", "list"):
+            out_type = None  # a path into an object output, like step_3.item.email
+        elif card.dynamic_outputs is not None and key.startswith(DYNAMIC_PREFIXES):
+            out_type = None  # survey questions are typed when the survey is chosen
+        else:
+            self.error(sid, spec.key, f"{spec.label} uses '{key}', which “{card.name}” does not output.")
+            return
+        if out_type and not placeholder and out_type not in ACCEPTS.get(spec.type, {spec.type}):
+            self.error(sid, spec.key, f"{spec.label} takes {spec.type} but “{card.name}” gives {out_type} here.")
+
+
+def _literal_problem(type_: str, value: Any) -> str | None:
+    if type_ == "number":
+        if isinstance(value, bool):
+            return "expects a number."
+        if isinstance(value, (int, float)):
+            return None
+        try:
+            float(str(value))
+        except ValueError:
+            return f"“{value}” is not a number."
+        return None
+    if type_ == "boolean" and not isinstance(value, bool) and str(value).lower() not in ("true", "false"):
+        return "expects true or false."
+    if type_ == "object" and not isinstance(value, dict):
+        return "expects an object (JSON like {\"key\": \"value\"})."
+    if type_ == "list" and not isinstance(value, list):
+        return "expects a list."
+    if type_ == "file" and not (isinstance(value, dict) and value.get("type") == "file"):
+        return "expects a file: upload one or map a file output."
+    if type_ in ("text", "date") and isinstance(value, (dict, list)):
+        return "expects text."
+    return None
+
+
+def definition_validate(definition: Any, *, allowed_configurations: set[int]) -> list[Problem]:
+    return Validator(allowed_configurations=allowed_configurations).validate(definition)

@@ -1,0 +1,96 @@
+// Live updates for the runs list, a flow's status page and a run's detail page.
+const runDetail = document.getElementById("run");
+const table = document.querySelector("[data-live-runs]");
+const activationBox = document.getElementById("activation");
+
+function socketPath() {
+  const flowId = runDetail?.dataset.flowId ?? activationBox?.dataset.flowId ?? table?.dataset.flowId;
+  return flowId ? `/ws/flows/${flowId}/` : "/ws/runs/";
+}
+
+function text(tag, value, className) {
+  const el = document.createElement(tag);
+  el.textContent = value;
+  if (className) el.className = className;
+  return el;
+}
+
+function upsertRow(run) {
+  if (!table) return;
+  const body = table.tBodies[0];
+  let row = body.querySelector(`tr[data-run-id="${run.id}"]`);
+  if (!row) {
+    body.querySelector(".empty-row")?.remove();
+    row = document.createElement("tr");
+    row.dataset.runId = run.id;
+    const selectable = table.tHead.rows[0].cells.length === 8;
+    if (selectable) row.append(document.createElement("td"));
+    const link = text("a", `#${run.id}`);
+    link.href = `/runs/${run.id}/`;
+    const first = document.createElement("td");
+    first.append(link);
+    const status = document.createElement("td");
+    status.append(text("span", "", "badge"));
+    status.firstChild.dataset.field = "status";
+    const duration = text("td", "");
+    duration.dataset.field = "duration";
+    row.append(first, text("td", run.flow.name), status,
+      text("td", `${run.response_id ?? "—"} ${run.source ?? ""}`), text("td", `v${run.version}`),
+      text("td", (run.created_at ?? "").replace("T", " ").slice(0, 19)), duration);
+    body.prepend(row);
+  }
+  const badge = row.querySelector('[data-field="status"]');
+  badge.className = `badge ${run.status}`;
+  badge.textContent = run.status_label;
+  row.querySelector('[data-field="duration"]').textContent = run.duration_ms != null ? `${run.duration_ms} ms` : "";
+  let error = row.querySelector('[data-field="error"]');
+  if (run.error && !error) {
+    error = text("div", "", "error");
+    error.dataset.field = "error";
+    badge.after(error);
+  }
+  if (error) error.textContent = run.error;
+}
+
+let detailTimer = null;
+function refreshDetail(run) {
+  if (!runDetail || String(run.id) !== runDetail.dataset.runId) return;
+  const badge = document.getElementById("run-status");
+  badge.className = `badge ${run.status}`;
+  badge.textContent = run.status_label;
+  // The step list is server-rendered: reload it shortly after changes settle.
+  clearTimeout(detailTimer);
+  detailTimer = setTimeout(async () => {
+    const html = await (await fetch(window.location.href, { credentials: "same-origin" })).text();
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    const fresh = doc.getElementById("run-steps");
+    if (fresh) document.getElementById("run-steps").replaceWith(fresh);
+    const freshRun = doc.getElementById("run");
+    if (freshRun) document.getElementById("run").replaceChildren(...freshRun.childNodes);
+  }, 300);
+}
+
+function showActivation(activation) {
+  if (!activationBox) return;
+  const badge = document.getElementById("activation-status");
+  badge.className = `badge ${activation.status}`;
+  badge.textContent = activation.status_label;
+  document.getElementById("activation-reason").textContent = activation.reason ?? "";
+}
+
+function connect(delay = 500) {
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${window.location.host}${socketPath()}`);
+  socket.addEventListener("open", () => { delay = 500; document.body.dataset.live = "connected"; });
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "run.updated") { upsertRow(message.run); refreshDetail(message.run); }
+    if (message.type === "activation.updated") showActivation(message.activation);
+  });
+  socket.addEventListener("close", () => {
+    document.body.dataset.live = "disconnected";
+    setTimeout(() => connect(Math.min(delay * 2, 15000)), delay);
+  });
+}
+
+if (table || runDetail || activationBox) connect();
