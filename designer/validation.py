@@ -93,7 +93,9 @@ class Validator:
         if not event:
             self.error("trigger", None, "Add an event card first: it starts the flow.")
         else:
-            self._node(event, scope, expect_event=True)
+            card = self._node(event, scope, expect_event=True)
+            if card is not None:
+                scope.outputs["trigger"] = (card, {f.key: f.type for f in card.outputs})
         steps = definition.get("steps", [])
         if not isinstance(steps, list):
             self.error("flow", None, "Steps must be a list.")
