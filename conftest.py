@@ -2,4 +2,4 @@
 
 import pytest
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "connectors.qualtrics.sandbox.pytest_plugin"]
