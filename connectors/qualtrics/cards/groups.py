@@ -25,8 +25,7 @@ GROUP_OUTPUTS = (
     Field("division_id", "Division ID"),
     Field("organization_id", "Organization ID"),
     Field("creation_date", "Creation Date"),
-    Field("created_by", "Created By"),
-    Field("all_users", "All Users", type="boolean", help="True for a group that holds every user of the brand."),
+    Field("creator_id", "Creator ID", help="The user who created the group (UR_...)."),
 )
 GROUP_OUTPUT_KEYS = {
     "group_id": "id",
@@ -35,8 +34,7 @@ GROUP_OUTPUT_KEYS = {
     "division_id": "divisionId",
     "organization_id": "organizationId",
     "creation_date": "creationDate",
-    "created_by": "createdBy",
-    "all_users": "allUsers",
+    "creator_id": "creatorId",
 }
 CREATE_INPUTS = (GROUP_INPUTS[0].but(required=True), GROUP_INPUTS[1].but(required=True), GROUP_INPUTS[2])
 
