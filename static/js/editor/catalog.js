@@ -1,0 +1,72 @@
+// The card catalog, and the output fields of each step (some depend on the step's options:
+// a survey's questions become outputs of New Response once a survey is chosen).
+
+import { asList, getCardOutputs } from "./api.js";
+import { FOR_EACH } from "./state.js";
+
+const LOOP_DEFAULTS = [
+  { key: "item", label: "Current item", type: "object" },
+  { key: "index", label: "Index", type: "number" },
+];
+
+export class Catalog {
+  constructor(data) {
+    this.cards = asList(data, "cards");
+    this.byKey = new Map(this.cards.map((card) => [card.key, card]));
+    this.dynamic = new Map(); // request signature -> output fields
+    this.pending = new Map(); // request signature -> promise
+  }
+
+  card(key) {
+    return this.byKey.get(key) ?? null;
+  }
+
+  label(step) {
+    return this.card(step?.card)?.name ?? step?.card ?? "";
+  }
+
+  signature(step) {
+    const card = this.card(step.card);
+    if (!card?.dynamic_outputs) return null;
+    if (card.needs_configuration && !step.configuration) return null;
+    const options = step.options || {};
+    if (!Object.values(options).some((v) => v !== "" && v !== null && v !== undefined)) return null;
+    const params = { configuration: step.configuration ?? "" };
+    for (const key of Object.keys(options).sort()) params[key] = options[key];
+    return JSON.stringify([card.key, params]);
+  }
+
+  /** The outputs a step offers right now, from the catalog plus any loaded for its options. */
+  outputsOf(step) {
+    const card = this.card(step?.card);
+    if (!card) return [];
+    const fields = [...(card.outputs || [])];
+    if (card.key === FOR_EACH) {
+      for (const field of LOOP_DEFAULTS) if (!fields.some((f) => f.key === field.key)) fields.push(field);
+    }
+    const extra = this.dynamic.get(this.signature(step)) || [];
+    for (const field of extra) if (!fields.some((f) => f.key === field.key)) fields.push(field);
+    return fields;
+  }
+
+  /** Loads option-dependent outputs; resolves true when new fields arrived. */
+  async loadOutputs(step) {
+    const signature = this.signature(step);
+    if (!signature || this.dynamic.has(signature)) return false;
+    if (!this.pending.has(signature)) {
+      const [key, params] = JSON.parse(signature);
+      const request = getCardOutputs(key, params)
+        .then((data) => {
+          this.dynamic.set(signature, asList(data, "outputs"));
+          return true;
+        })
+        .finally(() => this.pending.delete(signature));
+      this.pending.set(signature, request);
+    }
+    return this.pending.get(signature);
+  }
+
+  isLoadingOutputs(step) {
+    return this.pending.has(this.signature(step));
+  }
+}

@@ -1,0 +1,74 @@
+// Output chips: dragged from a card's outputs and dropped on an input to map it.
+
+import { h } from "./dom.js";
+import { typeLabel } from "./fieldtypes.js";
+
+export const REF_TYPE = "application/x-qflows-ref";
+
+export function outputChip(field, stepId, { draggable = true } = {}) {
+  const ref = `${stepId}.${field.key}`;
+  const chip = h(
+    "li",
+    {
+      class: ["chip", `type-${field.type || "text"}`],
+      draggable: draggable ? "true" : "false",
+      title: `${field.label || field.key} (${typeLabel(field.type)}): drag onto an input to map it`,
+      dataset: { ref },
+    },
+    h("span", { class: "chip-label", text: field.label || field.key }),
+    h("span", { class: "chip-type", text: typeLabel(field.type) }),
+  );
+  if (draggable) {
+    chip.addEventListener("dragstart", (event) => {
+      event.dataTransfer.setData(REF_TYPE, ref);
+      event.dataTransfer.setData("text/plain", `{{${ref}}}`);
+      event.dataTransfer.effectAllowed = "copyLink";
+      document.body.classList.add("dragging-ref");
+    });
+    chip.addEventListener("dragend", () => document.body.classList.remove("dragging-ref"));
+  }
+  return chip;
+}
+
+/** The chip shown in an input that is mapped to an output, with a button to unmap it. */
+export function mappedChip({ stepLabel, label, type, missing }, { fieldLabel, onRemove, focusKey, readOnly }) {
+  return h(
+    "span",
+    { class: ["chip", "mapped", `type-${type || "text"}`, missing && "missing"] },
+    h("span", { class: "chip-step", text: stepLabel }),
+    h("span", { class: "chip-label", text: label }),
+    readOnly
+      ? null
+      : h("button", {
+          type: "button",
+          class: "chip-remove",
+          "aria-label": `Remove mapping from ${fieldLabel}`,
+          title: "Remove mapping",
+          text: "×",
+          dataset: { focus: focusKey },
+          onclick: onRemove,
+        }),
+  );
+}
+
+/** Makes `element` accept dropped chips; `onDrop(ref)` decides what to do with them. */
+export function acceptRefs(element, onDrop) {
+  const has = (event) => event.dataTransfer && Array.from(event.dataTransfer.types).includes(REF_TYPE);
+  element.addEventListener("dragover", (event) => {
+    if (!has(event)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = "link";
+    element.classList.add("drop-ready");
+  });
+  element.addEventListener("dragleave", (event) => {
+    if (!element.contains(event.relatedTarget)) element.classList.remove("drop-ready");
+  });
+  element.addEventListener("drop", (event) => {
+    if (!has(event)) return;
+    event.preventDefault();
+    event.stopPropagation();
+    element.classList.remove("drop-ready");
+    document.body.classList.remove("dragging-ref");
+    onDrop(event.dataTransfer.getData(REF_TYPE), event);
+  });
+}

@@ -1,0 +1,170 @@
+// The configuration (Qualtrics account) a card runs with, and an inline "Add Account" form.
+
+import { createConfiguration } from "./api.js";
+import { h, uid } from "./dom.js";
+import { errorList } from "./inputs.js";
+import { notify } from "./notice.js";
+
+// Open forms and what was typed in them, per step, so a re-render keeps them.
+const openForms = new Map();
+
+const FORM_FIELDS = [
+  { key: "name", label: "Name", type: "text", autocomplete: "off" },
+  { key: "datacenter", label: "Data center ID", type: "text", placeholder: "e.g. iad1", autocomplete: "off" },
+  { key: "username", label: "Qualtrics username", type: "text", autocomplete: "off" },
+  { key: "api_token", label: "API token", type: "password", autocomplete: "new-password" },
+];
+
+function configurationLabel(configuration) {
+  const status = configuration.status && configuration.status !== "authorized" ? ` (${configuration.status})` : "";
+  return `${configuration.name} · ${configuration.datacenter}${status}`;
+}
+
+function chooseConfiguration(ctx, step, configurationId) {
+  const card = ctx.catalog.card(step.card);
+  for (const option of card.options || []) {
+    if (option.source) ctx.model.setOption(step.id, option.key, undefined, { structural: false });
+  }
+  ctx.validation.clearField(step.id, "configuration");
+  ctx.model.setConfiguration(step.id, configurationId);
+}
+
+function addAccountForm(ctx, step, draft) {
+  const focusBase = `${step.id}:account`;
+  const form = h("form", { class: "add-account", "aria-label": "Add a Qualtrics account", novalidate: true });
+  for (const field of FORM_FIELDS) {
+    const id = uid("account");
+    const errorsId = uid("err");
+    const messages = draft.errors?.[field.key] || [];
+    const input = h("input", {
+      id,
+      name: field.key,
+      type: field.type,
+      value: draft.values[field.key] || "",
+      placeholder: field.placeholder || null,
+      autocomplete: field.autocomplete,
+      required: true,
+      "aria-invalid": messages.length ? "true" : null,
+      "aria-describedby": messages.length ? errorsId : null,
+      dataset: { focus: `${focusBase}:${field.key}` },
+    });
+    input.addEventListener("input", () => {
+      draft.values[field.key] = input.value;
+    });
+    form.append(h("label", { for: id, text: field.label }), input, errorList(messages.map(String), errorsId));
+  }
+  const sharedId = uid("account");
+  const shared = h("input", { type: "checkbox", id: sharedId, checked: Boolean(draft.values.shared), dataset: { focus: `${focusBase}:shared` } });
+  shared.addEventListener("change", () => {
+    draft.values.shared = shared.checked;
+  });
+  form.append(h("div", { class: "checkbox-row" }, shared, h("label", { for: sharedId, text: "Share with my team" })));
+  const general = [...(draft.errors?.non_field_errors || []), ...(draft.errors?.detail ? [draft.errors.detail] : [])];
+  if (general.length) form.append(errorList(general.map(String), uid("err")));
+  const submit = h("button", { type: "submit", class: "button primary small", text: draft.busy ? "Adding…" : "Add and authorize", disabled: draft.busy });
+  const cancel = h("button", {
+    type: "button",
+    class: "button small",
+    text: "Cancel",
+    onclick: () => {
+      openForms.delete(step.id);
+      ctx.focusAfterRender(`${step.id}:add-account`);
+      ctx.rerender();
+    },
+  });
+  form.append(h("div", { class: "form-actions" }, submit, cancel));
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    draft.busy = true;
+    draft.errors = null;
+    ctx.rerender();
+    try {
+      const created = await createConfiguration({
+        name: draft.values.name || "",
+        datacenter: draft.values.datacenter || "",
+        username: draft.values.username || "",
+        api_token: draft.values.api_token || "",
+        shared: Boolean(draft.values.shared),
+      });
+      openForms.delete(step.id);
+      ctx.configurations.add(created);
+      ctx.focusAfterRender(`${step.id}:configuration`);
+      chooseConfiguration(ctx, step, created.id);
+      if (created.status && created.status !== "authorized") {
+        notify(`Account “${created.name}” was added but is not authorized: ${created.status_message || created.status}.`, { kind: "warning" });
+      } else {
+        notify(`Account “${created.name}” added and selected.`, { kind: "success" });
+      }
+    } catch (error) {
+      draft.busy = false;
+      draft.errors = error.status === 400 && error.body && typeof error.body === "object" ? error.body : { detail: error.message };
+      ctx.rerender();
+    }
+  });
+  return form;
+}
+
+export function configurationField(ctx, step) {
+  const id = uid("configuration");
+  const errorId = uid("err");
+  const errors = ctx.validation.forField(step.id, "configuration").map((e) => e.message);
+  const configurations = ctx.configurations.list;
+  const current = step.configuration ?? null;
+  const select = h(
+    "select",
+    {
+      id,
+      disabled: ctx.readOnly,
+      "aria-required": "true",
+      "aria-describedby": errors.length ? errorId : null,
+      dataset: { focus: `${step.id}:configuration` },
+    },
+    h("option", { value: "", text: configurations.length ? "Choose an account…" : "No accounts yet: add one" }),
+    configurations.map((c) => h("option", { value: String(c.id), text: configurationLabel(c) })),
+  );
+  if (current !== null && !configurations.some((c) => c.id === current)) {
+    select.append(h("option", { value: String(current), text: `Account #${current} (not available to you)` }));
+  }
+  select.value = current === null ? "" : String(current);
+  select.addEventListener("change", () => {
+    ctx.focusAfterRender(`${step.id}:configuration`);
+    chooseConfiguration(ctx, step, select.value ? Number(select.value) : null);
+  });
+
+  const row = h(
+    "div",
+    { class: ["field", "configuration-field", errors.length && "has-error"], dataset: { field: "configuration" } },
+    h("label", { for: id, class: "field-label", text: "Account" }),
+  );
+  const body = h("div", { class: "field-body" }, select);
+  row.append(body);
+  const chosen = configurations.find((c) => c.id === current);
+  if (chosen && chosen.status && chosen.status !== "authorized") {
+    row.append(h("p", { class: "type-warning", text: `⚠ This account is ${chosen.status}${chosen.status_message ? `: ${chosen.status_message}` : ""}.` }));
+  }
+  const list = errorList(errors, errorId);
+  if (list) row.append(list);
+
+  if (!ctx.readOnly) {
+    const draft = openForms.get(step.id);
+    if (draft) {
+      row.append(addAccountForm(ctx, step, draft));
+    } else {
+      body.append(
+        h("button", {
+          type: "button",
+          class: "button small",
+          text: "Add Account",
+          dataset: { focus: `${step.id}:add-account` },
+          onclick: () => {
+            openForms.set(step.id, { values: {}, errors: null, busy: false });
+            ctx.focusAfterRender(`${step.id}:account:name`);
+            ctx.rerender();
+          },
+        }),
+      );
+    }
+  }
+  return row;
+}

@@ -1,0 +1,200 @@
+// Boots the flow editor: loads the catalog, the flow and the accounts, then wires the parts.
+
+import { ActivationControl } from "./activation.js";
+import { asList, getCatalog, getFlow, listConfigurations } from "./api.js";
+import { Canvas } from "./canvas.js";
+import { Catalog } from "./catalog.js";
+import { h } from "./dom.js";
+import { downloadFlow } from "./io.js";
+import { LivePanel } from "./live.js";
+import { initNotice, notify } from "./notice.js";
+import { Palette } from "./palette.js";
+import { EVENT_ID, FlowModel, branchesOf } from "./state.js";
+import { TestRun } from "./testrun.js";
+import { Toolbar } from "./toolbar.js";
+import { Validation } from "./validation.js";
+import { VersionsPanel } from "./versions.js";
+
+const root = document.getElementById("editor");
+const $ = (id) => document.getElementById(id);
+const BRANCH_NAMES = { then: "Then", else: "Else", steps: "the loop" };
+const EDIT_ROLES = ["owner", "admin", "editor"];
+
+function createContext({ catalog, configurations }) {
+  const model = new FlowModel();
+  const ctx = {
+    flowId: root.dataset.flowId,
+    role: root.dataset.role,
+    readOnly: !EDIT_ROLES.includes(root.dataset.role),
+    model,
+    catalog,
+    configurations: {
+      list: configurations,
+      add(configuration) {
+        this.list = [...this.list.filter((c) => c.id !== configuration.id), configuration];
+      },
+    },
+    target: null,
+    notify,
+    memo: new Map(),
+  };
+
+  ctx.beginRender = () => ctx.memo.clear();
+  ctx.available = (id) => {
+    if (!ctx.memo.has(id)) ctx.memo.set(id, model.availableOutputs(id, (step) => catalog.outputsOf(step)));
+    return ctx.memo.get(id);
+  };
+  ctx.stepLabel = (id) => {
+    const step = model.step(id);
+    if (!step) return "";
+    const name = catalog.label(step);
+    if (id === EVENT_ID) return name;
+    let same = 0;
+    for (const { step: other } of model.walk()) if (other.card === step.card) same += 1;
+    return same > 1 ? `${name} (${id})` : name;
+  };
+  ctx.describeTarget = (target) =>
+    target.parent === null ? "the end of the flow" : `${BRANCH_NAMES[target.branch] || target.branch} of ${ctx.stepLabel(target.parent)}`;
+  ctx.isTarget = (target) => Boolean(ctx.target) && ctx.target.parent === target.parent && ctx.target.branch === target.branch;
+  ctx.describeError = (stepId, field) => {
+    const step = model.step(stepId);
+    const card = step ? catalog.card(step.card) : null;
+    const fieldDef = [...(card?.options || []), ...(card?.inputs || [])].find((f) => f.key === field);
+    const fieldName = field === "configuration" ? "Account" : fieldDef?.label || field;
+    const stepName = step ? ctx.stepLabel(stepId) : stepId || "Flow";
+    return fieldName ? `${stepName} · ${fieldName}` : stepName;
+  };
+  return ctx;
+}
+
+function focusError(stepId, field) {
+  const card = document.getElementById(`card-${stepId}`);
+  if (!card) return;
+  const row = field ? card.querySelector(`.field[data-field="${CSS.escape(field)}"]`) : null;
+  const control = row?.querySelector("input, select, textarea, button") || card;
+  control.scrollIntoView({ block: "center" });
+  control.focus({ preventScroll: true });
+}
+
+async function boot() {
+  initNotice($("editor-notice"));
+  const canvasElement = $("canvas");
+  let catalogData;
+  let flow;
+  let configurations;
+  try {
+    [catalogData, flow, configurations] = await Promise.all([
+      getCatalog(),
+      getFlow(root.dataset.flowId),
+      listConfigurations().catch(() => []),
+    ]);
+  } catch (error) {
+    canvasElement.replaceChildren(h("p", { class: "error", role: "alert", text: `The editor could not load this flow: ${error.message}` }));
+    return;
+  }
+
+  const ctx = createContext({ catalog: new Catalog(catalogData), configurations: asList(configurations, "configurations") });
+  const { model } = ctx;
+  ctx.validation = new Validation($("validation-summary"), { describe: ctx.describeError, focusTarget: focusError });
+  const canvas = new Canvas(canvasElement, ctx);
+  const palette = new Palette($("palette"), ctx);
+  ctx.rerender = () => canvas.render();
+
+  ctx.setTarget = (target) => {
+    ctx.target = target;
+    palette.render();
+    canvas.render();
+    if (target) $("palette-search")?.focus();
+  };
+  ctx.addCard = (key, target) => {
+    const card = ctx.catalog.card(key);
+    if (!card || ctx.readOnly) return;
+    if (card.kind === "event") {
+      if (model.event) return notify("This flow already starts with an event. Remove it first to use another one.", { kind: "warning" });
+      ctx.focusAfterRender(`${EVENT_ID}:card`);
+      model.setEvent(card);
+      return;
+    }
+    if (!model.event) return notify("Every flow starts with an event: pick one first.", { kind: "warning" });
+    ctx.target = null;
+    let id;
+    try {
+      id = model.addStep(card, target || { parent: null, branch: "steps" });
+    } catch (error) {
+      return notify(error.message, { kind: "warning" });
+    }
+    canvas.render();
+    const element = document.getElementById(`card-${id}`);
+    element?.scrollIntoView({ block: "nearest" });
+    element?.focus({ preventScroll: true });
+  };
+  ctx.removeStep = (id) => {
+    const step = model.step(id);
+    if (!step) return;
+    const nested = branchesOf(step).reduce((sum, b) => sum + (step[b]?.length || 0), 0);
+    if (nested && !window.confirm(`Remove ${ctx.stepLabel(id)} and the ${nested} card${nested === 1 ? "" : "s"} inside it?`)) return;
+    ctx.validation.clearStep(id);
+    if (ctx.target?.parent === id) ctx.target = null;
+    model.removeStep(id);
+  };
+  ctx.loadFlow = (data) => {
+    ctx.validation.clearAll();
+    ctx.target = null;
+    model.load({ name: data.name, version: data.version, definition: data.definition || {} });
+    if (data.activation) ctx.activation.show(data.activation);
+  };
+  ctx.reload = async ({ confirmDiscard = false } = {}) => {
+    if (confirmDiscard && model.dirty && !window.confirm("Reload the latest saved version? Your unsaved changes will be lost.")) return;
+    try {
+      ctx.loadFlow(await getFlow(ctx.flowId));
+      notify(`Loaded version ${model.version}.`, { kind: "info" });
+    } catch (error) {
+      notify(`Could not reload: ${error.message}`, { kind: "error" });
+    }
+  };
+
+  const toolbar = new Toolbar(ctx, {
+    nameInput: $("flow-name"),
+    dirtyIndicator: $("dirty-indicator"),
+    versionLabel: $("flow-version"),
+    saveButton: $("save-button"),
+  });
+  ctx.live = new LivePanel(ctx, { panel: $("live-panel"), wsPath: root.dataset.wsPath, runsUrl: root.dataset.runsUrl });
+  ctx.activation = new ActivationControl(ctx, { badge: $("activation-badge"), button: $("activate-button") });
+  ctx.versions = new VersionsPanel(ctx, { button: $("versions-button"), panel: $("versions-panel"), dialog: $("version-dialog") });
+  new TestRun(ctx, { button: $("test-button"), dialog: $("test-dialog"), runsUrl: root.dataset.runsUrl });
+  $("export-button").addEventListener("click", async () => {
+    try {
+      await downloadFlow(ctx.flowId);
+      if (model.dirty) notify("Exported the last saved version; your unsaved changes are not in the file.", { kind: "info" });
+    } catch (error) {
+      notify(`Could not export: ${error.message}`, { kind: "error" });
+    }
+  });
+
+  const refreshOutputs = () => {
+    const steps = [model.event, ...Array.from(model.walk(), (found) => found.step)].filter(Boolean);
+    for (const step of steps) {
+      ctx.catalog.loadOutputs(step).then(
+        (changed) => changed && canvas.render(),
+        (error) => notify(`Could not load the outputs of ${ctx.stepLabel(step.id)}: ${error.message}`, { kind: "warning" }),
+      );
+    }
+  };
+
+  model.addEventListener("change", (event) => {
+    toolbar.update();
+    if (event.detail.structural) {
+      canvas.render();
+      palette.render();
+    }
+    refreshOutputs();
+  });
+
+  ctx.loadFlow(flow);
+  ctx.activation.show(flow.activation || { status: flow.status || "inactive" });
+  ctx.live.start();
+  root.classList.add("ready");
+}
+
+boot();
