@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+from argparse import RawDescriptionHelpFormatter
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 
 from connectors.qualtrics.sandbox.seed import DEMO_NO_API_TOKEN, DEMO_NOT_ADMIN_TOKEN, DEMO_TOKEN, SEEDS
 from connectors.qualtrics.sandbox.server import Sandbox
 
 
+class _HelpFormatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
+    pass
+
+
 class Command(BaseCommand):
-    help = (
-        "Runs a local Qualtrics v3 API sandbox at http://HOST:PORT/{datacenter}/API/v3/ (in memory; "
-        "nothing is saved). With --seed demo it holds a brand with three surveys and responses, a "
-        "directory with contacts, two mailing lists, users and groups; connect with data center "
-        f"'sandbox1' and API token '{DEMO_TOKEN}' (also '{DEMO_NO_API_TOKEN}', which has no API "
-        f"access, and '{DEMO_NOT_ADMIN_TOKEN}', which is not a brand administrator). Point the "
-        "product at it with QUALTRICS_API_BASE=http://127.0.0.1:PORT/{datacenter}/API/v3/. "
-        "GET /_sandbox/ lists the control API (faults, latency, recorded requests, deliveries). "
-        "Refuses to run when QUALTRICS_SANDBOX_ENABLED is off (production)."
-    )
+    help = f"""Runs a local Qualtrics v3 API sandbox (in memory; nothing is saved).
+
+API:      http://HOST:PORT/{{datacenter}}/API/v3/
+Control:  http://HOST:PORT/_sandbox/  (GET lists faults, latency, request log, deliveries)
+
+With --seed demo (the default) it holds a brand with three surveys and their responses, a
+directory with contacts, two mailing lists, users and groups. Connect with:
+
+  data center  sandbox1
+  API token    {DEMO_TOKEN}
+               ({DEMO_NO_API_TOKEN} has no API access,
+                {DEMO_NOT_ADMIN_TOKEN} is not a brand administrator)
+
+Point the product at it with QUALTRICS_API_BASE=http://127.0.0.1:PORT/{{datacenter}}/API/v3/
+Refuses to run when QUALTRICS_SANDBOX_ENABLED is off (production).
+"""
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        # Keep the help's line breaks so the tokens can be copied whole.
+        return super().create_parser(prog_name, subcommand, formatter_class=_HelpFormatter, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Interface to bind (default 127.0.0.1).")
@@ -45,16 +60,16 @@ class Command(BaseCommand):
             verbose=options["verbose"],
         )
         info = sandbox.info
-        self.stdout.write(
-            self.style.SUCCESS("Qualtrics sandbox ")
-            + f"seed '{info.seed}': data center '{info.datacenter}', API token '{info.token}'."
-        )
-        self.stdout.write(
-            f"API at http://{options['host']}:{options['port']}/{info.datacenter}/API/v3/ ; "
-            f"control at http://{options['host']}:{options['port']}/_sandbox/ (Ctrl-C stops)."
-        )
-        self.stdout.flush()
+
+        def ready() -> None:
+            self.stdout.write(
+                self.style.SUCCESS("Qualtrics sandbox ")
+                + f"(seed '{info.seed}'): data center '{info.datacenter}', API token '{info.token}'."
+            )
+            self.stdout.write(f"API at {sandbox.api_base} ; control at {sandbox.url}/_sandbox/ (Ctrl-C stops).")
+            self.stdout.flush()
+
         try:
-            sandbox.serve_forever()
+            sandbox.serve_forever(ready=ready)
         except KeyboardInterrupt:
             self.stdout.write("Stopped.")

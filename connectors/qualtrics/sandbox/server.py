@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -124,10 +125,13 @@ class Sandbox:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until interrupted (the management command uses this)."""
+    def serve_forever(self, ready: Callable[[], None] | None = None) -> None:
+        """Serve in the calling thread until interrupted (the management command uses this);
+        `ready` is called once the port is bound."""
         self._server = _Server((self.host, self.port), self, self.verbose)
         self.port = self._server.server_address[1]
+        if ready is not None:
+            ready()
         try:
             self._server.serve_forever(poll_interval=0.2)
         finally:
