@@ -66,7 +66,9 @@ PARAM_LABELS = {"directory_id": "a directory"}
 
 
 def _cache_key(configuration: Any, kind: str, params: Mapping[str, Any]) -> str:
-    token_fingerprint = salted_hmac("connectors.options.token", configuration.api_token or "").hexdigest()[:16]
+    token_fingerprint = salted_hmac(
+        "connectors.options.token", configuration.api_token or "", algorithm="sha256"
+    ).hexdigest()[:16]
     params_digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:24]
     return f"connectors:{kind}:{configuration.pk}:{configuration.datacenter}:{token_fingerprint}:{params_digest}"
 
