@@ -69,7 +69,9 @@ class CardOutputsApi(APIView):
                 return _error(CONFIGURATION_NOT_FOUND, status.HTTP_404_NOT_FOUND)
         chosen = {f.key: request.query_params[f.key] for f in card.options if f.key in request.query_params}
         try:
-            outputs = services.card_outputs(card=card, configuration=configuration, options=chosen, refresh=_refresh(request))
+            outputs = services.card_outputs(
+                card=card, configuration=configuration, options=chosen, refresh=_refresh(request)
+            )
         except services.OptionsError as exc:
             return _error(exc.message, exc.status)
         response = Response({"card": card.key, "options": chosen, "outputs": outputs})

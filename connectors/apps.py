@@ -1,5 +1,10 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.core import checks
+
+# Importing these registers their cards; the catalog lists groups in this order.
+CARD_MODULES = ("connectors.qualtrics.cards", "connectors.functions")
 
 
 class ConnectorsConfig(AppConfig):
@@ -7,9 +12,8 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Connectors and card catalog"
 
     def ready(self) -> None:
-        # Importing the card modules registers their cards; Qualtrics first, then the functions.
-        import connectors.qualtrics.cards  # noqa: F401
-        import connectors.functions  # noqa: F401
+        for module in CARD_MODULES:
+            import_module(module)
         from connectors.checks import check_card_declarations
 
         checks.register(check_card_declarations, "connectors")

@@ -58,7 +58,12 @@ LOADERS: dict[str, Callable[..., list[dict[str, str]]]] = {
     "mailing_lists": lambda client, directory_id: _choices(client.list_mailing_lists(directory_id), "mailingListId"),
     "groups": lambda client: _choices(client.list_groups(), "id"),
 }
-SOURCE_NAMES = {"surveys": "surveys", "directories": "directories", "mailing_lists": "mailing lists", "groups": "groups"}
+SOURCE_NAMES = {
+    "surveys": "surveys",
+    "directories": "directories",
+    "mailing_lists": "mailing lists",
+    "groups": "groups",
+}
 PARAM_LABELS = {"directory_id": "a directory"}
 
 
@@ -103,7 +108,10 @@ def _qualtrics_calls(configuration: Any):
     except ConnectorError as exc:
         logger.info(
             "Loading choices with configuration %s failed: %s (status %s, request id %s)",
-            configuration.pk, type(exc).__name__, exc.status, exc.request_id,
+            configuration.pk,
+            type(exc).__name__,
+            exc.status,
+            exc.request_id,
         )
         raise explain(exc, configuration) from exc
 

@@ -7,18 +7,30 @@ from connectors.specs import Field
 # Pickers loaded from the account ---------------------------------------------------------------
 
 SURVEY = Field(
-    "survey_id", "Survey", required=True, source="surveys",
+    "survey_id",
+    "Survey",
+    required=True,
+    source="surveys",
     help="Drop down menu of survey within your Qualtrics account.",
 )
 DIRECTORY = Field(
-    "directory_id", "Directory", required=True, source="directories",
+    "directory_id",
+    "Directory",
+    required=True,
+    source="directories",
     help="The XM Directory (POOL_...) that holds the contacts.",
 )
 MAILING_LIST = Field(
-    "mailing_list_id", "Mailing List", required=True, source="mailing_lists", depends_on=("directory_id",),
+    "mailing_list_id",
+    "Mailing List",
+    required=True,
+    source="mailing_lists",
+    depends_on=("directory_id",),
     help="A mailing list (CG_...) of the chosen directory.",
 )
-GROUP = Field("group_id", "Group", required=True, source="groups", help="Drop down menu of groups within your Qualtrics account.")
+GROUP = Field(
+    "group_id", "Group", required=True, source="groups", help="Drop down menu of groups within your Qualtrics account."
+)
 
 # Ids typed in or taken from an earlier card --------------------------------------------------------
 

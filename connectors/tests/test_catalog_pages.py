@@ -27,7 +27,9 @@ def test_the_catalog_page_shows_every_card_grouped(client, member):
 def test_each_card_documents_its_options_inputs_and_outputs(client, member):
     client.force_login(member(Role.VIEWER))
     html = client.get(reverse("catalog")).content.decode()
-    article = re.search(r'<article[^>]*id="card-qualtrics-create_contact_in_mailing_list".*?</article>', html, re.S).group(0)
+    article = re.search(
+        r'<article[^>]*id="card-qualtrics-create_contact_in_mailing_list".*?</article>', html, re.S
+    ).group(0)
     assert "Create Contact in Mailing List" in article
     assert "<caption>Options</caption>" in article and "<caption>Inputs</caption>" in article
     assert "<caption>Outputs</caption>" in article
@@ -64,9 +66,16 @@ def test_the_catalog_api_gives_every_card(client, member):
     new_response = next(c for c in data["cards"] if c["key"] == "qualtrics.new_response")
     assert new_response["kind"] == "event" and new_response["dynamic_outputs"] is True
     assert new_response["options"][0] == {
-        "key": "survey_id", "label": "Survey", "type": "text", "required": True, "default": None,
-        "help": "Drop down menu of survey within your Qualtrics account.", "group": "", "choices": None,
-        "source": "surveys", "depends_on": [],
+        "key": "survey_id",
+        "label": "Survey",
+        "type": "text",
+        "required": True,
+        "default": None,
+        "help": "Drop down menu of survey within your Qualtrics account.",
+        "group": "",
+        "choices": None,
+        "source": "surveys",
+        "depends_on": [],
     }
 
 

@@ -41,8 +41,10 @@ def test_the_check_is_registered_for_start_up():
 
 def test_a_good_card_passes():
     good = card(
-        options=(Field("directory_id", "Directory", source="directories"),
-                 Field("mailing_list_id", "List", source="mailing_lists", depends_on=("directory_id",))),
+        options=(
+            Field("directory_id", "Directory", source="directories"),
+            Field("mailing_list_id", "List", source="mailing_lists", depends_on=("directory_id",)),
+        ),
         inputs=(Field("email", "Email"),),
         outputs=(Field("contact_id", "Contact ID"),),
         sample_outputs={"contact_id": "CID_1"},
@@ -70,7 +72,9 @@ def test_it_reports_a_duplicate_field_key_in_a_card():
 
 
 def test_it_reports_a_key_used_by_an_option_and_an_input():
-    errors = check_cards([card(options=(Field("survey_id", "Survey", source="surveys"),), inputs=(Field("survey_id", "Survey ID"),))])
+    errors = check_cards(
+        [card(options=(Field("survey_id", "Survey", source="surveys"),), inputs=(Field("survey_id", "Survey ID"),))]
+    )
     assert ids(errors) == ["connectors.E002"]
 
 
@@ -98,10 +102,16 @@ def test_it_reports_depends_on_naming_an_undeclared_option():
 
 
 def test_it_reports_depends_on_naming_a_later_option():
-    errors = check_cards([card(options=(
-        Field("mailing_list_id", "List", source="mailing_lists", depends_on=("directory_id",)),
-        Field("directory_id", "Directory", source="directories"),
-    ))])
+    errors = check_cards(
+        [
+            card(
+                options=(
+                    Field("mailing_list_id", "List", source="mailing_lists", depends_on=("directory_id",)),
+                    Field("directory_id", "Directory", source="directories"),
+                )
+            )
+        ]
+    )
     assert ids(errors) == ["connectors.E005"]
 
 

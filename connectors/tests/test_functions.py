@@ -68,7 +68,12 @@ def test_an_unknown_operator_lists_the_known_ones():
 
 
 def test_render_template_fills_placeholders_with_text():
-    values = {"trigger.recipient_name": "Ada", "trigger.q.QID1": 4.0, "step_1.contacts": [{"id": 1}], "trigger.finished": True}
+    values = {
+        "trigger.recipient_name": "Ada",
+        "trigger.q.QID1": 4.0,
+        "step_1.contacts": [{"id": 1}],
+        "trigger.finished": True,
+    }
     text = render_template(
         "Hi {{trigger.recipient_name}}, score {{ trigger.q.QID1 }}, {{step_1.contacts}}, done={{trigger.finished}}",
         values.__getitem__,
@@ -102,8 +107,16 @@ def test_function_cards_are_declared_with_their_inputs_and_outputs():
     assert if_else.kind == "function" and if_else.connector == "core" and not if_else.needs_configuration
     assert [f.key for f in if_else.inputs] == ["left", "operator", "right"]
     assert [c.value for c in if_else.input("operator").choices] == [
-        "equals", "not_equals", "contains", "not_contains", "greater_than", "less_than",
-        "is_empty", "is_not_empty", "is_true", "is_false",
+        "equals",
+        "not_equals",
+        "contains",
+        "not_contains",
+        "greater_than",
+        "less_than",
+        "is_empty",
+        "is_not_empty",
+        "is_true",
+        "is_false",
     ]
     assert [f.key for f in registry.get("core.continue_if").inputs] == ["left", "operator", "right"]
     for_each = registry.get("core.for_each")
@@ -116,6 +129,10 @@ def test_function_cards_are_declared_with_their_inputs_and_outputs():
 
 def test_function_cards_run_on_their_own():
     ctx = RunContext(resolve={"trigger.recipient_name": "Ada"}.__getitem__)
-    assert registry.get("core.if_else").run(ctx, {}, {"left": "3", "operator": "less_than", "right": 10}) == {"result": True}
-    assert registry.get("core.compose").run(ctx, {}, {"template": "Hi {{trigger.recipient_name}}"}) == {"text": "Hi Ada"}
+    assert registry.get("core.if_else").run(ctx, {}, {"left": "3", "operator": "less_than", "right": 10}) == {
+        "result": True
+    }
+    assert registry.get("core.compose").run(ctx, {}, {"template": "Hi {{trigger.recipient_name}}"}) == {
+        "text": "Hi Ada"
+    }
     assert registry.get("core.for_each").run(ctx, {}, {"list": ["x", "y"]}) == {"item": "x", "index": 0}

@@ -14,19 +14,36 @@ from connectors.qualtrics.client import QualtricsClient
 
 pytestmark = pytest.mark.django_db
 
-SECOND_SURVEY_QSF = json.dumps({
-    "SurveyEntry": {"SurveyName": "Event feedback"},
-    "SurveyElements": [
-        {"Element": "SQ", "PrimaryAttribute": "QID1", "Payload": {
-            "QuestionID": "QID1", "DataExportTag": "Q1", "QuestionText": "Which day did you attend?",
-            "QuestionType": "MC", "Selector": "SAVR", "Choices": {"1": {"Display": "Day 1"}, "2": {"Display": "Day 2"}},
-        }},
-        {"Element": "SQ", "PrimaryAttribute": "QID2", "Payload": {
-            "QuestionID": "QID2", "DataExportTag": "Q2", "QuestionText": "Best session?", "QuestionType": "TE",
-            "Selector": "SL",
-        }},
-    ],
-}).encode()
+SECOND_SURVEY_QSF = json.dumps(
+    {
+        "SurveyEntry": {"SurveyName": "Event feedback"},
+        "SurveyElements": [
+            {
+                "Element": "SQ",
+                "PrimaryAttribute": "QID1",
+                "Payload": {
+                    "QuestionID": "QID1",
+                    "DataExportTag": "Q1",
+                    "QuestionText": "Which day did you attend?",
+                    "QuestionType": "MC",
+                    "Selector": "SAVR",
+                    "Choices": {"1": {"Display": "Day 1"}, "2": {"Display": "Day 2"}},
+                },
+            },
+            {
+                "Element": "SQ",
+                "PrimaryAttribute": "QID2",
+                "Payload": {
+                    "QuestionID": "QID2",
+                    "DataExportTag": "Q2",
+                    "QuestionText": "Best session?",
+                    "QuestionType": "TE",
+                    "Selector": "SL",
+                },
+            },
+        ],
+    }
+).encode()
 
 
 def make_configuration(team, owner, sandbox, *, name="Sandbox", shared=True, token=None) -> Configuration:
@@ -74,7 +91,9 @@ def test_it_lists_directories_groups_and_the_mailing_lists_of_a_directory(api, c
     assert api.get(options_url(configuration, "directories")).json() == {
         "choices": [{"value": qualtrics_sandbox.directory_id, "label": "Default Directory"}]
     }
-    assert api.get(options_url(configuration, "groups")).json() == {"choices": [{"value": group_id, "label": "Analysts"}]}
+    assert api.get(options_url(configuration, "groups")).json() == {
+        "choices": [{"value": group_id, "label": "Analysts"}]
+    }
     lists = api.get(options_url(configuration, "mailing_lists", directory_id=qualtrics_sandbox.directory_id))
     assert lists.json() == {"choices": [{"value": qualtrics_sandbox.mailing_list_id, "label": "Newsletter"}]}
     assert f"directories/{qualtrics_sandbox.directory_id}/mailinglists" in [
@@ -127,7 +146,9 @@ def test_a_refused_token_is_a_400_with_a_clear_message(api, team, editor, qualtr
 
 def test_an_account_without_the_right_is_a_400_naming_the_configuration(api, team, editor, qualtrics_sandbox):
     qualtrics_sandbox.add_token("sandbox-member-token-00000000000000000", brand_admin=False)
-    member_token = make_configuration(team, editor, qualtrics_sandbox, name="Member", token="sandbox-member-token-00000000000000000")
+    member_token = make_configuration(
+        team, editor, qualtrics_sandbox, name="Member", token="sandbox-member-token-00000000000000000"
+    )
     response = api.get(options_url(member_token, "groups"))
     assert response.status_code == 400
     detail = response.json()["detail"]
@@ -138,7 +159,9 @@ def test_qualtrics_failing_is_a_502(api, configuration, qualtrics_sandbox):
     qualtrics_sandbox.inject_fault("surveys", 503, count=5)
     response = api.get(options_url(configuration, "surveys"))
     assert response.status_code == 502
-    assert response.json()["detail"].startswith("Qualtrics did not answer for “Sandbox”: Qualtrics had a temporary problem")
+    assert response.json()["detail"].startswith(
+        "Qualtrics did not answer for “Sandbox”: Qualtrics had a temporary problem"
+    )
 
 
 def test_rate_limiting_is_a_502_asking_to_wait(api, configuration, qualtrics_sandbox):
@@ -189,14 +212,25 @@ def outputs_url(key, **params):
 
 
 def test_choosing_a_survey_adds_its_questions_to_the_outputs(api, configuration, qualtrics_sandbox):
-    response = api.get(outputs_url("qualtrics.new_response", configuration=configuration.pk, survey_id=qualtrics_sandbox.survey_id))
+    response = api.get(
+        outputs_url("qualtrics.new_response", configuration=configuration.pk, survey_id=qualtrics_sandbox.survey_id)
+    )
     assert response.status_code == 200
     data = response.json()
     assert data["card"] == "qualtrics.new_response"
     outputs = {o["key"]: o for o in data["outputs"]}
     assert list(outputs)[:12] == [
-        "response_id", "recipient_id", "response_event_context", "response_set", "status", "start_date",
-        "end_date", "finished", "recipient_name", "recipient_external_reference", "recipient_email",
+        "response_id",
+        "recipient_id",
+        "response_event_context",
+        "response_set",
+        "status",
+        "start_date",
+        "end_date",
+        "finished",
+        "recipient_name",
+        "recipient_external_reference",
+        "recipient_email",
         "recipient_ip_address",
     ]
     assert list(outputs)[12:] == ["q.QID1", "q.QID1_label", "q.QID2", "q.QID3", "ed.customer_id"]
@@ -215,7 +249,9 @@ def test_changing_the_survey_changes_the_outputs(api, configuration, qualtrics_s
 
     other = client.import_survey(name="Event feedback", fileobj=io.BytesIO(SECOND_SURVEY_QSF), filename="event.qsf")
 
-    first = api.get(outputs_url("qualtrics.read_response", configuration=configuration.pk, survey_id=qualtrics_sandbox.survey_id))
+    first = api.get(
+        outputs_url("qualtrics.read_response", configuration=configuration.pk, survey_id=qualtrics_sandbox.survey_id)
+    )
     second = api.get(outputs_url("qualtrics.read_response", configuration=configuration.pk, survey_id=other))
 
     def dynamic(response):
@@ -246,19 +282,27 @@ def test_a_survey_without_a_configuration_asks_for_one(api, qualtrics_sandbox):
 
 
 def test_a_missing_survey_is_a_400_with_the_reason(api, configuration):
-    response = api.get(outputs_url("qualtrics.new_response", configuration=configuration.pk, survey_id="SV_missing0000001"))
+    response = api.get(
+        outputs_url("qualtrics.new_response", configuration=configuration.pk, survey_id="SV_missing0000001")
+    )
     assert response.status_code == 400
-    assert response.json() == {"detail": "Qualtrics found nothing at GET surveys/SV_missing0000001 (404). Check the id."}
+    assert response.json() == {
+        "detail": "Qualtrics found nothing at GET surveys/SV_missing0000001 (404). Check the id."
+    }
 
 
 def test_outputs_of_an_unknown_card_are_not_found(api):
     response = api.get("/api/catalog/qualtrics.nope/outputs/")
     assert response.status_code == 404
-    assert response.json() == {"detail": "There is no card with the key 'qualtrics.nope'. It may have been renamed or removed."}
+    assert response.json() == {
+        "detail": "There is no card with the key 'qualtrics.nope'. It may have been renamed or removed."
+    }
 
 
 def test_outputs_with_another_teams_configuration_are_not_found(api, other_team, qualtrics_sandbox):
     theirs = make_configuration(other_team, other_team.memberships.get().user, qualtrics_sandbox)
-    response = api.get(outputs_url("qualtrics.new_response", configuration=theirs.pk, survey_id=qualtrics_sandbox.survey_id))
+    response = api.get(
+        outputs_url("qualtrics.new_response", configuration=theirs.pk, survey_id=qualtrics_sandbox.survey_id)
+    )
     assert response.status_code == 404
     assert qualtrics_sandbox.requests() == []

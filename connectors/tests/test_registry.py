@@ -20,7 +20,11 @@ def test_an_unknown_key_raises_a_key_error_that_reads_well():
 
 def test_by_group_puts_events_first_then_names_in_order():
     responses = registry.by_group()["Responses"]
-    assert [c.key for c in responses] == ["qualtrics.new_response", "qualtrics.export_responses", "qualtrics.read_response"]
+    assert [c.key for c in responses] == [
+        "qualtrics.new_response",
+        "qualtrics.export_responses",
+        "qualtrics.read_response",
+    ]
 
 
 def test_catalog_json_has_the_documented_shape():
@@ -30,12 +34,32 @@ def test_catalog_json_has_the_documented_shape():
     assert keys == {c.key for c in registry.all_cards()}
     for entry in data["cards"]:
         assert set(entry) == {
-            "key", "name", "description", "kind", "connector", "group", "needs_configuration",
-            "options", "inputs", "outputs", "dynamic_outputs",
+            "key",
+            "name",
+            "description",
+            "kind",
+            "connector",
+            "group",
+            "needs_configuration",
+            "options",
+            "inputs",
+            "outputs",
+            "dynamic_outputs",
         }
         assert entry["kind"] in ("event", "action", "function")
         for field in entry["options"] + entry["inputs"] + entry["outputs"]:
-            assert set(field) == {"key", "label", "type", "required", "default", "help", "group", "choices", "source", "depends_on"}
+            assert set(field) == {
+                "key",
+                "label",
+                "type",
+                "required",
+                "default",
+                "help",
+                "group",
+                "choices",
+                "source",
+                "depends_on",
+            }
             assert field["type"] in FIELD_TYPES
             assert field["source"] is None or field["source"] in SOURCES
             assert field["choices"] is None or all(set(c) == {"value", "label"} for c in field["choices"])
@@ -49,7 +73,16 @@ def test_catalog_json_is_a_copy_callers_may_change():
 def test_the_etag_changes_when_a_card_is_added():
     own = Registry([Card(key="core.one", name="One", description="", kind="function", connector="core", group="G")])
     before = own.catalog_etag()
-    own.register(Card(key="core.two", name="Two", description="", kind="function", connector="core", group="G",
-                      inputs=(Field("x", "X"),)))
+    own.register(
+        Card(
+            key="core.two",
+            name="Two",
+            description="",
+            kind="function",
+            connector="core",
+            group="G",
+            inputs=(Field("x", "X"),),
+        )
+    )
     assert own.catalog_etag() != before
     assert [c["key"] for c in own.catalog_json()["cards"]] == ["core.one", "core.two"]

@@ -16,7 +16,9 @@ def snake_case(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
 
 
-def qualtrics_card(*, name: str, description: str, group: str, kind: str = "action", key: str | None = None, **kw: Any) -> Card:
+def qualtrics_card(
+    *, name: str, description: str, group: str, kind: str = "action", key: str | None = None, **kw: Any
+) -> Card:
     return register(
         Card(
             key=key or f"qualtrics.{snake_case(name)}",
@@ -53,7 +55,7 @@ def as_object(value: Any, label: str) -> dict[str, Any] | None:
         try:
             value = json.loads(value)
         except ValueError:
-            raise CardInputError(f"{label} must be a JSON object, like {{\"key\": \"value\"}}.") from None
+            raise CardInputError(f'{label} must be a JSON object, like {{"key": "value"}}.') from None
     if not isinstance(value, dict):
         raise CardInputError(f"{label} must be an object (key and value pairs), not {type(value).__name__}.")
     return value

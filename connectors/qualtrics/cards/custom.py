@@ -71,18 +71,33 @@ CUSTOM_API_ACTION = qualtrics_card(
             help="Relative request URL. E.g. - If the full API URL is "
             "https://YOURORG.qualtrics.com/API/v3/surveys/SV_ID, then the Relative URL would be surveys/SV_ID.",
         ),
-        Field("query", "Query", type="object", group=REQUEST, help='Query parameters for the request. Example: {"Token":"5"}'),
-        Field("headers", "Headers", type="object", group=REQUEST, help='Headers for the request. Example: {"Accept":"application/json"}'),
+        Field(
+            "query",
+            "Query",
+            type="object",
+            group=REQUEST,
+            help='Query parameters for the request. Example: {"Token":"5"}',
+        ),
+        Field(
+            "headers",
+            "Headers",
+            type="object",
+            group=REQUEST,
+            help='Headers for the request. Example: {"Accept":"application/json"}',
+        ),
         Field(
             "body",
             "Body",
             type="object",
             group=REQUEST,
-            help='(only for POST, PUT, and DELETE) Body of the request. Example: {"foo": "automation", "bar": "integration"}',
+            help="(only for POST, PUT, and DELETE) Body of the request. "
+            'Example: {"foo": "automation", "bar": "integration"}',
         ),
     ),
     outputs=(
-        Field("status_code", "Status Code", type="number", group=RESPONSE, help="The status code of the HTTP response."),
+        Field(
+            "status_code", "Status Code", type="number", group=RESPONSE, help="The status code of the HTTP response."
+        ),
         Field("headers", "Headers", type="object", group=RESPONSE, help="The response headers."),
         Field("body", "Body", type="object", group=RESPONSE, help="The response body."),
     ),

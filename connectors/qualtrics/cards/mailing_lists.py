@@ -16,7 +16,9 @@ LIST_OPTIONS = (qf.DIRECTORY, qf.MAILING_LIST)
 
 
 def _list_ids(options) -> tuple[str, str]:
-    return required_text(options, "directory_id", "Directory"), required_text(options, "mailing_list_id", "Mailing List")
+    return required_text(options, "directory_id", "Directory"), required_text(
+        options, "mailing_list_id", "Mailing List"
+    )
 
 
 def run_create_contact_in_mailing_list(ctx, options, inputs):
@@ -109,7 +111,8 @@ READ_MAILING_LISTS = qualtrics_card(
             "mailing_lists",
             "Mailing Lists",
             type="list",
-            help="Each list as Qualtrics gives it: mailingListId, name, ownerId, creationDate, lastModifiedDate, contactCount.",
+            help="Each list as Qualtrics gives it: mailingListId, name, ownerId, creationDate, lastModifiedDate, "
+            "contactCount.",
         ),
         qf.COUNT,
     ),

@@ -28,34 +28,51 @@ METADATA = "Metadata"
 RECIPIENT = "Recipient"
 
 RESPONSE_ID = Field("response_id", "Response ID", group=METADATA, help="Unique ID for the new response.")
-RECIPIENT_ID = Field("recipient_id", "Recipient ID", group=METADATA, help="Unique ID for the recipient of the new response.")
+RECIPIENT_ID = Field(
+    "recipient_id", "Recipient ID", group=METADATA, help="Unique ID for the recipient of the new response."
+)
 RESPONSE_EVENT_CONTEXT = Field(
-    "response_event_context", "Response Event Context", group=METADATA,
+    "response_event_context",
+    "Response Event Context",
+    group=METADATA,
     help="How the response came in: the distribution channel, such as anonymous, email or preview.",
 )
 RESPONSE_SET = Field("response_set", "Response Set", group=METADATA, help="The response set the response belongs to.")
 STATUS = Field("status", "Status", group=METADATA, help="Status of response (Eg. Completed…).")
 START_DATE = Field("start_date", "Start Date", group=METADATA, help="Date response was created.")
 END_DATE = Field(
-    "end_date", "End Date", group=METADATA,
+    "end_date",
+    "End Date",
+    group=METADATA,
     help="Date response was finished being written (dependent on status of response).",
 )
 FINISHED = Field("finished", "Finished?", type="boolean", group=METADATA, help="If true, response is finished.")
 RECIPIENT_NAME = Field("recipient_name", "Name", group=RECIPIENT, help="Name of recipient.")
 RECIPIENT_EXTERNAL_REFERENCE = Field(
-    "recipient_external_reference", "External Reference", group=RECIPIENT,
+    "recipient_external_reference",
+    "External Reference",
+    group=RECIPIENT,
     help="External website link associated with recipient.",
 )
 RECIPIENT_EMAIL = Field("recipient_email", "Email Address", group=RECIPIENT, help="Email address of recipient.")
 RECIPIENT_IP_ADDRESS = Field(
-    "recipient_ip_address", "IP Address", group=RECIPIENT,
+    "recipient_ip_address",
+    "IP Address",
+    group=RECIPIENT,
     help="A unique string of numbers separated by periods that identifies each computer using the "
     "Internet Protocol to communicate over a network.",
 )
 RECIPIENT_OUTPUTS = (RECIPIENT_NAME, RECIPIENT_EXTERNAL_REFERENCE, RECIPIENT_EMAIL, RECIPIENT_IP_ADDRESS)
 
 NEW_RESPONSE_OUTPUTS = (
-    RESPONSE_ID, RECIPIENT_ID, RESPONSE_EVENT_CONTEXT, RESPONSE_SET, STATUS, START_DATE, END_DATE, FINISHED,
+    RESPONSE_ID,
+    RECIPIENT_ID,
+    RESPONSE_EVENT_CONTEXT,
+    RESPONSE_SET,
+    STATUS,
+    START_DATE,
+    END_DATE,
+    FINISHED,
     *RECIPIENT_OUTPUTS,
 )
 READ_RESPONSE_OUTPUTS = (RESPONSE_SET, STATUS, START_DATE, END_DATE, FINISHED, *RECIPIENT_OUTPUTS)
@@ -65,16 +82,45 @@ EMBEDDED_DATA = "Embedded data"
 
 # Response `values` keys that are response metadata rather than answers or embedded data
 # (qualtrics-api.md §6.1: single-response record and qualtRics' metadata ids).
-METADATA_KEYS = frozenset({
-    "startDate", "endDate", "status", "ipAddress", "progress", "duration", "finished", "recordedDate",
-    "_recordId", "_lastModifiedDate", "locationLatitude", "locationLongitude", "distributionChannel",
-    "userLanguage", "recipientEmail", "recipientFirstName", "recipientLastName", "externalDataReference",
-    "responseId", "recipientId", "contactId", "responseSet",
-})
+METADATA_KEYS = frozenset(
+    {
+        "startDate",
+        "endDate",
+        "status",
+        "ipAddress",
+        "progress",
+        "duration",
+        "finished",
+        "recordedDate",
+        "_recordId",
+        "_lastModifiedDate",
+        "locationLatitude",
+        "locationLongitude",
+        "distributionChannel",
+        "userLanguage",
+        "recipientEmail",
+        "recipientFirstName",
+        "recipientLastName",
+        "externalDataReference",
+        "responseId",
+        "recipientId",
+        "contactId",
+        "responseSet",
+    }
+)
 # `status` codes when a response carries no label for it (qualtrics-api.md §6.1).
-STATUS_LABELS = {0: "IP Address", 1: "Survey Preview", 2: "Survey Test", 4: "Imported", 8: "Spam",
-                 9: "Survey Preview Spam", 12: "Imported Spam", 16: "Offline", 17: "Offline Survey Preview",
-                 256: "Synthetic"}
+STATUS_LABELS = {
+    0: "IP Address",
+    1: "Survey Preview",
+    2: "Survey Test",
+    4: "Imported",
+    8: "Spam",
+    9: "Survey Preview Spam",
+    12: "Imported Spam",
+    16: "Offline",
+    17: "Offline Survey Preview",
+    256: "Synthetic",
+}
 # Qualtrics has one response set per survey since the v3 API; exports name it like this.
 DEFAULT_RESPONSE_SET = "Default Response Set"
 
@@ -197,19 +243,47 @@ def survey_output_fields(survey: Mapping[str, Any] | None) -> tuple[Field, ...]:
     for q in survey_questions(survey):
         key = f"q.{q.qid}"
         if q.kind == "choice":
-            fields.append(Field(key, q.text, type="number", group=QUESTIONS, help=_codes_help(q.choices), choices=q.choices or None))
+            fields.append(
+                Field(
+                    key, q.text, type="number", group=QUESTIONS, help=_codes_help(q.choices), choices=q.choices or None
+                )
+            )
             fields.append(Field(f"{key}_label", f"{q.text} (label)", group=QUESTIONS, help="The chosen answer's text."))
         elif q.kind == "multi":
-            fields.append(Field(key, q.text, type="list", group=QUESTIONS, help="Codes of the chosen answers. " + _codes_help(q.choices), choices=q.choices or None))
-            fields.append(Field(f"{key}_label", f"{q.text} (labels)", group=QUESTIONS, help="The chosen answers' text, separated by commas."))
+            fields.append(
+                Field(
+                    key,
+                    q.text,
+                    type="list",
+                    group=QUESTIONS,
+                    help="Codes of the chosen answers. " + _codes_help(q.choices),
+                    choices=q.choices or None,
+                )
+            )
+            fields.append(
+                Field(
+                    f"{key}_label",
+                    f"{q.text} (labels)",
+                    group=QUESTIONS,
+                    help="The chosen answers' text, separated by commas.",
+                )
+            )
         elif q.kind == "nps":
             fields.append(Field(key, q.text, type="number", group=QUESTIONS, help="Score from 0 to 10."))
         elif q.kind == "text":
             fields.append(Field(key, q.text, group=QUESTIONS, help="The text the respondent typed."))
         elif q.kind == "matrix":
             for part in q.parts:
-                fields.append(Field(f"{key}_{part.value}", f"{q.text} - {part.label}", type="number", group=QUESTIONS,
-                                    help=_codes_help(q.choices), choices=q.choices or None))
+                fields.append(
+                    Field(
+                        f"{key}_{part.value}",
+                        f"{q.text} - {part.label}",
+                        type="number",
+                        group=QUESTIONS,
+                        help=_codes_help(q.choices),
+                        choices=q.choices or None,
+                    )
+                )
                 fields.append(Field(f"{key}_{part.value}_label", f"{q.text} - {part.label} (label)", group=QUESTIONS))
         elif q.kind == "slider":
             for part in q.parts:
@@ -282,7 +356,9 @@ def _metadata_outputs(result: Mapping[str, Any]) -> dict[str, Any]:
         code = _number(values.get("status"))
         status = STATUS_LABELS.get(code, str(code)) if isinstance(code, int) else str(code)
     name = " ".join(
-        str(p).strip() for p in (values.get("recipientFirstName"), values.get("recipientLastName")) if p and str(p).strip()
+        str(p).strip()
+        for p in (values.get("recipientFirstName"), values.get("recipientLastName"))
+        if p and str(p).strip()
     )
     return {
         "response_id": result.get("responseId") or values.get("_recordId") or values.get("responseId"),
@@ -322,7 +398,9 @@ def _answer_outputs(values: Mapping[str, Any], labels: Mapping[str, Any], survey
             for part in q.parts:
                 sub = f"{q.qid}_{part.value}"
                 out[f"{key}_{part.value}"] = _number(values.get(sub))
-                out[f"{key}_{part.value}_label"] = _label_text(labels.get(sub)) or _choice_label(values.get(sub), q.choices)
+                out[f"{key}_{part.value}_label"] = _label_text(labels.get(sub)) or _choice_label(
+                    values.get(sub), q.choices
+                )
         elif q.kind == "slider":
             for part in q.parts:
                 out[f"{key}_{part.value}"] = _number(values.get(f"{q.qid}_{part.value}"))
@@ -499,7 +577,9 @@ READ_RESPONSE: Card = qualtrics_card(
     description="Reads responses stored in Qualtrics.",
     group=GROUP,
     options=(qf.SURVEY,),
-    inputs=(Field("response_id", "Response ID", required=True, group="Response", help="Identification code of response."),),
+    inputs=(
+        Field("response_id", "Response ID", required=True, group="Response", help="Identification code of response."),
+    ),
     outputs=READ_RESPONSE_OUTPUTS,
     run=run_read_response,
     dynamic_outputs=survey_dynamic_outputs,
@@ -511,7 +591,14 @@ EXPORT_RESPONSES: Card = qualtrics_card(
     group=GROUP,
     options=(
         qf.SURVEY,
-        Field("format", "Format", required=True, default="csv", choices=EXPORT_FORMATS, help="The file format of the export."),
+        Field(
+            "format",
+            "Format",
+            required=True,
+            default="csv",
+            choices=EXPORT_FORMATS,
+            help="The file format of the export.",
+        ),
     ),
     inputs=(
         Field("start_date", "Start Date", type="date", help="Only responses recorded on or after this date (UTC)."),

@@ -82,7 +82,14 @@ RESPONSE = {
 def test_choosing_a_survey_adds_one_typed_output_per_question():
     fields = {f.key: f for f in survey_output_fields(SURVEY)}
     assert list(fields) == [
-        "q.QID1", "q.QID1_label", "q.QID2", "q.QID3", "q.QID4", "q.QID4_label", "ed.plan", "ed.source",
+        "q.QID1",
+        "q.QID1_label",
+        "q.QID2",
+        "q.QID3",
+        "q.QID4",
+        "q.QID4_label",
+        "ed.plan",
+        "ed.source",
     ]
     satisfied = fields["q.QID1"]
     assert (satisfied.label, satisfied.type, satisfied.group) == ("Were you satisfied?", "number", "Questions")
@@ -90,7 +97,11 @@ def test_choosing_a_survey_adds_one_typed_output_per_question():
     assert satisfied.help == "Answer codes: 1 = Yes, 0 = No"
     assert (fields["q.QID1_label"].type, fields["q.QID2"].type, fields["q.QID3"].type) == ("text", "text", "number")
     assert fields["q.QID4"].type == "list"
-    assert (fields["ed.plan"].label, fields["ed.plan"].type, fields["ed.plan"].group) == ("plan", "text", "Embedded data")
+    assert (fields["ed.plan"].label, fields["ed.plan"].type, fields["ed.plan"].group) == (
+        "plan",
+        "text",
+        "Embedded data",
+    )
 
 
 def test_a_response_becomes_the_event_outputs():
@@ -153,8 +164,13 @@ def test_a_survey_definition_in_qsf_shape_gives_the_same_kind_of_outputs():
     qsf = {
         "SurveyID": "SV_abc",
         "Questions": {
-            "QID1": {"QuestionType": "MC", "Selector": "SAVR", "QuestionText": "Happy?",
-                     "Choices": {"1": {"Display": "Yes"}, "2": {"Display": "No"}}, "RecodeValues": {"1": "5", "2": "1"}},
+            "QID1": {
+                "QuestionType": "MC",
+                "Selector": "SAVR",
+                "QuestionText": "Happy?",
+                "Choices": {"1": {"Display": "Yes"}, "2": {"Display": "No"}},
+                "RecodeValues": {"1": "5", "2": "1"},
+            },
             "QID2": {"QuestionType": "TE", "Selector": "ML", "QuestionText": "Why?"},
         },
     }
@@ -169,7 +185,10 @@ def test_matrix_and_slider_questions_get_one_output_per_row():
             "QID7": {
                 "questionType": {"type": "Matrix", "selector": "Likert", "subSelector": "SingleAnswer"},
                 "questionText": "Rate us",
-                "subQuestions": {"1": {"choiceText": "Speed", "recode": "1"}, "2": {"choiceText": "Price", "recode": "2"}},
+                "subQuestions": {
+                    "1": {"choiceText": "Speed", "recode": "1"},
+                    "2": {"choiceText": "Price", "recode": "2"},
+                },
                 "choices": {"1": choice("Bad", "1"), "2": choice("Good", "2")},
             },
             "QID8": {
@@ -180,7 +199,10 @@ def test_matrix_and_slider_questions_get_one_output_per_row():
         }
     }
     assert [(f.key, f.type) for f in survey_output_fields(survey)] == [
-        ("q.QID7_1", "number"), ("q.QID7_1_label", "text"), ("q.QID7_2", "number"), ("q.QID7_2_label", "text"),
+        ("q.QID7_1", "number"),
+        ("q.QID7_1_label", "text"),
+        ("q.QID7_2", "number"),
+        ("q.QID7_2_label", "text"),
         ("q.QID8_1", "number"),
     ]
     outputs = outputs_from_response({"values": {"QID7_1": 2, "QID7_2": 1, "QID8_1": 42.5}, "labels": {}}, survey)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,18 +23,35 @@ from connectors.qualtrics.client import QualtricsClient
 from connectors.specs import CardInputError, RunContext, file_value
 
 # A small survey file as Qualtrics exports it (.qsf is JSON; questions are `SQ` survey elements).
-QSF = json.dumps({
-    "SurveyEntry": {"SurveyID": "SV_qsf0000000001", "SurveyName": "Weekly check-in", "SurveyLanguage": "EN"},
-    "SurveyElements": [
-        {"SurveyID": "SV_qsf0000000001", "Element": "SQ", "PrimaryAttribute": "QID1", "Payload": {
-            "QuestionID": "QID1", "DataExportTag": "Q1", "QuestionText": "How was your week?", "QuestionType": "MC",
-            "Selector": "SAVR", "Choices": {"1": {"Display": "Good"}, "2": {"Display": "Hard"}},
-        }},
-    ],
-}).encode()
-MISSING = {"user": "UR_missing0000001", "group": "GR_missing0000001", "survey": "SV_missing0000001",
-           "contact": "CID_missing000001", "directory": "POOL_missing00001", "list": "CG_missing0000001",
-           "response": "R_missing00000001"}
+QSF = json.dumps(
+    {
+        "SurveyEntry": {"SurveyID": "SV_qsf0000000001", "SurveyName": "Weekly check-in", "SurveyLanguage": "EN"},
+        "SurveyElements": [
+            {
+                "SurveyID": "SV_qsf0000000001",
+                "Element": "SQ",
+                "PrimaryAttribute": "QID1",
+                "Payload": {
+                    "QuestionID": "QID1",
+                    "DataExportTag": "Q1",
+                    "QuestionText": "How was your week?",
+                    "QuestionType": "MC",
+                    "Selector": "SAVR",
+                    "Choices": {"1": {"Display": "Good"}, "2": {"Display": "Hard"}},
+                },
+            },
+        ],
+    }
+).encode()
+MISSING = {
+    "user": "UR_missing0000001",
+    "group": "GR_missing0000001",
+    "survey": "SV_missing0000001",
+    "contact": "CID_missing000001",
+    "directory": "POOL_missing00001",
+    "list": "CG_missing0000001",
+    "response": "R_missing00000001",
+}
 
 
 @dataclass
@@ -67,8 +84,13 @@ def world(qualtrics_sandbox, settings, tmp_path) -> Iterator[World]:
         "group_type": next(iter(brand.group_types)),
     }
     client = QualtricsClient(
-        datacenter=sandbox.datacenter, token=sandbox.token, timeout=(2, 5), max_retries=2, max_retry_seconds=3,
-        backoff_base=0.01, backoff_max=0.05,
+        datacenter=sandbox.datacenter,
+        token=sandbox.token,
+        timeout=(2, 5),
+        max_retries=2,
+        max_retry_seconds=3,
+        backoff_base=0.01,
+        backoff_max=0.05,
     )
     world = World(sandbox, client, files_dir, ids)
     yield world
@@ -81,8 +103,13 @@ def world(qualtrics_sandbox, settings, tmp_path) -> Iterator[World]:
 
 def make_user(w: World) -> None:
     w.ids["user"] = w.client.create_user(
-        username="grace@example.com", firstName="Grace", lastName="Hopper", email="grace@example.com",
-        userType=w["user_type"], password="S3cret-pass", language="en",
+        username="grace@example.com",
+        firstName="Grace",
+        lastName="Hopper",
+        email="grace@example.com",
+        userType=w["user_type"],
+        password="S3cret-pass",
+        language="en",
     )
 
 
@@ -98,14 +125,23 @@ def make_member(w: World) -> None:
 
 def make_contact(w: World) -> None:
     w.ids["contact"] = w.client.create_contact(
-        w["directory"], firstName="Ada", lastName="Lovelace", email="ada@example.com", extRef="crm-1815",
-        language="EN", embeddedData={"plan": "gold"},
+        w["directory"],
+        firstName="Ada",
+        lastName="Lovelace",
+        email="ada@example.com",
+        extRef="crm-1815",
+        language="EN",
+        embeddedData={"plan": "gold"},
     )
 
 
 def make_list_contact(w: World) -> None:
     created = w.client.create_mailing_list_contact(
-        w["directory"], w["list"], firstName="Ada", lastName="Lovelace", email="ada@example.com",
+        w["directory"],
+        w["list"],
+        firstName="Ada",
+        lastName="Lovelace",
+        email="ada@example.com",
     )
     w.ids["contact"], w.ids["lookup"] = created["id"], created["contactLookupId"]
 
@@ -113,9 +149,17 @@ def make_list_contact(w: World) -> None:
 def make_response(w: World) -> None:
     w.ids["response"] = w.sandbox.record_response(
         w["survey"],
-        {"QID1": 2, "QID2_TEXT": "Faster exports", "QID3": 9, "customer_id": "C-1042",
-         "recipientEmail": "ada@example.com", "recipientFirstName": "Ada", "recipientLastName": "Lovelace",
-         "externalDataReference": "crm-1815", "distributionChannel": "email"},
+        {
+            "QID1": 2,
+            "QID2_TEXT": "Faster exports",
+            "QID3": 9,
+            "customer_id": "C-1042",
+            "recipientEmail": "ada@example.com",
+            "recipientFirstName": "Ada",
+            "recipientLastName": "Lovelace",
+            "externalDataReference": "crm-1815",
+            "distributionChannel": "email",
+        },
         notify=False,
     )
 
@@ -178,12 +222,24 @@ def check(expected: dict[str, Any]) -> Callable[[World, dict[str, Any]], None]:
 
 
 CONTACT_INPUTS = {
-    "first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0000",
-    "external_reference": "crm-1815", "language": "EN", "unsubscribed": "false", "embedded_data": {"plan": "gold", "seats": 5},
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@example.com",
+    "phone": "+44 20 7946 0000",
+    "external_reference": "crm-1815",
+    "language": "EN",
+    "unsubscribed": "false",
+    "embedded_data": {"plan": "gold", "seats": 5},
 }
 CONTACT_BODY = {
-    "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com", "phone": "+44 20 7946 0000",
-    "extRef": "crm-1815", "language": "EN", "unsubscribed": False, "embeddedData": {"plan": "gold", "seats": "5"},
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "email": "ada@example.com",
+    "phone": "+44 20 7946 0000",
+    "extRef": "crm-1815",
+    "language": "EN",
+    "unsubscribed": False,
+    "embeddedData": {"plan": "gold", "seats": "5"},
 }
 
 
@@ -195,25 +251,51 @@ def contact_outputs(w: World, outputs: dict[str, Any]) -> None:
 CASES = [
     # Users ------------------------------------------------------------------------------------
     Case(
-        "qualtrics.create_user", none,
-        lambda w: {"username": "ada@example.com", "email": "ada@example.com", "first_name": "Ada",
-                   "last_name": "Lovelace", "user_type": w["user_type"], "password": "S3cret-pass",
-                   "language": "en", "time_zone": "Europe/London", "division_id": ""},
+        "qualtrics.create_user",
+        none,
+        lambda w: {
+            "username": "ada@example.com",
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "user_type": w["user_type"],
+            "password": "S3cret-pass",
+            "language": "en",
+            "time_zone": "Europe/London",
+            "division_id": "",
+        },
         lambda w: ("POST", "users"),
         lambda w, out: (assert_prefix(out["user_id"], "UR_"), assert_equal(set(out), {"user_id"})),
-        body=lambda w: {"username": "ada@example.com", "email": "ada@example.com", "firstName": "Ada",
-                        "lastName": "Lovelace", "userType": w["user_type"], "password": "S3cret-pass",
-                        "language": "en", "timeZone": "Europe/London"},
-        error_inputs=lambda w: {"username": "ada@example.com", "email": "ada@example.com", "first_name": "Ada",
-                                "last_name": "Lovelace", "user_type": "UT_nope", "password": "S3cret-pass"},
+        body=lambda w: {
+            "username": "ada@example.com",
+            "email": "ada@example.com",
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "userType": w["user_type"],
+            "password": "S3cret-pass",
+            "language": "en",
+            "timeZone": "Europe/London",
+        },
+        error_inputs=lambda w: {
+            "username": "ada@example.com",
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "user_type": "UT_nope",
+            "password": "S3cret-pass",
+        },
         error=(errors.ValidationError, "Qualtrics rejected POST users (400): Unknown userType 'UT_nope'."),
     ),
     Case(
-        "qualtrics.read_user", none, user_id,
+        "qualtrics.read_user",
+        none,
+        user_id,
         lambda w: ("GET", f"users/{w['user']}"),
         lambda w, out: (
-            assert_equal((out["user_id"], out["username"], out["first_name"], out["last_name"], out["email"]),
-                         (w["user"], "grace@example.com", "Grace", "Hopper", "grace@example.com")),
+            assert_equal(
+                (out["user_id"], out["username"], out["first_name"], out["last_name"], out["email"]),
+                (w["user"], "grace@example.com", "Grace", "Hopper", "grace@example.com"),
+            ),
             assert_equal(out["user_type"], w["user_type"]),
             assert_equal(out["account_status"], "active"),
         ),
@@ -221,7 +303,8 @@ CASES = [
         error_inputs=lambda w: {"user_id": MISSING["user"]},
     ),
     Case(
-        "qualtrics.update_user", none,
+        "qualtrics.update_user",
+        none,
         lambda w: {"user_id": w["user"], "last_name": "King", "email": "", "status": "Disabled"},
         lambda w: ("PUT", f"users/{w['user']}"),
         check({"updated": True}),
@@ -230,7 +313,9 @@ CASES = [
         error_inputs=lambda w: {"user_id": MISSING["user"], "last_name": "King"},
     ),
     Case(
-        "qualtrics.delete_user", none, user_id,
+        "qualtrics.delete_user",
+        none,
+        user_id,
         lambda w: ("DELETE", f"users/{w['user']}"),
         check({"deleted": True}),
         setup=make_user,
@@ -238,7 +323,9 @@ CASES = [
     ),
     # Groups -----------------------------------------------------------------------------------
     Case(
-        "qualtrics.add_user_to_group", lambda w: {"group_id": w["group"]}, user_id,
+        "qualtrics.add_user_to_group",
+        lambda w: {"group_id": w["group"]},
+        user_id,
         lambda w: ("POST", f"groups/{w['group']}/members"),
         check({"added": True}),
         body=lambda w: {"userId": w["user"]},
@@ -246,7 +333,9 @@ CASES = [
         error_options=lambda w: {"group_id": MISSING["group"]},
     ),
     Case(
-        "qualtrics.remove_user_from_group", lambda w: {"group_id": w["group"]}, user_id,
+        "qualtrics.remove_user_from_group",
+        lambda w: {"group_id": w["group"]},
+        user_id,
         lambda w: ("DELETE", f"groups/{w['group']}/members/{w['user']}"),
         check({"removed": True}),
         setup=make_member,
@@ -254,7 +343,8 @@ CASES = [
         error=(errors.NotFoundError, "Qualtrics found nothing at DELETE groups/"),
     ),
     Case(
-        "qualtrics.create_group", none,
+        "qualtrics.create_group",
+        none,
         lambda w: {"name": "Analysts", "type": w["group_type"]},
         lambda w: ("POST", "groups"),
         lambda w, out: assert_prefix(out["group_id"], "GR_"),
@@ -263,7 +353,9 @@ CASES = [
         error=(errors.ValidationError, "Unknown group type 'GT_nope'"),
     ),
     Case(
-        "qualtrics.read_group", none, lambda w: {"group_id": w["group"]},
+        "qualtrics.read_group",
+        none,
+        lambda w: {"group_id": w["group"]},
         lambda w: ("GET", f"groups/{w['group']}"),
         lambda w, out: (
             assert_equal((out["group_id"], out["name"], out["type"]), (w["group"], "Analysts", w["group_type"])),
@@ -273,7 +365,9 @@ CASES = [
         error_inputs=lambda w: {"group_id": MISSING["group"]},
     ),
     Case(
-        "qualtrics.update_group", none, lambda w: {"group_id": w["group"], "name": "Senior analysts"},
+        "qualtrics.update_group",
+        none,
+        lambda w: {"group_id": w["group"], "name": "Senior analysts"},
         lambda w: ("PUT", f"groups/{w['group']}"),
         check({"updated": True}),
         body=lambda w: {"name": "Senior analysts"},
@@ -281,7 +375,9 @@ CASES = [
         error_inputs=lambda w: {"group_id": MISSING["group"], "name": "X"},
     ),
     Case(
-        "qualtrics.delete_group", none, lambda w: {"group_id": w["group"]},
+        "qualtrics.delete_group",
+        none,
+        lambda w: {"group_id": w["group"]},
         lambda w: ("DELETE", f"groups/{w['group']}"),
         check({"deleted": True}),
         setup=make_group,
@@ -289,7 +385,9 @@ CASES = [
     ),
     # Surveys ----------------------------------------------------------------------------------
     Case(
-        "qualtrics.read_all_surveys", none, none,
+        "qualtrics.read_all_surveys",
+        none,
+        none,
         lambda w: ("GET", "surveys"),
         lambda w, out: (
             assert_equal(out["count"], 1),
@@ -299,10 +397,14 @@ CASES = [
         error=(errors.AuthenticationError, "Qualtrics refused the API token (401)"),
     ),
     Case(
-        "qualtrics.read_survey", none, lambda w: {"survey_id": w["survey"]},
+        "qualtrics.read_survey",
+        none,
+        lambda w: {"survey_id": w["survey"]},
         lambda w: ("GET", f"surveys/{w['survey']}"),
         lambda w, out: (
-            assert_equal((out["survey_id"], out["name"], out["is_active"]), (w["survey"], "Customer Satisfaction", True)),
+            assert_equal(
+                (out["survey_id"], out["name"], out["is_active"]), (w["survey"], "Customer Satisfaction", True)
+            ),
             assert_equal(out["question_count"], 3),
             assert_equal(sorted(out["questions"]), ["QID1", "QID2", "QID3"]),
             assert_equal(out["embedded_data"], [{"name": "customer_id"}]),
@@ -310,43 +412,64 @@ CASES = [
         error_inputs=lambda w: {"survey_id": MISSING["survey"]},
     ),
     Case(
-        "qualtrics.update_survey", none,
-        lambda w: {"survey_id": w["survey"], "name": "CSAT 2027", "is_active": False,
-                   "expiration_start_date": "2027-01-01", "expiration_end_date": ""},
+        "qualtrics.update_survey",
+        none,
+        lambda w: {
+            "survey_id": w["survey"],
+            "name": "CSAT 2027",
+            "is_active": False,
+            "expiration_start_date": "2027-01-01",
+            "expiration_end_date": "",
+        },
         lambda w: ("PUT", f"surveys/{w['survey']}"),
         check({"updated": True}),
         body=lambda w: {"name": "CSAT 2027", "isActive": False, "expiration": {"startDate": "2027-01-01"}},
         error_inputs=lambda w: {"survey_id": MISSING["survey"], "name": "X"},
     ),
     Case(
-        "qualtrics.delete_survey", none, lambda w: {"survey_id": w["survey"]},
+        "qualtrics.delete_survey",
+        none,
+        lambda w: {"survey_id": w["survey"]},
         lambda w: ("DELETE", f"surveys/{w['survey']}"),
         check({"deleted": True}),
         error_inputs=lambda w: {"survey_id": MISSING["survey"]},
     ),
     Case(
-        "qualtrics.import_survey", none,
+        "qualtrics.import_survey",
+        none,
         lambda w: {"survey_name": "Imported check-in", "file": make_survey_file(w)},
         lambda w: ("POST", "surveys"),
         lambda w, out: (
             assert_prefix(out["survey_id"], "SV_"),
             assert_equal(w.client.get_survey(out["survey_id"])["name"], "Imported check-in"),
-            assert_equal(w.client.get_survey(out["survey_id"])["questions"]["QID1"]["questionText"], "How was your week?"),
+            assert_equal(
+                w.client.get_survey(out["survey_id"])["questions"]["QID1"]["questionText"], "How was your week?"
+            ),
         ),
         error_setup=no_api_access,
         error=(errors.PermissionDeniedError, "(403)"),
     ),
     # Responses ---------------------------------------------------------------------------------
     Case(
-        "qualtrics.read_response", lambda w: {"survey_id": w["survey"]}, lambda w: {"response_id": w["response"]},
+        "qualtrics.read_response",
+        lambda w: {"survey_id": w["survey"]},
+        lambda w: {"response_id": w["response"]},
         lambda w: ("GET", f"surveys/{w['survey']}/responses/{w['response']}"),
         lambda w, out: assert_equal(
             {k: v for k, v in out.items() if k not in ("start_date", "end_date", "recipient_ip_address")},
-            {"response_set": "Default Response Set", "status": "IP Address", "finished": True,
-             "recipient_name": "Ada Lovelace", "recipient_external_reference": "crm-1815",
-             "recipient_email": "ada@example.com",
-             "q.QID1": 2, "q.QID1_label": "Satisfied", "q.QID2": "Faster exports", "q.QID3": 9,
-             "ed.customer_id": "C-1042"},
+            {
+                "response_set": "Default Response Set",
+                "status": "IP Address",
+                "finished": True,
+                "recipient_name": "Ada Lovelace",
+                "recipient_external_reference": "crm-1815",
+                "recipient_email": "ada@example.com",
+                "q.QID1": 2,
+                "q.QID1_label": "Satisfied",
+                "q.QID2": "Faster exports",
+                "q.QID3": 9,
+                "ed.customer_id": "C-1042",
+            },
         ),
         setup=make_response,
         error_setup=make_response,
@@ -354,7 +477,8 @@ CASES = [
         error=(errors.NotFoundError, "Qualtrics found nothing at GET surveys/"),
     ),
     Case(
-        "qualtrics.export_responses", lambda w: {"survey_id": w["survey"], "format": "json"},
+        "qualtrics.export_responses",
+        lambda w: {"survey_id": w["survey"], "format": "json"},
         lambda w: {"start_date": "2020-01-01", "end_date": ""},
         lambda w: ("POST", f"surveys/{w['survey']}/export-responses"),
         lambda w, out: assert_export(w, out),
@@ -364,14 +488,18 @@ CASES = [
     ),
     # Contacts ---------------------------------------------------------------------------------
     Case(
-        "qualtrics.create_contact", directory, lambda w: dict(CONTACT_INPUTS),
+        "qualtrics.create_contact",
+        directory,
+        lambda w: dict(CONTACT_INPUTS),
         lambda w: ("POST", f"directories/{w['directory']}/contacts"),
         lambda w, out: assert_prefix(out["contact_id"], "CID_"),
         body=lambda w: CONTACT_BODY,
         error_options=lambda w: {"directory_id": MISSING["directory"]},
     ),
     Case(
-        "qualtrics.read_contact", directory, lambda w: {"contact_id": w["contact"]},
+        "qualtrics.read_contact",
+        directory,
+        lambda w: {"contact_id": w["contact"]},
         lambda w: ("GET", f"directories/{w['directory']}/contacts/{w['contact']}"),
         lambda w, out: (
             contact_outputs(w, out),
@@ -383,7 +511,8 @@ CASES = [
         error_inputs=lambda w: {"contact_id": MISSING["contact"]},
     ),
     Case(
-        "qualtrics.update_contact", directory,
+        "qualtrics.update_contact",
+        directory,
         lambda w: {"contact_id": w["contact"], "last_name": "King", "unsubscribed": True},
         lambda w: ("PUT", f"directories/{w['directory']}/contacts/{w['contact']}"),
         check({"updated": True}),
@@ -392,7 +521,9 @@ CASES = [
         error_inputs=lambda w: {"contact_id": MISSING["contact"], "last_name": "King"},
     ),
     Case(
-        "qualtrics.delete_contact", directory, lambda w: {"contact_id": w["contact"]},
+        "qualtrics.delete_contact",
+        directory,
+        lambda w: {"contact_id": w["contact"]},
         lambda w: ("DELETE", f"directories/{w['directory']}/contacts/{w['contact']}"),
         check({"deleted": True}),
         setup=make_contact,
@@ -400,7 +531,9 @@ CASES = [
     ),
     # Mailing lists (XM Directory) --------------------------------------------------------------
     Case(
-        "qualtrics.create_contact_in_mailing_list", mailing_list, lambda w: dict(CONTACT_INPUTS),
+        "qualtrics.create_contact_in_mailing_list",
+        mailing_list,
+        lambda w: dict(CONTACT_INPUTS),
         lambda w: ("POST", f"directories/{w['directory']}/mailinglists/{w['list']}/contacts"),
         lambda w, out: (
             assert_equal(set(out), {"contact_id", "contact_lookup_id"}),
@@ -411,7 +544,9 @@ CASES = [
         error_options=lambda w: {"directory_id": w["directory"], "mailing_list_id": MISSING["list"]},
     ),
     Case(
-        "qualtrics.read_contact_from_mailing_list", mailing_list, lambda w: {"contact_id": w["contact"]},
+        "qualtrics.read_contact_from_mailing_list",
+        mailing_list,
+        lambda w: {"contact_id": w["contact"]},
         lambda w: ("GET", f"directories/{w['directory']}/mailinglists/{w['list']}/contacts/{w['contact']}"),
         lambda w, out: (
             contact_outputs(w, out),
@@ -423,7 +558,8 @@ CASES = [
         error=(errors.NotFoundError, "(404)"),
     ),
     Case(
-        "qualtrics.update_contact_in_mailing_list", mailing_list,
+        "qualtrics.update_contact_in_mailing_list",
+        mailing_list,
         lambda w: {"contact_id": w["contact"], "email": "ada@lovelace.example"},
         lambda w: ("PUT", f"directories/{w['directory']}/mailinglists/{w['list']}/contacts/{w['contact']}"),
         check({"updated": True}),
@@ -432,14 +568,18 @@ CASES = [
         error_inputs=lambda w: {"contact_id": MISSING["contact"], "email": "x@example.com"},
     ),
     Case(
-        "qualtrics.delete_contact_from_mailing_list", mailing_list, lambda w: {"contact_id": w["contact"]},
+        "qualtrics.delete_contact_from_mailing_list",
+        mailing_list,
+        lambda w: {"contact_id": w["contact"]},
         lambda w: ("DELETE", f"directories/{w['directory']}/mailinglists/{w['list']}/contacts/{w['contact']}"),
         check({"deleted": True}),
         setup=make_list_contact,
         error_inputs=lambda w: {"contact_id": MISSING["contact"]},
     ),
     Case(
-        "qualtrics.read_mailing_lists", directory, none,
+        "qualtrics.read_mailing_lists",
+        directory,
+        none,
         lambda w: ("GET", f"directories/{w['directory']}/mailinglists"),
         lambda w, out: (
             assert_equal(out["count"], 1),
@@ -448,20 +588,29 @@ CASES = [
         error_options=lambda w: {"directory_id": MISSING["directory"]},
     ),
     Case(
-        "qualtrics.read_mailing_list_contacts", mailing_list, none,
+        "qualtrics.read_mailing_list_contacts",
+        mailing_list,
+        none,
         lambda w: ("GET", f"directories/{w['directory']}/mailinglists/{w['list']}/contacts"),
         lambda w, out: (
             assert_equal(out["count"], 1),
-            assert_equal([(c["contactId"], c["contactLookupId"]) for c in out["contacts"]], [(w["contact"], w["lookup"])]),
+            assert_equal(
+                [(c["contactId"], c["contactLookupId"]) for c in out["contacts"]], [(w["contact"], w["lookup"])]
+            ),
         ),
         setup=make_list_contact,
         error_options=lambda w: {"directory_id": w["directory"], "mailing_list_id": MISSING["list"]},
     ),
     # Custom API Action -------------------------------------------------------------------------
     Case(
-        "qualtrics.custom_api_action", lambda w: {"method": "PUT"},
-        lambda w: {"relative_url": f"surveys/{w['survey']}", "query": {"lang": "EN"},
-                   "headers": {"X-Custom": "yes"}, "body": {"name": "Renamed"}},
+        "qualtrics.custom_api_action",
+        lambda w: {"method": "PUT"},
+        lambda w: {
+            "relative_url": f"surveys/{w['survey']}",
+            "query": {"lang": "EN"},
+            "headers": {"X-Custom": "yes"},
+            "body": {"name": "Renamed"},
+        },
         lambda w: ("PUT", f"surveys/{w['survey']}"),
         lambda w, out: (
             assert_equal(out["status_code"], 200),
@@ -497,7 +646,11 @@ def assert_export(w: World, out: dict[str, Any]) -> None:
 
 def run_card(w: World, key: str, options: dict[str, Any], inputs: dict[str, Any], progress: list | None = None):
     card = registry.get(key)
-    ctx = RunContext(client=w.client, files_dir=w.files_dir, on_progress=(progress.append if progress is not None else lambda p: None))
+    ctx = RunContext(
+        client=w.client,
+        files_dir=w.files_dir,
+        on_progress=(progress.append if progress is not None else lambda p: None),
+    )
     return card.run(ctx, options, inputs)
 
 
@@ -520,7 +673,8 @@ def test_the_card_calls_qualtrics_and_gives_its_outputs(case: Case, world: World
     method, path = case.request(world)
     calls = world.sandbox.requests(method=method)
     matching = [c for c in calls if c["api_path"] == path]
-    assert matching, f"Qualtrics never received {method} {path}; it received {[(c['method'], c['api_path']) for c in world.sandbox.requests()]}"
+    received = [(c["method"], c["api_path"]) for c in world.sandbox.requests()]
+    assert matching, f"Qualtrics never received {method} {path}; it received {received}"
     sent = matching[0]
     assert sent["has_token"] and sent["status"] < 300
     if case.body is not None:
@@ -552,7 +706,9 @@ def test_new_response_outputs_every_question_of_the_survey(world: World):
     make_response(world)
     world.sandbox.clear_requests()
 
-    outputs = run_card(world, "qualtrics.new_response", {"survey_id": world["survey"]}, {"response_id": world["response"]})
+    outputs = run_card(
+        world, "qualtrics.new_response", {"survey_id": world["survey"]}, {"response_id": world["response"]}
+    )
 
     assert [(c["method"], c["api_path"]) for c in world.sandbox.requests()] == [
         ("GET", f"surveys/{world['survey']}/responses/{world['response']}"),
@@ -563,7 +719,12 @@ def test_new_response_outputs_every_question_of_the_survey(world: World):
     assert outputs["finished"] is True and outputs["status"] == "IP Address"
     assert (outputs["recipient_name"], outputs["recipient_email"]) == ("Ada Lovelace", "ada@example.com")
     assert outputs["recipient_ip_address"].startswith("203.0.113.")
-    assert (outputs["q.QID1"], outputs["q.QID1_label"], outputs["q.QID2"], outputs["q.QID3"]) == (2, "Satisfied", "Faster exports", 9)
+    assert (outputs["q.QID1"], outputs["q.QID1_label"], outputs["q.QID2"], outputs["q.QID3"]) == (
+        2,
+        "Satisfied",
+        "Faster exports",
+        9,
+    )
     assert outputs["ed.customer_id"] == "C-1042"
 
 
@@ -571,7 +732,9 @@ def test_new_response_waits_for_a_response_that_is_not_there_yet(world: World):
     make_response(world)
     world.sandbox.inject_fault(f"surveys/{world['survey']}/responses", 404)
 
-    outputs = run_card(world, "qualtrics.new_response", {"survey_id": world["survey"]}, {"response_id": world["response"]})
+    outputs = run_card(
+        world, "qualtrics.new_response", {"survey_id": world["survey"]}, {"response_id": world["response"]}
+    )
 
     assert outputs["response_id"] == world["response"]
     assert [c["status"] for c in world.sandbox.requests("surveys", method="GET")][:2] == [404, 200]
@@ -596,8 +759,12 @@ def test_export_responses_reports_progress_and_writes_csv_by_default(world: Worl
 
 def test_export_responses_refuses_an_end_before_the_start(world: World):
     with pytest.raises(CardInputError, match="End Date must be after Start Date"):
-        run_card(world, "qualtrics.export_responses", {"survey_id": world["survey"]},
-                 {"start_date": "2026-02-01", "end_date": "2026-01-01"})
+        run_card(
+            world,
+            "qualtrics.export_responses",
+            {"survey_id": world["survey"]},
+            {"start_date": "2026-02-01", "end_date": "2026-01-01"},
+        )
     assert world.sandbox.requests() == []
 
 
@@ -644,7 +811,9 @@ def test_import_survey_refuses_a_file_outside_the_file_storage(world: World):
 
 
 def test_custom_api_action_returns_an_error_status_instead_of_failing(world: World):
-    outputs = run_card(world, "qualtrics.custom_api_action", {"method": "GET"}, {"relative_url": f"surveys/{MISSING['survey']}"})
+    outputs = run_card(
+        world, "qualtrics.custom_api_action", {"method": "GET"}, {"relative_url": f"surveys/{MISSING['survey']}"}
+    )
     assert outputs["status_code"] == 404
     assert outputs["body"]["meta"]["error"]["errorMessage"] == f"Survey {MISSING['survey']} not found."
 
@@ -652,8 +821,12 @@ def test_custom_api_action_returns_an_error_status_instead_of_failing(world: Wor
 def test_custom_api_action_sends_a_body_only_with_post_put_and_delete(world: World):
     with pytest.raises(CardInputError, match="Body is only sent with POST, PUT and DELETE"):
         run_card(world, "qualtrics.custom_api_action", {"method": "GET"}, {"relative_url": "surveys", "body": {"a": 1}})
-    outputs = run_card(world, "qualtrics.custom_api_action", {"method": "GET"},
-                       {"relative_url": "surveys", "query": {"pageSize": 5, "active": True}})
+    outputs = run_card(
+        world,
+        "qualtrics.custom_api_action",
+        {"method": "GET"},
+        {"relative_url": "surveys", "query": {"pageSize": 5, "active": True}},
+    )
     assert outputs["status_code"] == 200
     [sent] = world.sandbox.requests("surveys", method="GET")
     assert sent["query"] == {"pageSize": "5", "active": "true"} and sent["body"] == ""
