@@ -58,7 +58,6 @@ class Deliverer:
         self.workers = workers
         self.queue: queue.Queue[Delivery | None] = queue.Queue()
         self.threads: list[threading.Thread] = []
-        self.pending = 0
         self._start_lock = threading.Lock()
 
     def start(self) -> None:
@@ -104,7 +103,6 @@ class Deliverer:
                     self.state.drop_deliveries -= 1
                     self.state.record_delivery(self._record(delivery, status=None, dropped=True), delivery.generation)
                     continue
-                self.pending += 1
                 self.queue.put(delivery)
                 queued += 1
         if queued:
@@ -146,7 +144,6 @@ class Deliverer:
                 error = str(exc)
                 logger.info("Sandbox delivery to %s failed: %s", delivery.url, exc)
             with self.state.lock:
-                self.pending -= 1
                 brand = self.state.brands.get(delivery.brand_id)
                 subscription = brand.subscriptions.get(delivery.subscription_id) if brand else None
                 if subscription is not None and status is not None and 200 <= status < 300:
