@@ -43,7 +43,7 @@ def _clean(*, team, name: str, datacenter: str, exclude_pk: int | None = None) -
 
 
 def configuration_create(
-    *, membership: Membership, name: str, datacenter: str, username: str, api_token: str, shared: bool = False
+    *, membership: Membership, name: str, datacenter: str, api_token: str, username: str = "", shared: bool = False
 ) -> Configuration:
     if not membership.can_edit:
         raise PermissionError("Viewers cannot add configurations.")
@@ -101,7 +101,8 @@ def configuration_authorize(*, configuration: Configuration) -> Configuration:
     from connectors.qualtrics.client import QualtricsClient
 
     try:
-        me = QualtricsClient.for_configuration(configuration).whoami()
+        # A person waits on the answer: one quick retry, not the engine's patient back-off.
+        me = QualtricsClient.for_configuration(configuration, max_retries=1, max_retry_seconds=5).whoami()
     except ConnectorError as exc:
         configuration.status = ConfigurationStatus.FAILED
         configuration.status_message = _explain(exc, configuration.datacenter)
