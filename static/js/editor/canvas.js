@@ -3,6 +3,7 @@
 
 import { STEP_TYPE, renderCard } from "./card.js";
 import { clear, h, preservingFocus } from "./dom.js";
+import { isMapMenuOpen, whenMapMenuCloses } from "./mapmenu.js";
 
 export const CARD_TYPE = "application/x-qflows-card";
 
@@ -43,6 +44,13 @@ export class Canvas {
   }
 
   render() {
+    // Outputs loading in the background must not pull an open listbox from under the person.
+    if (isMapMenuOpen()) {
+      if (!this.deferred) whenMapMenuCloses(() => this.render());
+      this.deferred = true;
+      return;
+    }
+    this.deferred = false;
     this.ctx.beginRender?.();
     preservingFocus(this.element, () => {
       clear(this.element);

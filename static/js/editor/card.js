@@ -6,18 +6,36 @@ import { configurationField } from "./configpicker.js";
 import { h } from "./dom.js";
 import { errorList, inputField } from "./inputs.js";
 import { optionField } from "./options.js";
-import { CONTINUE_IF, EVENT_ID, FOR_EACH, IF_ELSE, branchesOf } from "./state.js";
+import { CONTINUE_IF, EVENT_ID, FOR_EACH, IF_ELSE, branchesOf, isRef, splitRef } from "./state.js";
 
 export const STEP_TYPE = "application/x-qflows-step";
 
 const BRANCH_TITLES = { then: "Then", else: "Else", steps: "For each item" };
 const KIND_ICONS = { event: "⚡", action: "▶", function: "ƒ" };
 
-function header(ctx, step, card, { index, count }) {
+function header(ctx, step, card, { index, count, collapsed }) {
   const isEvent = step.id === EVENT_ID;
   const title = card?.name || step.card;
   const titleId = `card-title-${step.id}`;
   const actions = h("div", { class: "card-actions" });
+  actions.append(
+    h("button", {
+      type: "button",
+      class: "icon-button",
+      "aria-expanded": collapsed ? "false" : "true",
+      "aria-controls": `card-body-${step.id}`,
+      "aria-label": `${collapsed ? "Expand" : "Collapse"} ${title}`,
+      title: collapsed ? "Show the account, options and inputs" : "Hide the account, options and inputs",
+      text: collapsed ? "▸" : "▾",
+      dataset: { focus: `${step.id}:collapse` },
+      onclick: () => {
+        if (collapsed) ctx.collapsed.delete(step.id);
+        else ctx.collapsed.add(step.id);
+        ctx.focusAfterRender(`${step.id}:collapse`);
+        ctx.rerender();
+      },
+    }),
+  );
   if (!ctx.readOnly) {
     if (!isEvent) {
       actions.append(
@@ -123,36 +141,77 @@ function branches(ctx, step) {
   );
 }
 
+function collapsedSummary(ctx, step, card) {
+  const account = ctx.configurations.list.find((c) => c.id === step.configuration);
+  const summary = h("div", { class: "card-summary" });
+  if (card.needs_configuration) summary.append(h("p", { class: "muted", text: account ? account.name : "No account chosen" }));
+  const set = (card.inputs || []).filter((f) => step.inputs?.[f.key] !== undefined);
+  if (!set.length) return summary;
+  summary.append(
+    h(
+      "ul",
+      { class: "summary-inputs" },
+      set.map((field) => {
+        const value = step.inputs[field.key];
+        let shown;
+        if (isRef(value)) {
+          const { stepId, key } = splitRef(value.ref);
+          const output = ctx.available(step.id).find((c) => c.ref === value.ref);
+          shown = h(
+            "span",
+            { class: ["chip", "mapped", `type-${output?.type || "text"}`] },
+            h("span", { class: "chip-step", text: ctx.stepLabel(stepId) || stepId }),
+            h("span", { class: "chip-label", text: output?.label || key }),
+          );
+        } else {
+          shown = h("span", { class: "summary-value", text: typeof value === "object" ? JSON.stringify(value) : String(value) });
+        }
+        return h("li", {}, h("span", { class: "summary-label", text: `${field.label || field.key}:` }), shown);
+      }),
+    ),
+  );
+  return summary;
+}
+
 export function renderCard(ctx, step, position = { index: 0, count: 1 }) {
   const card = ctx.catalog.card(step.card);
   const isEvent = step.id === EVENT_ID;
   const shown = ["configuration", ...(card?.options || []).map((f) => f.key), ...(card?.inputs || []).map((f) => f.key)];
   const stepErrors = ctx.validation.forStep(step.id, shown).map((e) => (e.field ? `${e.field}: ${e.message}` : e.message));
+  const invalid = ctx.validation.errors.some((e) => e.step === step.id);
+  // A card with problems stays open, so the problems can be seen where they are.
+  const collapsed = ctx.collapsed.has(step.id) && !invalid;
   const article = h("article", {
-    class: ["flow-card", `kind-${card?.kind || "unknown"}`, stepErrors.length && "has-error", ctx.validation.errors.some((e) => e.step === step.id) && "invalid"],
+    class: ["flow-card", `kind-${card?.kind || "unknown"}`, stepErrors.length && "has-error", invalid && "invalid", collapsed && "collapsed"],
     id: `card-${step.id}`,
     tabindex: "-1",
     "aria-labelledby": `card-title-${step.id}`,
     dataset: { step: step.id, card: step.card, focus: `${step.id}:card` },
   });
-  article.append(header(ctx, step, card, position));
+  article.append(header(ctx, step, card, { ...position, collapsed }));
   if (!card) {
     article.append(h("p", { class: "field-errors", text: `This card (${step.card}) is not in the catalog; remove it or install its connector.` }));
     return article;
   }
-  if (card.description) article.append(h("p", { class: "card-description", text: card.description }));
   const summary = errorList(stepErrors, `card-errors-${step.id}`);
   if (summary) {
     summary.classList.add("card-errors");
     summary.setAttribute("role", "alert");
     article.append(summary);
   }
-  if (step.card === CONTINUE_IF) {
-    article.append(h("p", { class: "muted small", text: "The flow stops here unless the condition holds." }));
+  if (collapsed) {
+    article.append(collapsedSummary(ctx, step, card));
+  } else {
+    const body = h("div", { class: "card-body", id: `card-body-${step.id}` });
+    if (card.description) body.append(h("p", { class: "card-description", text: card.description }));
+    if (step.card === CONTINUE_IF) {
+      body.append(h("p", { class: "muted small", text: "The flow stops here unless the condition holds." }));
+    }
+    if (card.needs_configuration) body.append(configurationField(ctx, step));
+    if (card.options?.length) body.append(section("Options", card.options.map((field) => optionField(ctx, step, field))));
+    if (card.inputs?.length) body.append(section("Inputs", card.inputs.map((field) => inputField(ctx, step, field))));
+    article.append(body);
   }
-  if (card.needs_configuration) article.append(configurationField(ctx, step));
-  if (card.options?.length) article.append(section("Options", card.options.map((field) => optionField(ctx, step, field))));
-  if (card.inputs?.length) article.append(section("Inputs", card.inputs.map((field) => inputField(ctx, step, field))));
   const outputs = outputsSection(ctx, step);
   if (outputs) article.append(outputs);
   const nested = branches(ctx, step);

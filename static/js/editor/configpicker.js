@@ -16,7 +16,7 @@ const FORM_FIELDS = [
 ];
 
 function configurationLabel(configuration) {
-  const status = configuration.status && configuration.status !== "authorized" ? ` (${configuration.status})` : "";
+  const status = configuration.status && configuration.status !== "authorized" ? " (not authorized)" : "";
   return `${configuration.name} · ${configuration.datacenter}${status}`;
 }
 
@@ -51,7 +51,7 @@ function addAccountForm(ctx, step, draft) {
     input.addEventListener("input", () => {
       draft.values[field.key] = input.value;
     });
-    form.append(h("label", { for: id, text: field.label }), input, errorList(messages.map(String), errorsId));
+    form.append(h("div", { class: "account-field" }, h("label", { for: id, text: field.label }), input, errorList(messages.map(String), errorsId)));
   }
   const sharedId = uid("account");
   const shared = h("input", { type: "checkbox", id: sharedId, checked: Boolean(draft.values.shared), dataset: { focus: `${focusBase}:shared` } });
@@ -92,7 +92,7 @@ function addAccountForm(ctx, step, draft) {
       ctx.focusAfterRender(`${step.id}:configuration`);
       chooseConfiguration(ctx, step, created.id);
       if (created.status && created.status !== "authorized") {
-        notify(`Account “${created.name}” was added but is not authorized: ${created.status_message || created.status}.`, { kind: "warning" });
+        notify(`Account “${created.name}” was added but is not authorized: ${(created.status_message || created.status).replace(/\.$/, "")}.`, { kind: "warning" });
       } else {
         notify(`Account “${created.name}” added and selected.`, { kind: "success" });
       }
@@ -141,7 +141,7 @@ export function configurationField(ctx, step) {
   row.append(body);
   const chosen = configurations.find((c) => c.id === current);
   if (chosen && chosen.status && chosen.status !== "authorized") {
-    row.append(h("p", { class: "type-warning", text: `⚠ This account is ${chosen.status}${chosen.status_message ? `: ${chosen.status_message}` : ""}.` }));
+    row.append(h("p", { class: "type-warning", text: `⚠ Not authorized. ${chosen.status_message || "Authorize it again on the Configurations page."}` }));
   }
   const list = errorList(errors, errorId);
   if (list) row.append(list);

@@ -67,12 +67,12 @@ export function inputField(ctx, step, field) {
   const isTemplate = step.card === COMPOSE && field.key === "template";
   const row = h("div", { class: ["field", "input-field", errors.length && "has-error"], dataset: { field: field.key } });
   const describedBy = [helpId, errors.length ? errorId : null, warnId].filter(Boolean).join(" ");
-  const localError = h("p", { class: "field-errors local", id: warnId, hidden: true });
+  const localError = h("p", { class: "json-error", id: warnId, hidden: true });
 
   const clearServerErrors = () => {
     if (ctx.validation.clearField(step.id, field.key)) {
       row.classList.remove("has-error");
-      row.querySelector(".field-errors:not(.local)")?.remove();
+      row.querySelector(".field-errors")?.remove();
     }
   };
 

@@ -35,6 +35,7 @@ function createContext({ catalog, configurations }) {
       },
     },
     target: null,
+    collapsed: new Set(),
     notify,
     memo: new Map(),
   };
@@ -140,6 +141,7 @@ async function boot() {
   ctx.loadFlow = (data) => {
     ctx.validation.clearAll();
     ctx.target = null;
+    ctx.collapsed.clear();
     model.load({ name: data.name, version: data.version, definition: data.definition || {} });
     if (data.activation) ctx.activation.show(data.activation);
   };

@@ -4,6 +4,16 @@ import { h, uid } from "./dom.js";
 import { typeLabel } from "./fieldtypes.js";
 
 let open = null;
+const closeListeners = new Set();
+
+export function isMapMenuOpen() {
+  return open !== null;
+}
+
+/** Runs `listener` once, when the open menu closes. */
+export function whenMapMenuCloses(listener) {
+  closeListeners.add(listener);
+}
 
 export function closeMapMenu({ restoreFocus = true } = {}) {
   if (!open) return;
@@ -13,6 +23,9 @@ export function closeMapMenu({ restoreFocus = true } = {}) {
   menu.remove();
   button.setAttribute("aria-expanded", "false");
   if (restoreFocus && button.isConnected) button.focus();
+  const listeners = [...closeListeners];
+  closeListeners.clear();
+  for (const listener of listeners) listener();
 }
 
 /**
@@ -40,7 +53,14 @@ export function openMapMenu(button, { title, choices, onPick, emptyText = "No ea
   const options = choices.map((choice, index) =>
     h(
       "li",
-      { role: "option", id: `${listId}-${index}`, class: "map-option", "aria-selected": "false", dataset: { ref: choice.ref } },
+      {
+        role: "option",
+        id: `${listId}-${index}`,
+        class: "map-option",
+        "aria-selected": "false",
+        "aria-label": `${choice.stepLabel}: ${choice.label} (${typeLabel(choice.type)})`,
+        dataset: { ref: choice.ref },
+      },
       h("span", { class: "map-option-step", text: choice.stepLabel }),
       h("span", { class: "map-option-label", text: choice.label }),
       h("span", { class: ["chip-type", `type-${choice.type}`], text: typeLabel(choice.type) }),

@@ -11,7 +11,7 @@ function responseId(item) {
 
 function responseLabel(item) {
   if (typeof item === "string") return item;
-  const when = item.recorded_at ?? item.recordedDate ?? item.end_date ?? item.endDate ?? item.received_at;
+  const when = item.recorded_date ?? item.recorded_at ?? item.recordedDate ?? item.end_date ?? item.endDate;
   const who = item.recipient_email ?? item.recipientEmail ?? item.email ?? item.label;
   const date = when ? new Date(when) : null;
   return [date && !Number.isNaN(date.valueOf()) ? date.toLocaleString() : when, who, responseId(item)].filter(Boolean).join(" · ");
