@@ -1,5 +1,35 @@
-"""Demo data beyond the team and user: filled in as the product grows."""
+"""Demo data: a shared configuration for the bundled Qualtrics sandbox and a first flow."""
+
+from __future__ import annotations
+
+from accounts.models import Configuration, Role
 
 
 def demo_data_create(*, team, user) -> None:
-    return None
+    from connectors.qualtrics.sandbox.seed import DATACENTER, DEMO_BRAND_ID, DEMO_TOKEN, fixed_id
+    from designer import services as flow_services
+    from designer.models import Flow
+
+    configuration = Configuration.objects.filter(team=team, name="Demo sandbox").first()
+    if configuration is None:
+        configuration = Configuration(
+            team=team, owner=user, name="Demo sandbox", datacenter=DATACENTER, username="dana@example.com", shared=True,
+            status_message="Click Authorize once the product is running.",
+        )
+        configuration.api_token = DEMO_TOKEN
+        configuration.save()
+    if Flow.objects.filter(team=team).exists():
+        return
+    membership = team.memberships.get(user=user, role=Role.OWNER)
+    definition = {
+        "event": {"id": "trigger", "card": "qualtrics.new_response", "configuration": configuration.pk,
+                  "options": {"survey_id": fixed_id("SV_", f"{DEMO_BRAND_ID}:csat")}},
+        "steps": [
+            {"id": "step_1", "card": "qualtrics.create_contact_in_mailing_list", "configuration": configuration.pk,
+             "options": {"directory_id": fixed_id("POOL_", f"{DEMO_BRAND_ID}:directory"),
+                         "mailing_list_id": fixed_id("CG_", f"{DEMO_BRAND_ID}:newsletter")},
+             "inputs": {"email": {"ref": "trigger.recipient_email"}, "first_name": {"ref": "trigger.recipient_name"}}},
+        ],
+    }
+    flow = flow_services.flow_create(membership=membership, name="Add respondents to the newsletter")
+    flow_services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
