@@ -59,7 +59,8 @@ export class ActivationControl {
       const result = activating ? await activateFlow(ctx.flowId) : await deactivateFlow(ctx.flowId);
       this.show(result?.activation ?? result);
       const note = activating && ctx.model.dirty ? " It runs the last saved version; your unsaved changes are not part of it." : "";
-      notify(`${activating ? "Activated" : "Deactivated"}: ${activationLabel(this.activation)}.${note}`, {
+      const reason = this.activation.reason ? ` ${this.activation.reason}` : "";
+      notify(`${activating ? "Activated" : "Deactivated"}: ${activationLabel(this.activation)}.${reason}${note}`, {
         kind: this.activation.status === "failing" ? "warning" : "success",
       });
     } catch (error) {

@@ -17,7 +17,7 @@ const FORM_FIELDS = [
 
 function configurationLabel(configuration) {
   const status = configuration.status && configuration.status !== "authorized" ? " (not authorized)" : "";
-  return `${configuration.name} · ${configuration.datacenter}${status}`;
+  return `${configuration.name}${configuration.datacenter ? ` · ${configuration.datacenter}` : ""}${status}`;
 }
 
 function chooseConfiguration(ctx, step, configurationId) {

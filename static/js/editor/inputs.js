@@ -25,11 +25,23 @@ function fieldHead(field, labelProps) {
   );
 }
 
+// Outputs named after a survey's questions and embedded data, known once they are loaded.
+const DYNAMIC_PREFIXES = ["q.", "ed."];
+
 function describeRef(ctx, step, ref) {
-  const found = ctx.available(step.id).find((choice) => choice.ref === ref);
+  const available = ctx.available(step.id);
+  const found = available.find((choice) => choice.ref === ref);
   if (found) return { ...found, stepLabel: ctx.stepLabel(found.stepId), missing: false };
   const { stepId, key } = splitRef(ref);
-  return { ref, key, label: key, type: null, stepLabel: ctx.stepLabel(stepId) || stepId, missing: true };
+  const stepLabel = ctx.stepLabel(stepId) || stepId;
+  const fromVisibleStep = available.some((choice) => choice.stepId === stepId);
+  // A path into an object output (step_3.item.email), or a question not loaded yet, is fine.
+  const head = available.find((c) => c.stepId === stepId && key.startsWith(`${c.key}.`) && ["object", "list"].includes(c.type));
+  const source = ctx.model.step(stepId);
+  const pending = source && ctx.catalog.card(source.card)?.dynamic_outputs && DYNAMIC_PREFIXES.some((p) => key.startsWith(p));
+  const unknownYet = pending && (ctx.readOnly || !ctx.catalog.dynamic.has(ctx.catalog.signature(source)));
+  if (fromVisibleStep && (head || unknownYet)) return { ref, key, label: key, type: null, stepLabel, missing: false };
+  return { ref, key, label: key, type: null, stepLabel, missing: true };
 }
 
 function mapTo(ctx, step, field, ref, focusKey) {

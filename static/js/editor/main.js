@@ -175,6 +175,7 @@ async function boot() {
   });
 
   const refreshOutputs = () => {
+    if (ctx.readOnly) return; // viewers may not use the accounts that list a survey's questions
     const steps = [model.event, ...Array.from(model.walk(), (found) => found.step)].filter(Boolean);
     for (const step of steps) {
       ctx.catalog.loadOutputs(step).then(

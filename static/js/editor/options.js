@@ -42,7 +42,11 @@ function dynamicSelect(ctx, step, field, { id, focusKey, describedBy, onChange }
 
   const missing = (field.depends_on || []).filter((dep) => !step.options?.[dep]);
   const card = ctx.catalog.card(step.card);
-  if (card.needs_configuration && !step.configuration) {
+  if (ctx.readOnly) {
+    // Viewers cannot use the account to list choices; show what was chosen.
+    setPlaceholder(value ? String(value) : "—");
+    select.disabled = true;
+  } else if (card.needs_configuration && !step.configuration) {
     setPlaceholder("Choose a configuration first");
     select.disabled = true;
   } else if (missing.length) {
