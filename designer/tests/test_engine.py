@@ -1,0 +1,404 @@
+"""Activation, webhook inbox, polling and the run engine against the sandbox over HTTP.
+
+Tasks run on Django's immediate backend here (in the process that enqueues them); the same
+tasks on real worker processes are tested in tests/test_workers.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Configuration, Role
+from connectors.qualtrics.client import QualtricsClient
+from designer import services
+from designer.activation import flow_activate, flow_deactivate
+from designer.engine import run_execute
+from designer.models import ActivationStatus, Delivery, Run, RunStatus
+from designer.polling import activation_poll
+from designer.runs import flow_test, run_rerun
+
+
+@pytest.fixture
+def immediate_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture
+def sandbox_configuration(team, qualtrics_sandbox):
+    owner = team.memberships.get(role=Role.OWNER).user
+    item = Configuration(team=team, owner=owner, name="Sandbox", datacenter=qualtrics_sandbox.datacenter, shared=True)
+    item.api_token = qualtrics_sandbox.token
+    item.save()
+    return item
+
+
+@pytest.fixture
+def make_flow(team, sandbox_configuration, qualtrics_sandbox):
+    membership = team.memberships.get(role=Role.OWNER)
+    cfg = sandbox_configuration.pk
+
+    def make(steps=None, name="Newsletter"):
+        if steps is None:
+            steps = [{
+                "id": "step_1", "card": "qualtrics.create_contact_in_mailing_list", "configuration": cfg,
+                "options": {"directory_id": qualtrics_sandbox.directory_id, "mailing_list_id": qualtrics_sandbox.mailing_list_id},
+                "inputs": {"email": {"ref": "trigger.recipient_email"}, "first_name": "Ada"},
+            }]
+        definition = {
+            "event": {"id": "trigger", "card": "qualtrics.new_response", "configuration": cfg,
+                      "options": {"survey_id": qualtrics_sandbox.survey_id}},
+            "steps": steps,
+        }
+        flow = services.flow_create(membership=membership, name=name)
+        services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+        flow.refresh_from_db()
+        return flow
+
+    return make
+
+
+def list_contacts(sandbox):
+    client = QualtricsClient(datacenter=sandbox.datacenter, token=sandbox.token)
+    return client.list_mailing_list_contacts(sandbox.directory_id, sandbox.mailing_list_id)
+
+
+def post_delivery(client, activation, response_id, survey_id, *, key=None, topic=None, msg=None):
+    msg = msg if msg is not None else json.dumps({"Status": "Complete", "SurveyID": survey_id, "ResponseID": response_id,
+                                                  "CompletedDate": "2026-11-30 10:00:00", "BrandID": "brand"})
+    signature = hmac.new((key or activation.shared_key).encode(), msg.encode(), hashlib.sha512).hexdigest()
+    return client.post(
+        reverse("qualtrics_webhook", args=[activation.pk, activation.secret]),
+        {"Topic": topic or f"brand.surveyengine.completedResponse.{survey_id}", "MSG": msg, "HMAC": signature},
+    )
+
+
+# Activation ---------------------------------------------------------------------------------
+
+
+def test_activating_subscribes_once_and_deactivating_removes_exactly_that_subscription(settings, make_flow, qualtrics_sandbox):
+    settings.PUBLIC_BASE_URL = "https://flows.example.com"
+    flow = make_flow()
+    client = QualtricsClient(datacenter=qualtrics_sandbox.datacenter, token=qualtrics_sandbox.token)
+    other = client.create_event_subscription(topics="controlpanel.activateSurvey", publication_url="https://x.example/", shared_key="k")
+    activation = flow_activate(flow=flow)
+    assert activation.status == ActivationStatus.ACTIVE_WEBHOOK
+    assert flow_activate(flow=flow).subscription_id == activation.subscription_id
+    subscriptions = client.list_event_subscriptions()
+    ours = [s for s in subscriptions if s["id"] == activation.subscription_id]
+    assert len(subscriptions) == 2 and len(ours) == 1
+    assert ours[0]["topics"] == f"surveyengine.completedResponse.{qualtrics_sandbox.survey_id}"
+    assert ours[0]["publicationUrl"].startswith("https://flows.example.com/hooks/qualtrics/")
+    assert flow_deactivate(flow=flow).status == ActivationStatus.INACTIVE
+    assert [s["id"] for s in client.list_event_subscriptions()] == [other]
+
+
+def test_without_a_public_url_the_flow_polls_and_says_so(settings, make_flow):
+    settings.PUBLIC_BASE_URL = ""
+    activation = flow_activate(flow=make_flow())
+    assert activation.status == ActivationStatus.ACTIVE_POLLING
+    assert "No public URL" in activation.reason and activation.subscription_id == ""
+
+
+def test_when_qualtrics_refuses_the_subscription_the_flow_polls(settings, make_flow, qualtrics_sandbox):
+    settings.PUBLIC_BASE_URL = "https://flows.example.com"
+    qualtrics_sandbox.fail_subscription_creation(count=10, status=403)
+    activation = flow_activate(flow=make_flow())
+    assert activation.status == ActivationStatus.ACTIVE_POLLING
+    assert "did not accept" in activation.reason
+
+
+def test_an_unsaved_flow_cannot_be_activated(team):
+    from designer.activation import ActivationError
+
+    flow = services.flow_create(membership=team.memberships.get(role=Role.OWNER), name="Empty")
+    with pytest.raises(ActivationError, match="Save the flow"):
+        flow_activate(flow=flow)
+
+
+def test_the_activation_api_and_status_page(owner_client, settings, make_flow):
+    settings.PUBLIC_BASE_URL = ""
+    flow = make_flow()
+    data = owner_client.post(reverse("api_flow_activate", args=[flow.pk])).json()
+    assert data["status"] == "active_polling" and data["version"] == 1
+    page = owner_client.get(reverse("flow_status", args=[flow.pk])).content.decode()
+    assert "Active (polling)" in page
+    assert owner_client.post(reverse("api_flow_deactivate", args=[flow.pk])).json()["status"] == "inactive"
+
+
+# End to end over HTTP -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_recorded_response_is_delivered_run_and_creates_the_contact(settings, live_server, immediate_tasks, make_flow, qualtrics_sandbox):
+    settings.PUBLIC_BASE_URL = live_server.url
+    flow = make_flow()
+    activation = flow_activate(flow=flow)
+    assert activation.status == ActivationStatus.ACTIVE_WEBHOOK
+    response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "grace@example.com", "recipientFirstName": "Grace"})
+    [delivery] = qualtrics_sandbox.wait_for_deliveries(1, timeout=10)
+    assert delivery["status"] == 200
+    run = Run.objects.get(flow=flow)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.delivery.response_id == response_id and run.version.number == 1
+    assert [s.step_id for s in run.steps.all()] == ["trigger", "step_1"]
+    assert run.steps.get(step_id="step_1").inputs["email"] == "grace@example.com"
+    assert "grace@example.com" in [c["email"] for c in list_contacts(qualtrics_sandbox)]
+    flow_deactivate(flow=flow)
+    assert QualtricsClient(datacenter=qualtrics_sandbox.datacenter, token=qualtrics_sandbox.token).list_event_subscriptions() == []
+
+
+# Webhook inbox ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def active(settings, make_flow):
+    settings.PUBLIC_BASE_URL = "https://flows.example.com"
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    flow = make_flow()
+    return flow_activate(flow=flow)
+
+
+def test_the_same_delivery_posted_five_times_gives_one_run(client, active):
+    answers = [post_delivery(client, active, "R_abc123", active.survey_id).json()["detail"] for _ in range(5)]
+    assert answers == ["Accepted."] + ["Already received."] * 4
+    assert Run.objects.filter(flow=active.flow).count() == 1
+
+
+def test_a_bad_hmac_is_refused_and_nothing_runs(client, active):
+    response = post_delivery(client, active, "R_abc123", active.survey_id, key="wrong-key")
+    assert response.status_code == 403
+    assert not Run.objects.exists() and not Delivery.objects.exists()
+
+
+def test_a_wrong_secret_in_the_url_is_not_found(client, active):
+    url = reverse("qualtrics_webhook", args=[active.pk, "guess"])
+    assert client.post(url, {"MSG": "{}", "HMAC": "00"}).status_code == 404
+
+
+def test_an_unknown_topic_gets_200_and_a_log_line(client, active, caplog):
+    response = post_delivery(client, active, "R_abc123", active.survey_id, topic="brand.threesixty.created")
+    assert response.status_code == 200 and "ignored" in response.json()["detail"]
+    assert not Run.objects.exists()
+    assert "ignored" in caplog.text
+
+
+def test_a_malformed_message_is_refused_clearly(client, active):
+    response = post_delivery(client, active, "R_abc123", active.survey_id, msg="not json")
+    assert response.status_code == 400 and "JSON" in response.json()["detail"]
+    assert client.post(reverse("qualtrics_webhook", args=[active.pk, active.secret]), {}).status_code == 400
+
+
+def test_a_delivery_after_deactivation_is_ignored(client, active):
+    secret = active.secret
+    flow_deactivate(flow=active.flow)
+    active.refresh_from_db()
+    response = client.post(reverse("qualtrics_webhook", args=[active.pk, secret]), {"MSG": "{}"})
+    assert response.status_code == 404
+    assert not Run.objects.exists()
+
+
+def test_a_burst_of_deliveries_gives_exactly_one_run_each(client, active):
+    for index in range(1000):
+        post_delivery(client, active, f"R_burst{index:05d}", active.survey_id)
+    for index in range(0, 1000, 10):  # Qualtrics retries some: duplicates change nothing
+        post_delivery(client, active, f"R_burst{index:05d}", active.survey_id)
+    assert Run.objects.filter(flow=active.flow).count() == 1000
+    assert Delivery.objects.filter(flow=active.flow).count() == 1000
+
+
+# Polling and reconciliation -----------------------------------------------------------------
+
+
+def test_a_lost_delivery_is_picked_up_by_reconciliation(settings, make_flow, qualtrics_sandbox):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:9"  # nothing listens: Qualtrics cannot deliver
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    flow = make_flow()
+    activation = flow_activate(flow=flow)
+    qualtrics_sandbox.drop_deliveries(1)
+    response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "lost@example.com"})
+    assert activation_poll(activation.pk) == 1
+    run = Run.objects.get(flow=flow)
+    assert run.delivery.response_id == response_id and run.delivery.source == "poll"
+    run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert activation_poll(activation.pk) == 0  # the continuation token moves on
+
+
+def test_polling_and_the_webhook_never_run_a_response_twice(client, settings, make_flow, qualtrics_sandbox):
+    settings.PUBLIC_BASE_URL = ""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    flow = make_flow()
+    activation = flow_activate(flow=flow)
+    activation.secret = "s" * 20
+    activation.save()
+    response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "twice@example.com"}, notify=False)
+    post_delivery(client, activation, response_id, activation.survey_id)
+    assert activation_poll(activation.pk) == 0
+    assert Run.objects.filter(flow=flow).count() == 1
+
+
+def test_polling_failure_marks_the_activation_failing_then_it_recovers(settings, make_flow, qualtrics_sandbox):
+    settings.PUBLIC_BASE_URL = ""
+    activation = flow_activate(flow=make_flow())
+    qualtrics_sandbox.inject_fault("surveys", 401, count=1)
+    activation_poll(activation.pk)
+    activation.refresh_from_db()
+    assert activation.status == ActivationStatus.FAILING and activation.failing_since is not None
+    assert "Polling Qualtrics failed" in activation.reason
+    activation_poll(activation.pk)
+    activation.refresh_from_db()
+    assert activation.status == ActivationStatus.ACTIVE_POLLING
+
+
+# The engine ---------------------------------------------------------------------------------
+
+
+def deliver(flow, sandbox, values=None):
+    from designer.runs import delivery_accept
+
+    response_id = sandbox.record_response(values=values or {"recipientEmail": "ada@example.com"}, notify=False)
+    return delivery_accept(flow=flow, version=flow.versions.first(), response_id=response_id,
+                           survey_id=sandbox.survey_id, source="webhook")
+
+
+def test_question_answers_are_outputs_of_the_event(settings, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    run = deliver(make_flow(steps=[]), qualtrics_sandbox, {"QID1": 2, "QID2_TEXT": "More coffee", "recipientEmail": "a@b.c"})
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    run.refresh_from_db()
+    assert run.trigger["q.QID1"] == 2 and run.trigger["q.QID1_label"] == "Satisfied"
+    assert run.trigger["recipient_email"] == "a@b.c"
+
+
+def test_branches_loops_compose_and_continue_if(settings, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    steps = [
+        {"id": "step_1", "card": "core.if_else", "inputs": {"left": {"ref": "trigger.q.QID1"}, "operator": "equals", "right": "1"},
+         "then": [{"id": "step_2", "card": "core.compose", "inputs": {"template": "happy {{trigger.recipient_email}}"}}],
+         "else": [{"id": "step_3", "card": "core.compose", "inputs": {"template": "unhappy"}}]},
+        {"id": "step_4", "card": "core.for_each", "inputs": {"list": ["a", "b", "c"]},
+         "steps": [{"id": "step_5", "card": "core.compose", "inputs": {"template": "item {{step_4.item}} at {{step_4.index}}"}}]},
+        {"id": "step_6", "card": "core.continue_if", "inputs": {"left": {"ref": "trigger.q.QID1"}, "operator": "equals", "right": "2"}},
+        {"id": "step_7", "card": "core.compose", "inputs": {"template": "never"}},
+    ]
+    run = deliver(make_flow(steps=steps), qualtrics_sandbox, {"QID1": 1, "recipientEmail": "x@y.z"})
+    assert run_execute(run.pk) == RunStatus.STOPPED
+    outputs = {(s.step_id, s.iteration): s.outputs for s in run.steps.all()}
+    assert outputs[("step_2", "")] == {"text": "happy x@y.z"}
+    assert ("step_3", "") not in outputs and ("step_7", "") not in outputs
+    assert [outputs[("step_5", str(i))]["text"] for i in range(3)] == ["item a at 0", "item b at 1", "item c at 2"]
+
+
+def test_a_permanent_qualtrics_error_fails_the_run_with_a_clear_message(settings, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    flow = make_flow()
+    run = deliver(flow, qualtrics_sandbox)
+    qualtrics_sandbox.inject_fault("directories", 404, count=5)
+    assert run_execute(run.pk) == RunStatus.FAILED
+    run.refresh_from_db()
+    assert run.error.startswith("“Create Contact in Mailing List” (step_1) failed:")
+    assert run.steps.get(step_id="step_1").status == RunStatus.FAILED
+
+
+def test_a_transient_error_is_retried(settings, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    run = deliver(make_flow(), qualtrics_sandbox)
+    qualtrics_sandbox.inject_fault("directories", 503, count=2)
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    assert len(list_contacts(qualtrics_sandbox)) == 1
+
+
+def test_a_response_that_404s_briefly_is_retried(settings, make_flow, qualtrics_sandbox, monkeypatch):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    monkeypatch.setattr("designer.engine.RESPONSE_404_RETRIES", (0.01, 0.01, 0.01))
+    run = deliver(make_flow(steps=[]), qualtrics_sandbox)
+    qualtrics_sandbox.inject_fault("surveys", 404, count=2, method="GET")
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+
+
+def test_a_run_is_claimed_once(settings, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    run = deliver(make_flow(), qualtrics_sandbox)
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    assert run_execute(run.pk) is None
+    assert len(list_contacts(qualtrics_sandbox)) == 1
+
+
+def test_a_run_resumed_after_a_crash_does_not_repeat_finished_steps(settings, make_flow, qualtrics_sandbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    steps = [
+        {"id": "step_1", "card": "qualtrics.create_contact_in_mailing_list", "configuration": Configuration.objects.get().pk,
+         "options": {"directory_id": qualtrics_sandbox.directory_id, "mailing_list_id": qualtrics_sandbox.mailing_list_id},
+         "inputs": {"email": {"ref": "trigger.recipient_email"}}},
+        {"id": "step_2", "card": "core.compose", "inputs": {"template": "{{step_1.contact_id}}"}},
+    ]
+    run = deliver(make_flow(steps=steps), qualtrics_sandbox)
+    qualtrics_sandbox.inject_fault("directories", 400, count=0)
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    # Pretend the worker died after step_1: drop later steps, mark running with an expired lease.
+    run.steps.exclude(step_id__in=["trigger", "step_1"]).delete()
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, lease_until=timezone.now() - timedelta(seconds=1))
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    assert len(list_contacts(qualtrics_sandbox)) == 1
+    assert [s.step_id for s in Run.objects.get(pk=run.pk).steps.all()] == ["trigger", "step_1", "step_2"]
+
+
+def test_re_running_on_the_same_or_current_version(settings, team, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    flow = make_flow(steps=[{"id": "step_1", "card": "core.compose", "inputs": {"template": "v1"}}])
+    run = deliver(flow, qualtrics_sandbox)
+    run_execute(run.pk)
+    membership = team.memberships.get(role=Role.OWNER)
+    changed = {**flow.definition, "steps": [{"id": "step_1", "card": "core.compose", "inputs": {"template": "v2"}}]}
+    services.flow_save(membership=membership, flow=flow, definition=changed, base_version=1)
+    same = run_rerun(run=run)
+    current = run_rerun(run=run, use_current=True)
+    run_execute(same.pk)
+    run_execute(current.pk)
+    assert same.steps.get(step_id="step_1").outputs == {"text": "v1"}
+    assert current.steps.get(step_id="step_1").outputs == {"text": "v2"}
+    assert same.rerun_of == run and current.version.number == 2
+
+
+def test_the_test_button_runs_once_on_a_chosen_response(owner_client, settings, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    flow = make_flow(steps=[])
+    response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "t@e.st"}, notify=False)
+    listed = owner_client.get(reverse("api_flow_recent_responses", args=[flow.pk])).json()["responses"]
+    assert response_id in [r["response_id"] for r in listed]
+    answer = owner_client.post(reverse("api_flow_test", args=[flow.pk]), {"response_id": response_id}, content_type="application/json")
+    assert answer.status_code == 202
+    assert run_execute(answer.json()["run"]) == RunStatus.SUCCEEDED
+    assert flow.activation.status == ActivationStatus.INACTIVE
+
+
+def test_large_step_data_is_capped(settings, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    big = "x" * 100_000
+    run = deliver(make_flow(steps=[{"id": "step_1", "card": "core.compose", "inputs": {"template": big}}]), qualtrics_sandbox)
+    run_execute(run.pk)
+    stored = run.steps.get(step_id="step_1")
+    assert stored.outputs["_truncated"] is True and len(json.dumps(stored.outputs)) < 5000
+
+
+def test_runs_pages_and_api_show_steps(owner_client, settings, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    run = deliver(make_flow(steps=[{"id": "step_1", "card": "core.compose", "inputs": {"template": "hello"}}]), qualtrics_sandbox)
+    run_execute(run.pk)
+    assert "Succeeded" in owner_client.get(reverse("runs") + "?outcome=succeeded").content.decode()
+    assert "hello" in owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    data = owner_client.get(reverse("api_run", args=[run.pk])).json()
+    assert [s["step_id"] for s in data["steps"]] == ["trigger", "step_1"]
+    assert owner_client.get(reverse("api_runs") + "?outcome=failed").json() == []
+    answer = owner_client.post(reverse("run_rerun"), {"run": [run.pk], "version": "same"})
+    assert answer.status_code == 302 and Run.objects.count() == 2
