@@ -140,6 +140,7 @@ def test_a_flow_built_with_the_mouse_is_saved_and_comes_back_the_same(
         page.set_viewport_size({"width": 1400, "height": 1300})
         page.get_by_role("button", name="Collapse New Response").click()
         page.get_by_role("button", name="Collapse Create Contact in Mailing List").click()
+        page.get_by_role("button", name="Collapse Add User to Group").click()
         page.locator("#canvas").evaluate("canvas => { canvas.scrollTop = 0; }")
         page.mouse.move(0, 0)
         page.screenshot(path=SCREENSHOT)
