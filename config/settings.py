@@ -166,6 +166,8 @@ QUALTRICS_API_BASE = env_str("QUALTRICS_API_BASE", "https://{datacenter}.qualtri
 QUALTRICS_SANDBOX_ENABLED = not PRODUCTION and env_bool("QUALTRICS_SANDBOX_ENABLED", True)
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 60)
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 600)
+# A worker holds a run this long between steps; a run whose worker died is taken up after it.
+RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 900)
 INVITATION_MAX_AGE_SECONDS = env_int("INVITATION_MAX_AGE_SECONDS", 7 * 24 * 3600)
 
 # Security: strict CSP always; HTTPS-only cookies and HSTS in production.

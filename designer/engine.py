@@ -31,7 +31,6 @@ from designer.models import Run, RunStatus, RunStep
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=10)
 STEP_ATTEMPTS = 3
 STEP_BACKOFF_SECONDS = 1.0
 RESPONSE_404_RETRIES = (1.0, 2.0, 4.0)  # a response can 404 briefly right after its event
@@ -45,6 +44,10 @@ class RunFailed(Exception):
 
 class _Stop(Exception):
     """Continue If said no: the run ends successfully, early."""
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.RUN_LEASE_SECONDS)
 
 
 def _sleep(seconds: float) -> None:
@@ -112,7 +115,7 @@ def run_claim(run_id: int) -> Run | None:
     with transaction.atomic():
         claimed = Run.objects.filter(pk=run_id).filter(
             Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, lease_until__lt=now)
-        ).update(status=RunStatus.RUNNING, lease_until=now + LEASE, attempts=F("attempts") + 1, started_at=now, updated_at=now)
+        ).update(status=RunStatus.RUNNING, lease_until=now + _lease(), attempts=F("attempts") + 1, started_at=now, updated_at=now)
     if not claimed:
         return None
     return Run.objects.select_related("flow", "version", "delivery", "team").get(pk=run_id)
@@ -284,5 +287,5 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
         inputs=cap(inputs), outputs=cap(outputs), error=error[:4000], attempts=attempts,
         duration_ms=int((time.monotonic() - started) * 1000), started_at=timezone.now(),
     )
-    Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), lease_until=timezone.now() + LEASE)
+    Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), lease_until=timezone.now() + _lease())
     live.publish_run(ctx.run)
