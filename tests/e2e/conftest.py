@@ -88,3 +88,13 @@ def sandbox_group(qualtrics_sandbox):
     client = QualtricsClient(datacenter=qualtrics_sandbox.datacenter, token=qualtrics_sandbox.token)
     group_type = next(iter(qualtrics_sandbox.brand.group_types))
     return client.create_group(name="Promoters", type=group_type), "Promoters"
+
+
+@pytest.fixture(autouse=True)
+def page_errors(page):
+    """Fails a journey whose page threw a script error or broke the Content Security Policy."""
+    seen: list[str] = []
+    page.on("pageerror", lambda error: seen.append(f"script error: {error}"))
+    page.on("console", lambda message: seen.append(message.text) if "Content Security Policy" in message.text else None)
+    yield seen
+    assert not seen, seen

@@ -21,7 +21,6 @@ export function outputChip(field, stepId, { draggable = true } = {}) {
   if (draggable) {
     chip.addEventListener("dragstart", (event) => {
       event.dataTransfer.setData(REF_TYPE, ref);
-      event.dataTransfer.setData("text/plain", `{{${ref}}}`);
       event.dataTransfer.effectAllowed = "copyLink";
       document.body.classList.add("dragging-ref");
     });

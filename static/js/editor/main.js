@@ -62,7 +62,7 @@ function createContext({ catalog, configurations }) {
     const card = step ? catalog.card(step.card) : null;
     const fieldDef = [...(card?.options || []), ...(card?.inputs || [])].find((f) => f.key === field);
     const fieldName = field === "configuration" ? "Account" : fieldDef?.label || field;
-    const stepName = step ? ctx.stepLabel(stepId) : stepId || "Flow";
+    const stepName = step ? ctx.stepLabel(stepId) : { flow: "Flow", [EVENT_ID]: "Event" }[stepId] || stepId || "Flow";
     return fieldName ? `${stepName} · ${fieldName}` : stepName;
   };
   return ctx;

@@ -111,7 +111,6 @@ export class Palette {
     );
     button.addEventListener("dragstart", (event) => {
       event.dataTransfer.setData(CARD_TYPE, card.key);
-      event.dataTransfer.setData("text/plain", card.name);
       event.dataTransfer.effectAllowed = "copy";
       document.body.classList.add("dragging-card");
     });
