@@ -58,8 +58,15 @@ export class LivePanel {
       this.setConnection("live");
     });
     socket.addEventListener("message", (event) => this.receive(event.data));
-    socket.addEventListener("close", () => {
-      if (this.socket === socket) this.retry();
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) return;
+      // 4401 and 4403: signed out or no longer in the team; trying again would not help.
+      if (event.code === 4401 || event.code === 4403) {
+        this.socket = null;
+        this.setConnection("closed");
+        return;
+      }
+      this.retry();
     });
   }
 
@@ -100,7 +107,7 @@ export class LivePanel {
 
   render() {
     const panel = clear(this.panel);
-    const states = { live: "Live", connecting: "Connecting…", offline: "Live updates unavailable; retrying" };
+    const states = { live: "Live", connecting: "Connecting…", offline: "Live updates unavailable; retrying", closed: "Live updates unavailable" };
     panel.append(
       h(
         "div",
