@@ -11,6 +11,8 @@ from accounts import configurations as services
 from accounts.crypto import DecryptionError
 from accounts.models import Configuration, ConfigurationStatus, Role
 
+pytestmark = pytest.mark.scaleout
+
 CANARY = "canary-token-7f3b9c1d2e4a5b6c8d9e0f1a"
 
 

@@ -22,6 +22,8 @@ from designer.models import ActivationStatus, Delivery, Run, RunStatus
 from designer.polling import activation_poll
 from designer.runs import flow_test, run_rerun
 
+pytestmark = pytest.mark.scaleout
+
 
 @pytest.fixture
 def immediate_tasks(settings):

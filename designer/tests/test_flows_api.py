@@ -6,6 +6,8 @@ from django.urls import reverse
 from accounts.models import Configuration, Role
 from designer.models import Flow
 
+pytestmark = pytest.mark.scaleout
+
 
 @pytest.fixture
 def api(client, team):
