@@ -6,6 +6,7 @@ Scale-out: DATABASE_URL (PostgreSQL) and REDIS_URL (channels-redis + Celery).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -102,8 +103,9 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
             },
-            # A file, not memory, so that worker processes started by tests share it.
-            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+            # A file, not memory, so that worker processes started by tests share it; one per
+            # test process, so that concurrent test runs never share one.
+            "TEST": {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -150,6 +150,19 @@ class FlowRecentResponsesApi(FlowApiBase):
         return Response({"responses": items})
 
 
+class FileUploadApi(APIView):
+    permission_classes = [TeamRole]
+
+    def post(self, request):
+        from designer.files import UploadError, file_upload
+
+        try:
+            value = file_upload(team=request.team, upload=request.FILES.get("file"))
+        except UploadError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(value, status=status.HTTP_201_CREATED)
+
+
 class RunListApi(APIView):
     permission_classes = [TeamRole]
 

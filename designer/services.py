@@ -87,7 +87,12 @@ def _allowed_configurations(*, membership: Membership, flow: Flow) -> set[int]:
 
 
 def flow_validate(*, membership: Membership, flow: Flow, definition: dict) -> list[Problem]:
-    return definition_validate(definition, allowed_configurations=_allowed_configurations(membership=membership, flow=flow))
+    from designer.files import upload_prefix
+
+    return definition_validate(
+        definition, allowed_configurations=_allowed_configurations(membership=membership, flow=flow),
+        file_prefix=upload_prefix(flow.team_id),
+    )
 
 
 def _version_add(*, flow: Flow, definition: dict, user, note: str = "") -> FlowVersion:

@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/flows/<int:pk>/activation/", api.FlowActivationApi.as_view(), name="api_flow_activation"),
     path("api/flows/<int:pk>/test/", api.FlowTestApi.as_view(), name="api_flow_test"),
     path("api/flows/<int:pk>/recent-responses/", api.FlowRecentResponsesApi.as_view(), name="api_flow_recent_responses"),
+    path("api/files/", api.FileUploadApi.as_view(), name="api_files"),
     path("api/runs/", api.RunListApi.as_view(), name="api_runs"),
     path("api/runs/rerun/", api.RunBulkRerunApi.as_view(), name="api_runs_rerun"),
     path("api/runs/<int:pk>/", api.RunDetailApi.as_view(), name="api_run"),

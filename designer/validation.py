@@ -75,8 +75,9 @@ def configuration_ids(definition: dict) -> set[int]:
 
 
 class Validator:
-    def __init__(self, *, allowed_configurations: set[int]):
+    def __init__(self, *, allowed_configurations: set[int], file_prefix: str | None = None):
         self.allowed_configurations = allowed_configurations
+        self.file_prefix = file_prefix
         self.problems: list[Problem] = []
         self.seen_ids: set[str] = set()
         self.count = 0
@@ -203,6 +204,8 @@ class Validator:
         problem = _literal_problem(spec.type, value)
         if problem:
             self.error(sid, spec.key, f"{spec.label}: {problem}")
+        elif spec.type == "file" and self.file_prefix is not None and not _within(value.get("path"), self.file_prefix):
+            self.error(sid, spec.key, f"{spec.label}: that file is not one of your team's uploads; upload it again.")
         if spec.type == "text" and isinstance(value, str):
             for ref in PLACEHOLDER_RE.findall(value):
                 self._ref(sid, spec, ref, scope, placeholder=True)
@@ -251,5 +254,10 @@ def _literal_problem(type_: str, value: Any) -> str | None:
     return None
 
 
-def definition_validate(definition: Any, *, allowed_configurations: set[int]) -> list[Problem]:
-    return Validator(allowed_configurations=allowed_configurations).validate(definition)
+def _within(path: Any, prefix: str) -> bool:
+    parts = str(path or "").split("/")
+    return str(path or "").startswith(prefix) and ".." not in parts and "" not in parts[:-1]
+
+
+def definition_validate(definition: Any, *, allowed_configurations: set[int], file_prefix: str | None = None) -> list[Problem]:
+    return Validator(allowed_configurations=allowed_configurations, file_prefix=file_prefix).validate(definition)

@@ -149,3 +149,35 @@ def test_the_flow_list_page_imports_an_uploaded_export(api, flow):
     response = api.post(reverse("flow_import"), {"file": upload})
     assert response.status_code == 302
     assert Flow.objects.filter(name="Welcome").count() == 2
+
+
+def test_an_uploaded_file_can_be_used_as_a_file_input(api, flow, definition):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("survey.qsf", b'{"SurveyEntry": {}}', content_type="application/octet-stream")
+    response = api.post(reverse("api_files"), {"file": upload})
+    assert response.status_code == 201
+    value = response.json()
+    assert value["type"] == "file" and value["name"] == "survey.qsf" and value["path"].startswith(f"uploads/{flow.team_id}/")
+    changed = definition()
+    changed["steps"].append({"id": "step_9", "card": "qualtrics.import_survey", "configuration": changed["event"]["configuration"],
+                             "inputs": {"survey_name": "Copy", "file": value}})
+    assert put(api, flow, changed, flow.version).status_code == 200
+
+
+def test_a_file_of_another_team_cannot_be_used(api, flow, definition, other_team):
+    changed = definition()
+    forged = {"type": "file", "path": f"uploads/{other_team.pk}/abc/survey.qsf", "name": "survey.qsf"}
+    changed["steps"].append({"id": "step_9", "card": "qualtrics.import_survey", "configuration": changed["event"]["configuration"],
+                             "inputs": {"survey_name": "Copy", "file": forged}})
+    response = put(api, flow, changed, flow.version)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "file"
+
+
+def test_an_upload_over_the_size_limit_is_refused_clearly(api, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MAX_IMPORT_FILE_SIZE = 10
+    response = api.post(reverse("api_files"), {"file": SimpleUploadedFile("big.qsf", b"x" * 11)})
+    assert response.status_code == 400 and "larger than" in response.json()["detail"]

@@ -110,4 +110,22 @@ export const deactivateFlow = (id) => request("POST", `flows/${enc(id)}/deactiva
 export const getActivation = (id) => request("GET", `flows/${enc(id)}/activation/`);
 export const testFlow = (id, responseId) => request("POST", `flows/${enc(id)}/test/`, { body: { response_id: responseId } });
 export const recentResponses = (id) => request("GET", `flows/${enc(id)}/recent-responses/`);
+export async function uploadFile(file) {
+  const form = new FormData();
+  form.append("file", file);
+  let response;
+  try {
+    response = await fetch(url("files/"), {
+      method: "POST",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      credentials: "same-origin",
+      body: form,
+    });
+  } catch {
+    throw new ApiError(0, null);
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
 export const listRuns = (flowId) => request("GET", "runs/", { params: { flow: flowId } });

@@ -1,5 +1,6 @@
 // Typed widgets for literal values: text, number, true/false, date, JSON, file name, choices.
 
+import { uploadFile } from "./api.js";
 import { h } from "./dom.js";
 
 // Unparsed JSON the person is still typing, so a re-render does not throw it away.
@@ -9,7 +10,6 @@ function placeholderFor(field) {
   if (field.default !== null && field.default !== undefined && field.default !== "") {
     return `Default: ${typeof field.default === "object" ? JSON.stringify(field.default) : field.default}`;
   }
-  if (field.type === "file") return "File name";
   if (field.type === "list") return '["a", "b"]';
   if (field.type === "object") return '{"key": "value"}';
   return "";
@@ -39,6 +39,26 @@ export function literalControl(field, value, { id, focusKey, disabled, described
   }
 
   switch (field.type) {
+    case "file": {
+      // A file is uploaded at once; the card keeps the server's reference to it.
+      const picker = h("input", { ...common, type: "file" });
+      const label = h("span", { class: "file-name", text: value?.name ? `${value.name} (${Math.ceil((value.size ?? 0) / 1024)} KB)` : "No file chosen" });
+      picker.addEventListener("change", async () => {
+        const chosen = picker.files?.[0];
+        if (!chosen) return;
+        label.textContent = `Uploading ${chosen.name}…`;
+        try {
+          const uploaded = await uploadFile(chosen);
+          onInvalid?.(null);
+          label.textContent = `${uploaded.name} (${Math.ceil(uploaded.size / 1024)} KB)`;
+          onChange(uploaded);
+        } catch (error) {
+          label.textContent = "Upload failed";
+          onInvalid?.(error.body?.detail ?? "The file could not be uploaded.");
+        }
+      });
+      return h("span", { class: "file-input" }, picker, label);
+    }
     case "boolean": {
       const box = h("input", { ...common, type: "checkbox", checked: value === undefined ? field.default === true : value === true });
       box.addEventListener("change", () => onChange(box.checked));
