@@ -12,6 +12,7 @@ urlpatterns = [
     path("runs/", views.run_list, name="runs"),
     path("runs/rerun/", views.run_rerun, name="run_rerun"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("runs/<int:pk>/files/<path:path>", views.run_file, name="run_file"),
     path("hooks/qualtrics/<int:activation_id>/<str:secret>/", webhooks.qualtrics_webhook, name="qualtrics_webhook"),
     path("api/flows/", api.FlowListApi.as_view(), name="api_flows"),
     path("api/flows/import/", api.FlowImportApi.as_view(), name="api_flow_import"),

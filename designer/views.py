@@ -112,7 +112,31 @@ def run_list(request):
 @team_required()
 def run_detail(request, pk: int):
     run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
-    return render(request, "designer/run_detail.html", {"run": run, "steps": run.steps.all()})
+    steps = list(run.steps.all())
+    prefix = f"runs/{run.pk}/"
+    files = [
+        (value.get("name") or "file", str(value["path"])[len(prefix):]) for step in steps for value in step.outputs.values()
+        if isinstance(value, dict) and value.get("type") == "file" and str(value.get("path", "")).startswith(prefix)
+    ]
+    return render(request, "designer/run_detail.html", {"run": run, "steps": steps, "files": files})
+
+
+@team_required()
+def run_file(request, pk: int, path: str):
+    """Downloads a file a card of this run wrote (an export, say)."""
+    from django.http import FileResponse, Http404
+
+    from connectors.specs import CardInputError, file_path
+
+    run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
+    relative = f"runs/{run.pk}/{path}"
+    if ".." in path.split("/"):
+        raise Http404("No such file.")
+    try:
+        location = file_path({"type": "file", "path": relative})
+    except CardInputError:
+        raise Http404("This file no longer exists.") from None
+    return FileResponse(location.open("rb"), as_attachment=True, filename=location.name)
 
 
 @team_required(Role.EDITOR)

@@ -404,3 +404,21 @@ def test_runs_pages_and_api_show_steps(owner_client, settings, make_flow, qualtr
     assert owner_client.get(reverse("api_runs") + "?outcome=failed").json() == []
     answer = owner_client.post(reverse("run_rerun"), {"run": [run.pk], "version": "same"})
     assert answer.status_code == 302 and Run.objects.count() == 2
+
+
+def test_an_export_file_of_a_run_can_be_downloaded_by_its_team_only(owner_client, client, other_team, settings, make_flow, qualtrics_sandbox):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    cfg = Configuration.objects.get().pk
+    steps = [{"id": "step_1", "card": "qualtrics.export_responses", "configuration": cfg,
+              "options": {"survey_id": qualtrics_sandbox.survey_id, "format": "csv"}, "inputs": {}}]
+    run = deliver(make_flow(steps=steps), qualtrics_sandbox)
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED, Run.objects.get(pk=run.pk).error
+    page = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert "Download" in page
+    path = run.steps.get(step_id="step_1").outputs["file"]["path"]
+    rest = path.split("/", 2)[2]
+    response = owner_client.get(reverse("run_file", args=[run.pk, rest]))
+    assert response.status_code == 200 and len(b"".join(response.streaming_content)) > 0
+    client.force_login(other_team.memberships.first().user)
+    assert client.get(reverse("run_file", args=[run.pk, rest])).status_code == 404
+    assert owner_client.get(reverse("run_file", args=[run.pk, "../../etc/passwd"])).status_code == 404
