@@ -150,7 +150,8 @@ def _finish(run: Run, status: str, error: str) -> None:
     run.error = error
     run.finished_at = timezone.now()
     run.lease_until = None
-    run.save(update_fields=["status", "error", "finished_at", "lease_until", "updated_at"])
+    run.current_step, run.progress = "", None
+    run.save(update_fields=["status", "error", "finished_at", "lease_until", "current_step", "progress", "updated_at"])
     live.publish_run(run)
 
 
@@ -257,7 +258,7 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
         try:
             client = ctx.client(step.get("configuration")) if card.needs_configuration else None
             run_ctx = RunContext(client=client, files_dir=files_dir, resolve=ctx.resolve,
-                                 on_progress=lambda pct: None)
+                                 on_progress=_progress_reporter(run, step_id))
             files_dir.mkdir(parents=True, exist_ok=True)
             outputs = card.run(run_ctx, step.get("options") or {}, inputs) or {}
         except ConnectorError as exc:
@@ -275,6 +276,22 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
         _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
                 outputs={}, error=error, started=started, attempts=attempts)
         raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
+
+
+def _progress_reporter(run: Run, step_id: str):
+    """Stores and publishes a long step's percent done (an export), at most twice a second."""
+    last = [0.0]
+
+    def report(percent: float) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.5 and percent < 100:
+            return
+        last[0] = now
+        run.current_step, run.progress = step_id, round(float(percent), 1)
+        Run.objects.filter(pk=run.pk).update(current_step=step_id, progress=run.progress, updated_at=timezone.now())
+        live.publish_run(run)
+
+    return report
 
 
 def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs, error, started, attempts) -> None:

@@ -139,6 +139,8 @@ class Run(models.Model):
     trigger = models.JSONField(default=dict, blank=True, help_text="Outputs of the event card.")
     attempts = models.PositiveIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker holds the run until then.")
+    current_step = models.CharField(max_length=50, blank=True, help_text="The step running now.")
+    progress = models.FloatField(null=True, blank=True, help_text="Percent done of the current step, when it reports it.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -87,6 +87,8 @@ def run_json(run: Run, with_steps: bool = False) -> dict[str, Any]:
         "finished_at": _iso(run.finished_at),
         "duration_ms": run.duration_ms,
         "rerun_of": run.rerun_of_id,
+        "current_step": run.current_step,
+        "progress": run.progress,
     }
     if with_steps:
         data["trigger"] = run.trigger

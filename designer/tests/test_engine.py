@@ -422,3 +422,37 @@ def test_an_export_file_of_a_run_can_be_downloaded_by_its_team_only(owner_client
     client.force_login(other_team.memberships.first().user)
     assert client.get(reverse("run_file", args=[run.pk, rest])).status_code == 404
     assert owner_client.get(reverse("run_file", args=[run.pk, "../../etc/passwd"])).status_code == 404
+
+
+def test_an_export_reports_its_progress_live_while_it_runs(settings, make_flow, qualtrics_sandbox):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from designer.live import flow_group
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    qualtrics_sandbox.set_export_polls(4)
+    cfg = Configuration.objects.get().pk
+    steps = [{"id": "step_1", "card": "qualtrics.export_responses", "configuration": cfg,
+              "options": {"survey_id": qualtrics_sandbox.survey_id, "format": "json"}, "inputs": {}}]
+    flow = make_flow(steps=steps)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(flow_group(flow.pk), channel)
+    run = deliver(flow, qualtrics_sandbox)
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+
+    async def drain():
+        import asyncio
+
+        received = []
+        while True:
+            try:
+                received.append(await asyncio.wait_for(layer.receive(channel), 0.5))
+            except TimeoutError:
+                return received
+
+    seen = [(m["event"]["run"]["current_step"], m["event"]["run"]["progress"]) for m in async_to_sync(drain)()]
+    assert ("step_1", 100.0) in seen
+    run.refresh_from_db()
+    assert run.progress is None and run.current_step == ""

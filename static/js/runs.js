@@ -58,6 +58,8 @@ function refreshDetail(run) {
   const badge = document.getElementById("run-status");
   badge.className = `badge ${run.status}`;
   badge.textContent = run.status_label;
+  const progress = document.getElementById("run-progress");
+  if (progress) progress.textContent = run.progress != null ? `${run.current_step}: ${run.progress}%` : "";
   // The step list is server-rendered: reload it shortly after changes settle.
   clearTimeout(detailTimer);
   detailTimer = setTimeout(async () => {
