@@ -27,15 +27,22 @@ def flows_using_configuration(*, configuration: Configuration) -> list[Flow]:
 
 
 def flows_detach_configuration(*, configuration: Configuration) -> list[str]:
-    """Before a configuration is deleted: its flows are made inactive with a clear reason."""
+    """Before a configuration is deleted: its flows are made inactive with a clear reason.
+
+    Their Qualtrics subscriptions are removed first, while the token still exists.
+    """
+    from designer.activation import flow_deactivate
+
     names = []
     for flow in flows_using_configuration(configuration=configuration):
         names.append(flow.name)
+        reason = f"Deactivated: the configuration “{configuration.name}” it used was deleted. Pick another one and activate again."
         activation, _ = Activation.objects.get_or_create(flow=flow)
-        activation.status = ActivationStatus.INACTIVE
-        activation.subscription_id = ""
-        activation.reason = f"Deactivated: the configuration “{configuration.name}” it used was deleted. Pick another one and activate again."
-        activation.save()
+        if activation.is_active:
+            flow_deactivate(flow=flow, reason=reason)
+        else:
+            activation.reason = reason
+            activation.save(update_fields=["reason", "updated_at"])
     return names
 
 

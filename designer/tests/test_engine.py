@@ -456,3 +456,16 @@ def test_an_export_reports_its_progress_live_while_it_runs(settings, make_flow, 
     assert ("step_1", 100.0) in seen
     run.refresh_from_db()
     assert run.progress is None and run.current_step == ""
+
+
+def test_deleting_a_configuration_removes_the_subscriptions_of_its_active_flows(settings, make_flow, qualtrics_sandbox):
+    from accounts.configurations import configuration_delete
+
+    settings.PUBLIC_BASE_URL = "https://flows.example.com"
+    flow = make_flow()
+    assert flow_activate(flow=flow).status == ActivationStatus.ACTIVE_WEBHOOK
+    assert configuration_delete(configuration=Configuration.objects.get()) == ["Newsletter"]
+    client = QualtricsClient(datacenter=qualtrics_sandbox.datacenter, token=qualtrics_sandbox.token)
+    assert client.list_event_subscriptions() == []
+    flow.activation.refresh_from_db()
+    assert flow.activation.status == ActivationStatus.INACTIVE and "was deleted" in flow.activation.reason
