@@ -105,6 +105,8 @@ class HttpClient:
     attempt. The wait is exponential back-off with jitter, or the server's Retry-After when it
     sent one; a Retry-After longer than `max_retry_after` (or than the time left) is not waited
     out: the error is raised at once with `retry_after` set so a task queue can reschedule.
+    A POST that timed out or broke off after it was sent is neither retried nor marked
+    `retryable`: the server may have applied it.
     """
 
     def __init__(
@@ -175,6 +177,10 @@ class HttpClient:
             except requests.RequestException as exc:
                 error = self.error_for_exception(exc, method=method, url=url)
                 may_retry = error.retryable and (method in IDEMPOTENT_METHODS or failed_before_sending(exc))
+                if error.retryable and not may_retry:
+                    # The server may have applied it; whoever catches this must not send it again either.
+                    error.retryable = False
+                    error.message = f"{error.message} It may have been applied, so it was not sent again."
                 cause: BaseException | None = exc
             else:
                 if response.status_code < 300:
