@@ -14,10 +14,13 @@ def demo_data_create(*, team, user) -> None:
     if configuration is None:
         configuration = Configuration(
             team=team, owner=user, name="Demo sandbox", datacenter=DATACENTER, username="dana@example.com", shared=True,
-            status_message="Click Authorize once the product is running.",
         )
         configuration.api_token = DEMO_TOKEN
         configuration.save()
+    if configuration.status != "authorized":
+        from accounts.configurations import configuration_authorize
+
+        configuration_authorize(configuration=configuration)
     if Flow.objects.filter(team=team).exists():
         return
     membership = team.memberships.get(user=user, role=Role.OWNER)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -150,6 +151,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+# Static files are served by the application itself (WhiteNoise), straight from the source
+# folders: no collectstatic step, and no separate web server needed on one machine.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "files")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -161,7 +166,23 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"login": "10/min"},
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Qualtrics Flows API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Qualtrics Flows API",
+    "DESCRIPTION": "Session authentication; writes carry the CSRF token in the X-CSRFToken header.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The API takes JSON (the upload endpoint declares its multipart body itself).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ConfigurationStatusEnum": "accounts.models.ConfigurationStatus",
+        "ActivationStatusEnum": "designer.models.ActivationStatus",
+        "RunStatusEnum": "designer.models.RunStatus",
+        "DeliverySourceEnum": "designer.models.DeliverySource",
+        "OptionSourceEnum": "connectors.specs.SOURCES",
+    },
+}
 
 # Qualtrics
 QUALTRICS_API_BASE = env_str("QUALTRICS_API_BASE", "https://{datacenter}.qualtrics.com/API/v3/")
