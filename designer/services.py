@@ -165,7 +165,10 @@ def flow_delete(*, flow: Flow) -> None:
 
     if hasattr(flow, "activation") and flow.activation.is_active:
         flow_deactivate(flow=flow, reason="Flow deleted.")
-    flow.delete()
+    with transaction.atomic():
+        # Runs protect the version they ran from deletion, so they go first; they belong to the flow.
+        flow.runs.all().delete()
+        flow.delete()
 
 
 def flow_export(*, flow: Flow) -> dict:
