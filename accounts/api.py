@@ -65,6 +65,9 @@ class ConfigurationDetailApi(APIView):
 
 
 class ConfigurationAuthorizeApi(ConfigurationDetailApi):
+    # Only POST: the read, change and delete methods it inherits belong to the configuration's own URL.
+    http_method_names = ["post", "options"]
+
     def post(self, request, pk: int):
         configuration = services.configuration_authorize(configuration=self._get(request, pk, manage=True))
         return Response(ConfigurationSerializer(configuration, context={"request": request}).data)

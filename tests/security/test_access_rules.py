@@ -1,0 +1,23 @@
+"""Access rules that were once wrong, each checked on its own (the matrix checks them all)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Configuration
+
+pytestmark = pytest.mark.scaleout
+
+
+def test_the_configuration_authorize_address_only_authorizes(world):
+    url = reverse("api_configuration_authorize", args=[world.configuration.pk])
+    owner = world.client("owner")
+    for method in ("GET", "PATCH", "DELETE"):
+        response = owner.generic(method, url, json.dumps({"name": "Renamed"}), content_type="application/json")
+        assert response.status_code == 405, method
+    assert Configuration.objects.get(pk=world.configuration.pk).name == world.configuration.name
+    assert owner.post(url).status_code == 200
+
