@@ -142,6 +142,9 @@ class FlowTestApi(FlowApiBase):
 
 
 class FlowRecentResponsesApi(FlowApiBase):
+    # It reads responses through the flow's configuration, which only editors and up may use.
+    read_role = Role.EDITOR
+
     def get(self, request, pk: int):
         try:
             items = run_services.recent_responses(flow=self.get_flow(request, pk))

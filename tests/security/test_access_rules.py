@@ -21,3 +21,8 @@ def test_the_configuration_authorize_address_only_authorizes(world):
     assert Configuration.objects.get(pk=world.configuration.pk).name == world.configuration.name
     assert owner.post(url).status_code == 200
 
+
+def test_viewers_cannot_load_survey_responses_through_the_flows_configuration(world):
+    url = reverse("api_flow_recent_responses", args=[world.flow.pk])
+    assert world.client("viewer").get(url).status_code == 403
+    assert world.client("editor").get(url).status_code == 200
