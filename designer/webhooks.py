@@ -1,5 +1,8 @@
 """The Qualtrics webhook receiver: check, store, enqueue, answer. It never calls Qualtrics.
 
+When the database is unavailable it answers 503 with Retry-After, so Qualtrics sends the delivery
+again; a delivery already stored is not run twice.
+
 Qualtrics posts form fields Topic, MSG (a JSON string) and HMAC (hex HMAC-SHA512 of MSG keyed
 with the subscription's shared key) [qualtrics-api.md §9].
 """
@@ -11,6 +14,8 @@ import hmac
 import json
 import logging
 
+from django.db import DatabaseError
+from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -30,6 +35,16 @@ def _answer(status: int, message: str) -> JsonResponse:
 
 @csrf_exempt
 def qualtrics_webhook(request, activation_id: int, secret: str):
+    try:
+        return _receive(request, activation_id, secret)
+    except DatabaseError as exc:
+        logger.warning("Webhook for activation %s refused with 503, the database is unavailable: %s", activation_id, exc)
+        response = _answer(503, "The database is briefly unavailable. Send this delivery again.")
+        response["Retry-After"] = "10"
+        return response
+
+
+def _receive(request, activation_id: int, secret: str):
     if request.method == "GET":
         return HttpResponse("ok")  # some set-ups probe the URL before posting
     if request.method != "POST":
@@ -72,9 +87,12 @@ def qualtrics_webhook(request, activation_id: int, secret: str):
         logger.info("Webhook for flow %s about survey %r ignored", activation.flow_id, survey_id)
         return _answer(200, "Not this flow's survey; ignored.")
 
-    run = delivery_accept(
-        flow=activation.flow, version=activation.version, response_id=response_id, survey_id=survey_id,
-        source=DeliverySource.WEBHOOK, topic=topic[:300], payload=payload,
-    )
-    Activation.objects.filter(pk=activation.pk).update(last_event_at=timezone.now())
+    # One commit stores the delivery, its run (and on the database task backend its task) and
+    # the activation's last event time; the answer goes out only after it.
+    with transaction.atomic():
+        run = delivery_accept(
+            flow=activation.flow, version=activation.version, response_id=response_id, survey_id=survey_id,
+            source=DeliverySource.WEBHOOK, topic=topic[:300], payload=payload,
+        )
+        Activation.objects.filter(pk=activation.pk).update(last_event_at=timezone.now())
     return _answer(200, "Accepted." if run else "Already received.")
