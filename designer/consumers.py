@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -18,6 +19,9 @@ from django.utils import timezone
 from designer.live import flow_group, team_group
 
 POLL_SECONDS = 1.0
+# A row's updated_at is taken before its write commits, so a look-up can run in between and miss
+# it; each look-up goes back this far and skips what it already pushed.
+POLL_OVERLAP = timedelta(seconds=5)
 
 
 class _LiveConsumer(AsyncWebsocketConsumer):
@@ -36,6 +40,7 @@ class _LiveConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.since = timezone.now()
+        self.pushed = {}
         self.poller = None
         if not getattr(settings, "REDIS_URL", ""):
             self.poller = asyncio.create_task(self._poll())
@@ -71,12 +76,21 @@ class _LiveConsumer(AsyncWebsocketConsumer):
         from designer.serializers import activation_json, run_json
 
         now = timezone.now()
+        since -= POLL_OVERLAP
+        self.pushed = {key: at for key, at in self.pushed.items() if at > since}
         runs = Run.objects.filter(updated_at__gt=since, **self.run_filter()).select_related("flow", "version", "delivery")
-        events = [{"type": "run.updated", "run": run_json(r)} for r in runs.order_by("updated_at")[:100]]
+        events = [{"type": "run.updated", "run": run_json(r)} for r in runs.order_by("updated_at")[:100] if self._new(r)]
         activation = self.activation_changed(since)
-        if activation is not None:
+        if activation is not None and self._new(activation):
             events.append({"type": "activation.updated", "activation": activation_json(activation)})
         return events, now
+
+    def _new(self, item) -> bool:
+        key = (type(item).__name__, item.pk)
+        if self.pushed.get(key) == item.updated_at:
+            return False
+        self.pushed[key] = item.updated_at
+        return True
 
     def activation_changed(self, since):
         return None
