@@ -19,6 +19,8 @@ function upsertRow(run) {
   if (!table) return;
   const body = table.tBodies[0];
   let row = body.querySelector(`tr[data-run-id="${run.id}"]`);
+  // A filtered list only takes in new runs that match its filter.
+  if (!row && table.dataset.outcome && table.dataset.outcome !== run.status) return;
   if (!row) {
     body.querySelector(".empty-row")?.remove();
     row = document.createElement("tr");
