@@ -4,13 +4,16 @@ choices for the pickers that load from an account."""
 from __future__ import annotations
 
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.openapi import errors
 from accounts.permissions import TeamRole
 from accounts.selectors import configurations_usable
+from connectors import openapi
 from connectors import options as services
 from connectors.registry import UnknownCardError, registry
 
@@ -39,6 +42,14 @@ class CatalogApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        operation_id="catalog_retrieve",
+        responses={
+            200: openapi.Catalog,
+            304: OpenApiResponse(description="Unchanged since the ETag sent in If-None-Match."),
+            **errors(),
+        },
+    )
     def get(self, request):
         etag = f'"{registry.catalog_etag()}"'
         if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
@@ -56,6 +67,11 @@ class CardOutputsApi(APIView):
 
     permission_classes = [TeamRole]
 
+    @extend_schema(
+        operation_id="catalog_outputs_retrieve",
+        parameters=[openapi.CARD_KEY, openapi.CONFIGURATION, openapi.SURVEY_ID, openapi.REFRESH],
+        responses={200: openapi.CardOutputs, **errors(400, 404, 502)},
+    )
     def get(self, request, key: str):
         try:
             card = registry.get(key)
@@ -84,6 +100,11 @@ class OptionChoicesApi(APIView):
 
     permission_classes = [TeamRole]
 
+    @extend_schema(
+        operation_id="configurations_options_retrieve",
+        parameters=[openapi.SOURCE, openapi.DIRECTORY_ID, openapi.REFRESH],
+        responses={200: openapi.Choices, **errors(400, 404, 502)},
+    )
     def get(self, request, pk: int, source: str):
         configuration = _usable_configuration(request, pk)
         if configuration is None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Role
+from accounts.openapi import errors
 from accounts.permissions import TeamRole
 from designer import activation as activation_services
+from designer import openapi
 from designer import runs as run_services
 from designer import services
 from designer.models import Flow
@@ -28,18 +31,29 @@ class FlowApiBase(APIView):
 
 
 class FlowListApi(FlowApiBase):
+    @extend_schema(operation_id="flows_list", responses={200: openapi.FlowSummary(many=True), **errors()})
     def get(self, request):
         return Response([flow_summary_json(f) for f in flows_for_team(team=request.team)])
 
+    @extend_schema(
+        operation_id="flows_create", request=openapi.FlowCreate, responses={201: openapi.Flow, **errors(400)}
+    )
     def post(self, request):
         flow = services.flow_create(membership=request.membership, name=str(request.data.get("name", "")))
         return self.flow_response(request, flow.pk, status.HTTP_201_CREATED)
 
 
 class FlowDetailApi(FlowApiBase):
+    @extend_schema(operation_id="flows_retrieve", responses={200: openapi.Flow, **errors(404)})
     def get(self, request, pk: int):
         return self.flow_response(request, pk)
 
+    @extend_schema(
+        operation_id="flows_update",
+        description="Validates the definition and saves it as a new version.",
+        request=openapi.FlowSave,
+        responses={200: openapi.Flow, 400: openapi.FlowInvalid, **errors(404, 409)},
+    )
     def put(self, request, pk: int):
         flow = self.get_flow(request, pk)
         definition = request.data.get("definition")
@@ -57,6 +71,9 @@ class FlowDetailApi(FlowApiBase):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return self.flow_response(request, pk)
 
+    @extend_schema(
+        operation_id="flows_rename", request=openapi.FlowRename, responses={200: openapi.Flow, **errors(400, 404)}
+    )
     def patch(self, request, pk: int):
         try:
             services.flow_rename(flow=self.get_flow(request, pk), name=str(request.data.get("name", "")), user=request.user)
@@ -64,30 +81,49 @@ class FlowDetailApi(FlowApiBase):
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return self.flow_response(request, pk)
 
+    @extend_schema(
+        operation_id="flows_destroy",
+        description="Deactivates the flow if needed, then deletes it with its versions and runs.",
+        responses={204: OpenApiResponse(description="Deleted."), **errors(404)},
+    )
     def delete(self, request, pk: int):
         services.flow_delete(flow=self.get_flow(request, pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class FlowDuplicateApi(FlowApiBase):
+    @extend_schema(operation_id="flows_duplicate", request=None, responses={201: openapi.Flow, **errors(404)})
     def post(self, request, pk: int):
         copy = services.flow_duplicate(membership=request.membership, flow=self.get_flow(request, pk))
         return self.flow_response(request, copy.pk, status.HTTP_201_CREATED)
 
 
 class FlowVersionListApi(FlowApiBase):
+    @extend_schema(operation_id="flows_versions_list", responses={200: openapi.Version(many=True), **errors(404)})
     def get(self, request, pk: int):
         versions = self.get_flow(request, pk).versions.select_related("created_by")
         return Response([version_json(v) for v in versions])
 
 
 class FlowVersionDetailApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_versions_retrieve",
+        parameters=[openapi.VERSION_NUMBER],
+        responses={200: openapi.VersionWithDefinition, **errors(404)},
+    )
     def get(self, request, pk: int, number: int):
         version = get_object_or_404(self.get_flow(request, pk).versions, number=number)
         return Response(version_json(version, with_definition=True))
 
 
 class FlowVersionRestoreApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_versions_restore",
+        description="Saves that version's definition again as a new version.",
+        parameters=[openapi.VERSION_NUMBER],
+        request=None,
+        responses={200: openapi.Flow, **errors(404)},
+    )
     def post(self, request, pk: int, number: int):
         flow = self.get_flow(request, pk)
         get_object_or_404(flow.versions, number=number)
@@ -96,6 +132,7 @@ class FlowVersionRestoreApi(FlowApiBase):
 
 
 class FlowExportApi(FlowApiBase):
+    @extend_schema(operation_id="flows_export", responses={200: openapi.FlowExport, **errors(404)})
     def get(self, request, pk: int):
         flow = self.get_flow(request, pk)
         response = Response(services.flow_export(flow=flow))
@@ -104,6 +141,12 @@ class FlowExportApi(FlowApiBase):
 
 
 class FlowImportApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_import",
+        description="Creates a flow from an export; configuration references are remapped by name or cleared.",
+        request=openapi.FlowExport,
+        responses={201: openapi.FlowImported, **errors(400)},
+    )
     def post(self, request):
         try:
             flow, warnings = services.flow_import(membership=request.membership, document=request.data)
@@ -113,6 +156,12 @@ class FlowImportApi(FlowApiBase):
 
 
 class FlowActivateApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_activate",
+        description="Pins the latest version and subscribes a Qualtrics webhook, or polls when it cannot.",
+        request=None,
+        responses={200: openapi.Activation, **errors(400, 404)},
+    )
     def post(self, request, pk: int):
         try:
             activation = activation_services.flow_activate(flow=self.get_flow(request, pk), user=request.user)
@@ -122,17 +171,27 @@ class FlowActivateApi(FlowApiBase):
 
 
 class FlowDeactivateApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_deactivate", request=None, responses={200: openapi.Activation, **errors(404)}
+    )
     def post(self, request, pk: int):
         activation = activation_services.flow_deactivate(flow=self.get_flow(request, pk))
         return Response(activation_json(activation))
 
 
 class FlowActivationApi(FlowApiBase):
+    @extend_schema(operation_id="flows_activation_retrieve", responses={200: openapi.Activation, **errors(404)})
     def get(self, request, pk: int):
         return Response(activation_json(getattr(self.get_flow(request, pk), "activation", None)))
 
 
 class FlowTestApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_test",
+        description="Runs the latest saved version on an existing response.",
+        request=openapi.FlowTest,
+        responses={202: openapi.RunRef, **errors(400, 404)},
+    )
     def post(self, request, pk: int):
         try:
             run = run_services.flow_test(flow=self.get_flow(request, pk), response_id=str(request.data.get("response_id", "")))
@@ -145,6 +204,11 @@ class FlowRecentResponsesApi(FlowApiBase):
     # It reads responses through the flow's configuration, which only editors and up may use.
     read_role = Role.EDITOR
 
+    @extend_schema(
+        operation_id="flows_recent_responses",
+        description="The latest responses of the event's survey (last 90 days), to test the flow with.",
+        responses={200: openapi.RecentResponses, **errors(400, 404)},
+    )
     def get(self, request, pk: int):
         try:
             items = run_services.recent_responses(flow=self.get_flow(request, pk))
@@ -156,6 +220,12 @@ class FlowRecentResponsesApi(FlowApiBase):
 class FileUploadApi(APIView):
     permission_classes = [TeamRole]
 
+    @extend_schema(
+        operation_id="files_upload",
+        description="Stores a file for a card's file input; the answer is the value to put in that input.",
+        request={"multipart/form-data": openapi.FileUpload},
+        responses={201: openapi.FileValue, **errors(400)},
+    )
     def post(self, request):
         from designer.files import UploadError, file_upload
 
@@ -169,6 +239,12 @@ class FileUploadApi(APIView):
 class RunListApi(APIView):
     permission_classes = [TeamRole]
 
+    @extend_schema(
+        operation_id="runs_list",
+        description="The latest 200 runs of the current team.",
+        parameters=openapi.RUN_FILTERS,
+        responses={200: openapi.Run(many=True), **errors()},
+    )
     def get(self, request):
         flow_id = request.query_params.get("flow")
         runs = runs_for_team(
@@ -181,6 +257,7 @@ class RunListApi(APIView):
 class RunDetailApi(APIView):
     permission_classes = [TeamRole]
 
+    @extend_schema(operation_id="runs_retrieve", responses={200: openapi.RunDetail, **errors(404)})
     def get(self, request, pk: int):
         run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
         return Response(run_json(run, with_steps=True))
@@ -189,6 +266,9 @@ class RunDetailApi(APIView):
 class RunRerunApi(APIView):
     permission_classes = [TeamRole]
 
+    @extend_schema(
+        operation_id="runs_rerun", request=openapi.Rerun, responses={202: openapi.RunRef, **errors(400, 404)}
+    )
     def post(self, request, pk: int):
         run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
         new = run_services.run_rerun(run=run, use_current=request.data.get("version") == "current")
@@ -199,6 +279,12 @@ class RunBulkRerunApi(APIView):
     permission_classes = [TeamRole]
     write_role = Role.EDITOR
 
+    @extend_schema(
+        operation_id="runs_rerun_many",
+        description="Re-runs those of the given runs that belong to the current team.",
+        request=openapi.BulkRerun,
+        responses={202: openapi.RunRefs, **errors(400)},
+    )
     def post(self, request):
         ids = [i for i in request.data.get("ids", []) if isinstance(i, int)][:500]
         runs = runs_for_team(team=request.team).filter(pk__in=ids)

@@ -1,0 +1,196 @@
+"""OpenAPI shapes of the flows, versions, activation and runs API (`designer.serializers` builds
+the real answers; docs/architecture.md describes them)."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+
+from designer.models import ActivationStatus, DeliverySource, RunStatus
+
+DEFINITION_HELP = 'A flow definition: {"event": {...} | null, "steps": [...]} (docs/architecture.md).'
+
+
+class LastRun(serializers.Serializer):
+    at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+
+
+class Activation(serializers.Serializer):
+    """An inactive flow that was never activated has only `status` and `status_label`."""
+
+    status = serializers.ChoiceField(choices=ActivationStatus.choices)
+    status_label = serializers.CharField()
+    reason = serializers.CharField(required=False, allow_blank=True)
+    failing_since = serializers.DateTimeField(required=False, allow_null=True)
+    subscription_id = serializers.CharField(required=False, allow_blank=True)
+    survey_id = serializers.CharField(required=False, allow_blank=True)
+    version = serializers.IntegerField(required=False, allow_null=True, help_text="The pinned version.")
+    last_event_at = serializers.DateTimeField(required=False, allow_null=True)
+    last_polled_at = serializers.DateTimeField(required=False, allow_null=True)
+    activated_at = serializers.DateTimeField(required=False, allow_null=True)
+    run_counts = serializers.DictField(child=serializers.IntegerField(), required=False, help_text="Runs per status.")
+
+
+class FlowSummary(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    version = serializers.IntegerField(help_text="Number of the latest saved version (0 before the first save).")
+    status = serializers.ChoiceField(choices=ActivationStatus.choices)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    updated_by = serializers.CharField(allow_null=True)
+    last_run = LastRun(allow_null=True)
+
+
+class Flow(FlowSummary):
+    definition = serializers.JSONField(help_text=DEFINITION_HELP)
+    activation = Activation()
+
+
+class FlowImported(Flow):
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="Configuration references remapped or cleared."
+    )
+
+
+class FlowCreate(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, help_text="Blank gives “Untitled flow”.")
+
+
+class FlowSave(serializers.Serializer):
+    definition = serializers.JSONField(help_text=DEFINITION_HELP)
+    base_version = serializers.IntegerField(allow_null=True, help_text="The version the editor loaded.")
+    name = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+
+class FlowRename(serializers.Serializer):
+    name = serializers.CharField()
+
+
+class Problem(serializers.Serializer):
+    step = serializers.CharField(help_text="A step id, 'trigger' or 'flow'.")
+    field = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
+class FlowInvalid(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = Problem(many=True, required=False, help_text="Absent when the body itself is not usable.")
+
+
+class Version(serializers.Serializer):
+    number = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(allow_null=True)
+    note = serializers.CharField(allow_blank=True)
+
+
+class VersionWithDefinition(Version):
+    definition = serializers.JSONField(help_text=DEFINITION_HELP)
+
+
+class ExportedConfiguration(serializers.Serializer):
+    name = serializers.CharField()
+    datacenter = serializers.CharField()
+
+
+class FlowExport(serializers.Serializer):
+    format = serializers.CharField(help_text="qflows.flow/1")
+    name = serializers.CharField()
+    definition = serializers.JSONField(help_text=DEFINITION_HELP)
+    configurations = serializers.DictField(
+        child=ExportedConfiguration(), required=False, help_text="By configuration id, to remap them on import."
+    )
+
+
+class RunRef(serializers.Serializer):
+    run = serializers.IntegerField()
+
+
+class RunRefs(serializers.Serializer):
+    runs = serializers.ListField(child=serializers.IntegerField())
+
+
+class FlowTest(serializers.Serializer):
+    response_id = serializers.CharField(help_text="A response of the event's survey (R_...).")
+
+
+class RecentResponse(serializers.Serializer):
+    response_id = serializers.CharField(allow_null=True)
+    recorded_date = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True, allow_blank=True)
+
+
+class RecentResponses(serializers.Serializer):
+    responses = RecentResponse(many=True)
+
+
+class RunFlow(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class Run(serializers.Serializer):
+    id = serializers.IntegerField()
+    flow = RunFlow()
+    version = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    status_label = serializers.CharField()
+    error = serializers.CharField(allow_blank=True)
+    response_id = serializers.CharField(allow_null=True, allow_blank=True)
+    source = serializers.ChoiceField(choices=DeliverySource.choices, allow_null=True)
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    rerun_of = serializers.IntegerField(allow_null=True)
+
+
+class RunStep(serializers.Serializer):
+    position = serializers.IntegerField()
+    step_id = serializers.CharField()
+    card = serializers.CharField()
+    name = serializers.CharField()
+    iteration = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(choices=RunStatus.choices)
+    inputs = serializers.JSONField()
+    outputs = serializers.JSONField()
+    error = serializers.CharField(allow_blank=True)
+    attempts = serializers.IntegerField()
+    duration_ms = serializers.IntegerField()
+
+
+class RunDetail(Run):
+    trigger = serializers.JSONField(help_text="Outputs of the event card.")
+    steps = RunStep(many=True)
+
+
+class Rerun(serializers.Serializer):
+    version = serializers.ChoiceField(
+        choices=["same", "current"], required=False, help_text="Its own version (default) or the flow's current one."
+    )
+
+
+class BulkRerun(Rerun):
+    ids = serializers.ListField(child=serializers.IntegerField(), max_length=500)
+
+
+RUN_FILTERS = [
+    OpenApiParameter("flow", OpenApiTypes.INT, description="Only this flow's runs."),
+    OpenApiParameter("outcome", OpenApiTypes.STR, enum=RunStatus.values, description="Only runs with this status."),
+]
+VERSION_NUMBER = OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+class FileUpload(serializers.Serializer):
+    file = serializers.FileField(help_text="At most MAX_IMPORT_FILE_SIZE (5 MB).")
+
+
+class FileValue(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["file"])
+    path = serializers.CharField(help_text="Relative to the file storage; under the team's uploads.")
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    content_type = serializers.CharField()
