@@ -75,8 +75,12 @@ class World:
 
 def definition(configuration_id: int, survey_id: str) -> dict:
     return {
-        "event": {"id": "trigger", "card": "qualtrics.new_response", "configuration": configuration_id,
-                  "options": {"survey_id": survey_id}},
+        "event": {
+            "id": "trigger",
+            "card": "qualtrics.new_response",
+            "configuration": configuration_id,
+            "options": {"survey_id": survey_id},
+        },
         "steps": [{"id": "step_1", "card": "core.compose", "inputs": {"template": "Hi {{trigger.recipient_name}}"}}],
     }
 
@@ -85,36 +89,53 @@ def build_world(*, team: Team, other_team: Team, sandbox, media_root: Path) -> W
     owner_membership = team.memberships.get(role=Role.OWNER)
     users = {"owner": owner_membership.user, "stranger": other_team.memberships.get(role=Role.OWNER).user}
     for role in (Role.VIEWER, Role.EDITOR, Role.ADMIN):
-        user = get_user_model().objects.create_user(username=f"{role}-of-a", password=PASSWORD, email=f"{role}@a.example")
+        user = get_user_model().objects.create_user(
+            username=f"{role}-of-a", password=PASSWORD, email=f"{role}@a.example"
+        )
         Membership.objects.create(team=team, user=user, role=role)
         users[str(role)] = user
 
-    configuration = Configuration(team=team, owner=users["owner"], name=CONFIGURATION_NAME,
-                                  datacenter=sandbox.datacenter, shared=True)
+    configuration = Configuration(
+        team=team, owner=users["owner"], name=CONFIGURATION_NAME, datacenter=sandbox.datacenter, shared=True
+    )
     configuration.api_token = sandbox.token
     configuration.save()
 
     flow = services.flow_create(membership=owner_membership, name=FLOW_NAME)
-    services.flow_save(membership=owner_membership, flow=flow,
-                       definition=definition(configuration.pk, sandbox.survey_id), base_version=0)
+    services.flow_save(
+        membership=owner_membership,
+        flow=flow,
+        definition=definition(configuration.pk, sandbox.survey_id),
+        base_version=0,
+    )
     flow.refresh_from_db()
     version = flow.versions.get(number=1)
     activation = flow_activate(flow=flow, user=users["owner"])
 
-    delivery = Delivery.objects.create(flow=flow, response_id=RESPONSE_ID, survey_id=sandbox.survey_id,
-                                       source=DeliverySource.TEST)
+    delivery = Delivery.objects.create(
+        flow=flow, response_id=RESPONSE_ID, survey_id=sandbox.survey_id, source=DeliverySource.TEST
+    )
     run = Run.objects.create(flow=flow, team=team, version=version, delivery=delivery, status=RunStatus.SUCCEEDED)
     folder = media_root / "runs" / str(run.pk)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RUN_FILE).write_text("ResponseId\nR_1\n")
 
-    invitation = account_services.invitation_create(team=team, email=INVITEE, role=Role.VIEWER,
-                                                     invited_by=users["owner"])
+    invitation = account_services.invitation_create(
+        team=team, email=INVITEE, role=Role.VIEWER, invited_by=users["owner"]
+    )
     return World(
-        team=team, other_team=other_team, users=users, configuration=configuration, flow=flow, version=version,
-        activation=activation, run=run, invitation=invitation,
+        team=team,
+        other_team=other_team,
+        users=users,
+        configuration=configuration,
+        flow=flow,
+        version=version,
+        activation=activation,
+        run=run,
+        invitation=invitation,
         invitation_token=account_services.invitation_token(invitation),
-        editor_membership=Membership.objects.get(team=team, user=users["editor"]), survey_id=sandbox.survey_id,
+        editor_membership=Membership.objects.get(team=team, user=users["editor"]),
+        survey_id=sandbox.survey_id,
     )
 
 
