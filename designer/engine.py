@@ -127,8 +127,10 @@ def run_execute(run_id: int) -> str | None:
         return None
     live.publish_run(run)
     ctx = _Context(run=run)
-    ctx.done = {(s.step_id, s.iteration): s for s in run.steps.filter(status=RunStatus.SUCCEEDED)}
-    ctx.position = run.steps.count()
+    if run.attempts > 1:  # an earlier attempt may have recorded steps
+        steps = list(run.steps.all())
+        ctx.done = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.SUCCEEDED}
+        ctx.position = len(steps)
     definition = run.version.definition
     try:
         ctx.outputs["trigger"] = _trigger_outputs(ctx, definition.get("event") or {})
@@ -189,10 +191,9 @@ def _trigger_outputs(ctx: _Context, event: dict) -> dict:
             survey = None  # question labels are a nicety; the answers are in the record
     outputs = card.event_outputs(record, survey) if card.event_outputs else dict(record or {})
     run.trigger = cap(outputs)
-    run.save(update_fields=["trigger", "updated_at"])
     _record(ctx, step_id="trigger", card=card, iteration="", status=RunStatus.SUCCEEDED,
             inputs={"response_id": response_id, "survey_id": survey_id}, outputs=outputs, error="",
-            started=started, attempts=1)
+            started=started, attempts=1, run_fields={"trigger": run.trigger})
     return outputs
 
 
@@ -259,7 +260,8 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
             client = ctx.client(step.get("configuration")) if card.needs_configuration else None
             run_ctx = RunContext(client=client, files_dir=files_dir, resolve=ctx.resolve,
                                  on_progress=_progress_reporter(run, step_id))
-            files_dir.mkdir(parents=True, exist_ok=True)
+            if any(output.type == "file" for output in card.outputs):
+                files_dir.mkdir(parents=True, exist_ok=True)  # only cards that write files need it
             outputs = card.run(run_ctx, step.get("options") or {}, inputs) or {}
         except ConnectorError as exc:
             error = exc.message if hasattr(exc, "message") else str(exc)
@@ -294,15 +296,22 @@ def _progress_reporter(run: Run, step_id: str):
     return report
 
 
-def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs, error, started, attempts) -> None:
-    if (step_id, iteration) in ctx.done:
-        return  # recorded by an earlier attempt of this run
+def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs, error, started, attempts,
+            run_fields: dict | None = None) -> None:
+    """Stores the step and renews the run's lease in one transaction (`run_fields` are saved with it)."""
+    if (step_id, iteration) in ctx.done:  # recorded by an earlier attempt of this run
+        if run_fields:
+            Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), **run_fields)
+        return
     ctx.position += 1
-    RunStep.objects.create(
+    now = timezone.now()
+    step = RunStep(
         run=ctx.run, position=ctx.position, step_id=step_id, card=card.key, name=card.name, iteration=iteration,
         status=status,
         inputs=cap(inputs), outputs=cap(outputs), error=error[:4000], attempts=attempts,
-        duration_ms=int((time.monotonic() - started) * 1000), started_at=timezone.now(),
+        duration_ms=int((time.monotonic() - started) * 1000), started_at=now,
     )
-    Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), lease_until=timezone.now() + _lease())
+    with transaction.atomic():
+        step.save(force_insert=True)
+        Run.objects.filter(pk=ctx.run.pk).update(updated_at=now, lease_until=now + _lease(), **(run_fields or {}))
     live.publish_run(ctx.run)
