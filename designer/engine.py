@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -97,7 +98,6 @@ class _Context:
 
     def client(self, configuration_id: int | None):
         from accounts.models import Configuration
-        from connectors.qualtrics.client import QualtricsClient
 
         if configuration_id is None:
             raise RunFailed("This card has no configuration: choose one in the editor.")
@@ -105,8 +105,38 @@ class _Context:
             configuration = Configuration.objects.filter(pk=configuration_id, team_id=self.run.team_id).first()
             if configuration is None:
                 raise RunFailed("The configuration this card uses was deleted: choose another one in the editor.")
-            self.clients[configuration_id] = QualtricsClient.for_configuration(configuration)
+            self.clients[configuration_id] = _pooled_client(configuration)
         return self.clients[configuration_id]
+
+
+# Clients (and so their pooled connections) outlive a run: a worker running one run after another
+# for the same configuration reuses its connections instead of opening new ones for every run.
+# A client is kept per thread, for one configuration as it is now (a changed token or data center
+# makes a new one), and dropped after a short idle time.
+CLIENT_IDLE_SECONDS = 30.0
+CLIENTS_KEPT = 32
+_clients = threading.local()
+
+
+def _pooled_client(configuration):
+    from connectors.qualtrics.client import QualtricsClient
+
+    pool: dict[int, tuple[tuple, Any, float]] = getattr(_clients, "pool", None)
+    if pool is None:
+        pool = _clients.pool = {}
+    identity = (configuration.datacenter, bytes(configuration.api_token_encrypted or b""), settings.QUALTRICS_API_BASE)
+    now = time.monotonic()
+    kept = pool.pop(configuration.pk, None)
+    if kept is not None and kept[0] == identity and now - kept[2] < CLIENT_IDLE_SECONDS:
+        client = kept[1]
+    else:
+        if kept is not None:
+            kept[1].close()
+        client = QualtricsClient.for_configuration(configuration)
+    pool[configuration.pk] = (identity, client, now)
+    while len(pool) > CLIENTS_KEPT:
+        pool.pop(next(iter(pool)))[1].close()
+    return client
 
 
 def run_claim(run_id: int) -> Run | None:
