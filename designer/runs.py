@@ -17,7 +17,20 @@ class RunRequestError(Exception):
 def _enqueue(run_id: int) -> None:
     from designer.tasks import execute_run
 
-    transaction.on_commit(lambda: execute_run.enqueue(run_id))
+    if _stored_in_this_database(execute_run):
+        # The task is a row next to the run: one commit stores both, and no worker sees the
+        # task before the run exists.
+        execute_run.enqueue(run_id)
+    else:
+        transaction.on_commit(lambda: execute_run.enqueue(run_id))
+
+
+def _stored_in_this_database(task) -> bool:
+    try:
+        from django_tasks_db import DatabaseBackend
+    except ImportError:  # pragma: no cover - installed with the product
+        return False
+    return isinstance(task.get_backend(), DatabaseBackend)
 
 
 def run_create(*, flow: Flow, version: FlowVersion, delivery: Delivery | None, rerun_of: Run | None = None) -> Run:
