@@ -12,3 +12,5 @@ urlpatterns = [
     path("", include("connectors.urls")),
     path("", include("designer.urls")),
 ]
+
+handler404 = "config.errors.not_found"

@@ -1,4 +1,5 @@
-"""Requests that once ended in a server error: each now gets its proper answer."""
+"""Requests that once got a server error or an undocumented answer: each now gets a clear 4xx
+(or succeeds), in the shape the OpenAPI schema documents."""
 
 from __future__ import annotations
 
@@ -21,3 +22,15 @@ def test_the_flow_list_page_deletes_a_flow_with_runs(world):
     response = world.client("editor").post(reverse("flow_action", args=[world.flow.pk, "delete"]))
     assert response.status_code == 302
     assert not Flow.objects.filter(pk=world.flow.pk).exists()
+
+
+@pytest.mark.parametrize("path", ["/api/flows/-3/", "/api/no-such-thing/", "/api/runs/abc/"])
+def test_an_unknown_api_address_answers_json_not_found(world, path):
+    response = world.client("owner").get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_an_unknown_page_address_still_answers_html(world):
+    response = world.client("owner").get("/flows/not-a-flow/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
