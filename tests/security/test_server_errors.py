@@ -24,6 +24,15 @@ def test_the_flow_list_page_deletes_a_flow_with_runs(world):
     assert not Flow.objects.filter(pk=world.flow.pk).exists()
 
 
+@pytest.mark.parametrize("body", ["null", "[]", '"a flow"', "3"])
+def test_an_api_body_that_is_not_a_json_object_is_refused_with_a_clear_message(world, body):
+    owner = world.client("owner")
+    for url in (reverse("api_flows"), reverse("api_flow_import"), reverse("api_runs_rerun")):
+        response = owner.post(url, body, content_type="application/json")
+        assert response.status_code == 400, url
+        assert response.json() == {"detail": "The request body must be a JSON object."}
+
+
 @pytest.mark.parametrize("path", ["/api/flows/-3/", "/api/no-such-thing/", "/api/runs/abc/"])
 def test_an_unknown_api_address_answers_json_not_found(world, path):
     response = world.client("owner").get(path)
