@@ -20,6 +20,9 @@ from designer.selectors import flows_for_team, runs_for_team
 from designer.serializers import activation_json, flow_json, flow_summary_json, run_json, version_json
 
 
+MAX_ROW_ID = 2**63 - 1
+
+
 class FlowApiBase(APIView):
     permission_classes = [TeamRole]
 
@@ -286,7 +289,11 @@ class RunBulkRerunApi(APIView):
         responses={202: openapi.RunRefs, **errors(400)},
     )
     def post(self, request):
-        ids = [i for i in request.data.get("ids", []) if isinstance(i, int)][:500]
+        ids = request.data.get("ids", [])
+        if not isinstance(ids, list):
+            return Response({"detail": "ids must be a list of run ids."}, status=status.HTTP_400_BAD_REQUEST)
+        # Ids past the database's integer range cannot name a run (and overflow the query).
+        ids = [i for i in ids if isinstance(i, int) and 0 < i <= MAX_ROW_ID][:500]
         runs = runs_for_team(team=request.team).filter(pk__in=ids)
         use_current = request.data.get("version") == "current"
         new = [run_services.run_rerun(run=r, use_current=use_current).pk for r in runs]

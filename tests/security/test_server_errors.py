@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -24,6 +26,12 @@ def test_the_flow_list_page_deletes_a_flow_with_runs(world):
     assert not Flow.objects.filter(pk=world.flow.pk).exists()
 
 
+def put_flow(world, **body):
+    return world.client("owner").put(
+        reverse("api_flow", args=[world.flow.pk]), json.dumps(body), content_type="application/json"
+    )
+
+
 @pytest.mark.parametrize("body", ["null", "[]", '"a flow"', "3"])
 def test_an_api_body_that_is_not_a_json_object_is_refused_with_a_clear_message(world, body):
     owner = world.client("owner")
@@ -31,6 +39,23 @@ def test_an_api_body_that_is_not_a_json_object_is_refused_with_a_clear_message(w
         response = owner.post(url, body, content_type="application/json")
         assert response.status_code == 400, url
         assert response.json() == {"detail": "The request body must be a JSON object."}
+
+
+@pytest.mark.parametrize("ids", [5, "1,2", {"1": 2}, None])
+def test_a_bulk_rerun_without_a_list_of_ids_is_refused(world, ids):
+    response = world.client("owner").post(
+        reverse("api_runs_rerun"), json.dumps({"ids": ids}), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "ids must be a list of run ids."}
+
+
+def test_a_bulk_rerun_ignores_ids_beyond_the_database_range(world):
+    response = world.client("owner").post(
+        reverse("api_runs_rerun"), json.dumps({"ids": [2**80, -(2**80), world.run.pk]}), content_type="application/json"
+    )
+    assert response.status_code == 202
+    assert len(response.json()["runs"]) == 1
 
 
 @pytest.mark.parametrize("path", ["/api/flows/-3/", "/api/no-such-thing/", "/api/runs/abc/"])
