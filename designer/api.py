@@ -60,10 +60,17 @@ class FlowDetailApi(FlowApiBase):
     def put(self, request, pk: int):
         flow = self.get_flow(request, pk)
         definition = request.data.get("definition")
+        base_version, name = request.data.get("base_version"), request.data.get("name")
+        if isinstance(base_version, str) and base_version.isdigit():
+            base_version = int(base_version)
+        if base_version is not None and (isinstance(base_version, bool) or not isinstance(base_version, int)):
+            message = "base_version must be the number of the version you opened."
+            return Response({"detail": message}, status=status.HTTP_400_BAD_REQUEST)
+        if name is not None and not isinstance(name, str):
+            return Response({"detail": "name must be text."}, status=status.HTTP_400_BAD_REQUEST)
         try:
             services.flow_save(
-                membership=request.membership, flow=flow, definition=definition,
-                base_version=request.data.get("base_version"), name=request.data.get("name"),
+                membership=request.membership, flow=flow, definition=definition, base_version=base_version, name=name,
             )
         except services.FlowInvalid as exc:
             return Response(

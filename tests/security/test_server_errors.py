@@ -68,3 +68,18 @@ def test_an_unknown_api_address_answers_json_not_found(world, path):
 def test_an_unknown_page_address_still_answers_html(world):
     response = world.client("owner").get("/flows/not-a-flow/")
     assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("base_version", ["one", {"v": 1}, [1], 1.5])
+def test_a_save_with_a_base_version_that_is_not_a_number_is_refused(world, base_version):
+    response = put_flow(world, definition=world.flow.definition, base_version=base_version)
+    assert response.status_code == 400
+    assert "base_version" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("name", [5, ["Welcome"], {"name": "x"}])
+def test_a_save_with_a_name_that_is_not_text_is_refused(world, name):
+    response = put_flow(world, definition=world.flow.definition, base_version=1, name=name)
+    assert response.status_code == 400
+    assert "name" in response.json()["detail"]
+
