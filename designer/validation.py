@@ -67,8 +67,9 @@ def walk_steps(steps: list[dict]):
 
 def configuration_ids(definition: dict) -> set[int]:
     ids = set()
-    event = definition.get("event") or {}
-    for node in [event, *walk_steps(definition.get("steps") or [])]:
+    event = definition.get("event")
+    steps = definition.get("steps")
+    for node in [*([event] if isinstance(event, dict) else []), *walk_steps(steps if isinstance(steps, list) else [])]:
         if isinstance(node.get("configuration"), int):
             ids.add(node["configuration"])
     return ids
@@ -93,6 +94,8 @@ class Validator:
         event = definition.get("event")
         if not event:
             self.error("trigger", None, "Add an event card first: it starts the flow.")
+        elif not isinstance(event, dict):
+            self.error("trigger", None, "The event card must be an object with an id, a card and its options.")
         else:
             card = self._node(event, scope, expect_event=True)
             if card is not None:

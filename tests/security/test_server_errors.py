@@ -83,3 +83,10 @@ def test_a_save_with_a_name_that_is_not_text_is_refused(world, name):
     assert response.status_code == 400
     assert "name" in response.json()["detail"]
 
+
+@pytest.mark.parametrize("event", ["qualtrics.new_response", ["trigger"], 7])
+def test_a_definition_whose_event_is_not_an_object_is_reported_as_a_problem(world, event):
+    response = put_flow(world, definition={"event": event, "steps": []}, base_version=1)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["step"] == "trigger"
+
