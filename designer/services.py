@@ -187,14 +187,18 @@ def flow_import(*, membership: Membership, document: dict) -> tuple[Flow, list[s
     definition = document.get("definition")
     if not isinstance(definition, dict):
         raise ValueError("The export has no flow definition.")
+    if not isinstance(definition.get("event"), dict | None) or not isinstance(definition.get("steps", []), list):
+        raise ValueError("The export's definition needs an event card (or none) and a list of steps.")
     definition = copy.deepcopy(definition)
-    exported = document.get("configurations") or {}
+    exported = document.get("configurations")
+    exported = exported if isinstance(exported, dict) else {}
     usable = {c.name.casefold(): c for c in configurations_usable(membership=membership)}
     usable_ids = {c.pk for c in usable.values()}
     warnings: list[str] = []
     mapping: dict[int, int | None] = {}
     for old_id in configuration_ids(definition):
-        info = exported.get(str(old_id)) or {}
+        info = exported.get(str(old_id))
+        info = info if isinstance(info, dict) else {}
         name = str(info.get("name") or "")
         match = usable.get(name.casefold()) if name else None
         if match is not None:

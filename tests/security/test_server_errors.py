@@ -90,3 +90,21 @@ def test_a_definition_whose_event_is_not_an_object_is_reported_as_a_problem(worl
     assert response.status_code == 400
     assert response.json()["errors"][0]["step"] == "trigger"
 
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"configurations": ["Team A"]},
+        {"configurations": {"1": "Team A"}},
+        {"definition": {"event": "trigger", "steps": []}},
+        {"definition": {"event": None, "steps": "step_1"}},
+    ],
+)
+def test_an_import_with_misshapen_parts_is_refused_or_cleaned_not_a_server_error(world, document):
+    base = {"format": "qflows.flow/1", "name": "Imported", "definition": world.flow.definition, "configurations": {}}
+    response = world.client("owner").post(
+        reverse("api_flow_import"), json.dumps({**base, **document}), content_type="application/json"
+    )
+    assert response.status_code in (201, 400), response.content
+    if response.status_code == 400:
+        assert response.json()["detail"]
