@@ -11,6 +11,7 @@ import email.utils
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -109,6 +110,10 @@ class HttpClient:
     `retryable`: the server may have applied it.
     """
 
+    # Called with (method, url) before a request that is not safe to repeat (a POST) is sent; the
+    # run engine sets it to note that a step may have changed something at the provider.
+    before_unsafe_send: Callable[[str, str], None] | None = None
+
     def __init__(
         self,
         *,
@@ -168,6 +173,8 @@ class HttpClient:
         method = method.upper()
         kwargs.setdefault("timeout", self.timeout)
         kwargs["allow_redirects"] = False
+        if method not in IDEMPOTENT_METHODS and self.before_unsafe_send is not None:
+            self.before_unsafe_send(method, url)
         started = time.monotonic()
         attempt = 0
         while True:

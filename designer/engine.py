@@ -3,7 +3,9 @@
 No HTTP or view code here. A run is claimed with a lease so that two workers never run it at
 once, and a run whose worker died is claimed again after the lease ends; steps that already
 succeeded are not repeated (their recorded outputs are reused), so a retried run never makes the
-same Qualtrics change twice.
+same Qualtrics change twice. A step is recorded as running before it first sends a change (a
+POST); a resumed run that finds it so does not send it again, since Qualtrics may have applied
+it, and fails with a message that says so.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class _Context:
     run: Run
     outputs: dict[str, Any] = field(default_factory=dict)
     done: dict[tuple[str, str], RunStep] = field(default_factory=dict)
+    in_flight: dict[tuple[str, str], RunStep] = field(default_factory=dict)  # sent a change, outcome not recorded
     position: int = 0
     clients: dict[int, Any] = field(default_factory=dict)
 
@@ -160,6 +163,7 @@ def run_execute(run_id: int) -> str | None:
     if run.attempts > 1:  # an earlier attempt may have recorded steps
         steps = list(run.steps.all())
         ctx.done = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.SUCCEEDED}
+        ctx.in_flight = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.RUNNING}
         ctx.position = len(steps)
     definition = run.version.definition
     try:
@@ -281,6 +285,22 @@ def _step(ctx: _Context, step: dict, iteration: str) -> None:
 def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, started: float) -> None:
     step_id = step["id"]
     run = ctx.run
+    interrupted = ctx.in_flight.get((step_id, iteration))
+    if interrupted is not None:
+        error = (f"“{card.name}” ({step_id}) was sending a change to Qualtrics when this run was interrupted. "
+                 "Qualtrics may have applied it, so it was not sent again: check Qualtrics, then re-run.")
+        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
+                outputs={}, error=error, started=started, attempts=interrupted.attempts)
+        raise RunFailed(error)
+
+    def before_change(method: str, url: str) -> None:
+        if (step_id, iteration) not in ctx.in_flight:
+            ctx.position += 1
+            ctx.in_flight[(step_id, iteration)] = RunStep.objects.create(
+                run=run, position=ctx.position, step_id=step_id, card=card.key, name=card.name, iteration=iteration,
+                status=RunStatus.RUNNING, inputs=cap(inputs), started_at=timezone.now(),
+            )
+
     files_dir = Path(settings.MEDIA_ROOT) / "runs" / str(run.pk)
     attempts = 0
     error = ""
@@ -292,7 +312,7 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
                                  on_progress=_progress_reporter(run, step_id))
             if any(output.type == "file" for output in card.outputs):
                 files_dir.mkdir(parents=True, exist_ok=True)  # only cards that write files need it
-            outputs = card.run(run_ctx, step.get("options") or {}, inputs) or {}
+            outputs = _call(card, client, run_ctx, step.get("options") or {}, inputs, before_change)
         except ConnectorError as exc:
             error = exc.message if hasattr(exc, "message") else str(exc)
             if exc.retryable and attempts < STEP_ATTEMPTS:
@@ -308,6 +328,17 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
         _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
                 outputs={}, error=error, started=started, attempts=attempts)
         raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
+
+
+def _call(card, client, run_ctx: RunContext, options: dict, inputs: dict, before_change) -> dict:
+    """Runs the card with `before_change` called before the client first sends a change."""
+    if client is None:
+        return card.run(run_ctx, options, inputs) or {}
+    client.before_unsafe_send = before_change
+    try:
+        return card.run(run_ctx, options, inputs) or {}
+    finally:
+        client.before_unsafe_send = None
 
 
 def _progress_reporter(run: Run, step_id: str):
@@ -333,15 +364,21 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
         if run_fields:
             Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), **run_fields)
         return
-    ctx.position += 1
+    marked = ctx.in_flight.pop((step_id, iteration), None)  # recorded as running when it sent a change
+    if marked is None:
+        ctx.position += 1
     now = timezone.now()
     step = RunStep(
-        run=ctx.run, position=ctx.position, step_id=step_id, card=card.key, name=card.name, iteration=iteration,
-        status=status,
+        run=ctx.run, position=marked.position if marked else ctx.position, step_id=step_id, card=card.key,
+        name=card.name, iteration=iteration, status=status,
         inputs=cap(inputs), outputs=cap(outputs), error=error[:4000], attempts=attempts,
-        duration_ms=int((time.monotonic() - started) * 1000), started_at=now,
+        duration_ms=int((time.monotonic() - started) * 1000), started_at=marked.started_at if marked else now,
     )
     with transaction.atomic():
-        step.save(force_insert=True)
+        if marked is not None:
+            step.pk = marked.pk
+            step.save(force_update=True)
+        else:
+            step.save(force_insert=True)
         Run.objects.filter(pk=ctx.run.pk).update(updated_at=now, lease_until=now + _lease(), **(run_fields or {}))
     live.publish_run(ctx.run)
