@@ -154,6 +154,7 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 # Static files are served by the application itself (WhiteNoise), straight from the source
 # folders: no collectstatic step, and no separate web server needed on one machine.
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "files")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
