@@ -42,7 +42,9 @@ class ConfigurationListApi(APIView):
         serializer = ConfigurationSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         try:
-            configuration = services.configuration_create(membership=request.membership, **serializer.validated_data)
+            # A missing token is the service's to refuse, with its message on the api_token field.
+            values = {"api_token": "", **serializer.validated_data}
+            configuration = services.configuration_create(membership=request.membership, **values)
         except services.ConfigurationInputError as exc:
             return _input_error(exc)
         data = ConfigurationSerializer(configuration, context={"request": request}).data

@@ -108,3 +108,12 @@ def test_an_import_with_misshapen_parts_is_refused_or_cleaned_not_a_server_error
     assert response.status_code in (201, 400), response.content
     if response.status_code == 400:
         assert response.json()["detail"]
+
+
+def test_a_configuration_without_a_token_is_refused_with_a_message_on_the_token(world):
+    body = {"name": "No token", "datacenter": world.configuration.datacenter}
+    response = world.client("owner").post(
+        reverse("api_configurations"), json.dumps(body), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["api_token"]
