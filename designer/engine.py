@@ -6,6 +6,10 @@ succeeded are not repeated (their recorded outputs are reused), so a retried run
 same Qualtrics change twice. A step is recorded as running before it first sends a change (a
 POST); a resumed run that finds it so does not send it again, since Qualtrics may have applied
 it, and fails with a message that says so.
+
+When the database goes away mid-run (a dropped connection, a lock held past the timeout), the
+run is not failed: the record of a step that changed Qualtrics is written again for a while,
+and otherwise the run gives up its lease so the scheduler hands it to a worker again.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -39,6 +43,7 @@ STEP_BACKOFF_SECONDS = 1.0
 RESPONSE_404_RETRIES = (1.0, 2.0, 4.0)  # a response can 404 briefly right after its event
 MAX_STORED_JSON = 32 * 1024
 MAX_LOOP_ITEMS = 1000
+DATABASE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 class RunFailed(Exception):
@@ -75,6 +80,7 @@ class _Context:
     outputs: dict[str, Any] = field(default_factory=dict)
     done: dict[tuple[str, str], RunStep] = field(default_factory=dict)
     in_flight: dict[tuple[str, str], RunStep] = field(default_factory=dict)  # sent a change, outcome not recorded
+    failed: dict[tuple[str, str], RunStep] = field(default_factory=dict)  # failed, but the run was not ended
     position: int = 0
     clients: dict[int, Any] = field(default_factory=dict)
 
@@ -158,12 +164,24 @@ def run_execute(run_id: int) -> str | None:
     run = run_claim(run_id)
     if run is None:
         return None
+    try:
+        _execute(run)
+    except (OperationalError, InterfaceError) as exc:
+        if not _database_unavailable(exc):
+            raise
+        _interrupted(run, exc)
+        return None
+    return run.status
+
+
+def _execute(run: Run) -> None:
     live.publish_run(run)
     ctx = _Context(run=run)
     if run.attempts > 1:  # an earlier attempt may have recorded steps
         steps = list(run.steps.all())
         ctx.done = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.SUCCEEDED}
         ctx.in_flight = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.RUNNING}
+        ctx.failed = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.FAILED}
         ctx.position = len(steps)
     definition = run.version.definition
     try:
@@ -174,11 +192,36 @@ def run_execute(run_id: int) -> str | None:
     except RunFailed as exc:
         _finish(run, RunStatus.FAILED, str(exc))
     except Exception as exc:  # a bug must fail the run visibly, not leave it running
+        if _database_unavailable(exc):
+            raise  # not a bug: the run goes on once the database is back
         logger.exception("Run %s crashed", run.pk)
         _finish(run, RunStatus.FAILED, f"Internal error: {type(exc).__name__}. The team has been notified in the logs.")
     else:
         _finish(run, RunStatus.SUCCEEDED, "")
-    return run.status
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    """A lost connection, a database shut down or locked past its timeout, rather than a bug."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    # PostgreSQL: connection exception, rollback, insufficient resources, operator intervention.
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    return sqlstate[:2] in ("08", "40", "53", "57") or any(
+        word in str(exc).lower() for word in ("connection", "locked", "timeout")
+    )
+
+
+def _interrupted(run: Run, exc: Exception) -> None:
+    """Gives up the run's lease so that the scheduler's stalled-run pass hands it out again soon."""
+    logger.warning("Run %s was interrupted by the database and will be resumed: %s", run.pk, exc)
+    try:
+        if not connection.in_atomic_block:
+            connection.close()  # the next query opens a new connection
+        Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(lease_until=timezone.now())
+    except DatabaseError:
+        pass  # the lease runs out by itself
 
 
 def _finish(run: Run, status: str, error: str) -> None:
@@ -245,6 +288,9 @@ def _step(ctx: _Context, step: dict, iteration: str) -> None:
         if card.key == "core.continue_if" and not previous.outputs.get("result"):
             raise _Stop()
         return
+    failed = ctx.failed.get((step_id, iteration))
+    if failed is not None:  # an earlier attempt failed here and was interrupted before it ended the run
+        raise RunFailed(f"“{card.name}” ({step_id}) failed: {failed.error}")
     started = time.monotonic()
     inputs: dict[str, Any] = {}
     try:
@@ -287,11 +333,11 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
     run = ctx.run
     interrupted = ctx.in_flight.get((step_id, iteration))
     if interrupted is not None:
-        error = (f"“{card.name}” ({step_id}) was sending a change to Qualtrics when this run was interrupted. "
-                 "Qualtrics may have applied it, so it was not sent again: check Qualtrics, then re-run.")
+        error = ("It was sending a change to Qualtrics when this run was interrupted. Qualtrics may have applied "
+                 "it, so it was not sent again: check Qualtrics, then re-run.")
         _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
                 outputs={}, error=error, started=started, attempts=interrupted.attempts)
-        raise RunFailed(error)
+        raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
 
     def before_change(method: str, url: str) -> None:
         if (step_id, iteration) not in ctx.in_flight:
@@ -374,11 +420,32 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
         inputs=cap(inputs), outputs=cap(outputs), error=error[:4000], attempts=attempts,
         duration_ms=int((time.monotonic() - started) * 1000), started_at=marked.started_at if marked else now,
     )
-    with transaction.atomic():
-        if marked is not None:
-            step.pk = marked.pk
-            step.save(force_update=True)
-        else:
-            step.save(force_insert=True)
-        Run.objects.filter(pk=ctx.run.pk).update(updated_at=now, lease_until=now + _lease(), **(run_fields or {}))
+
+    def write() -> None:
+        with transaction.atomic():
+            if marked is not None:
+                step.pk = marked.pk
+                step.save(force_update=True)
+            else:
+                step.save(force_insert=True)
+            Run.objects.filter(pk=ctx.run.pk).update(updated_at=now, lease_until=now + _lease(), **(run_fields or {}))
+
+    if marked is not None:
+        _retrying(write)  # Qualtrics has made the change: its record must survive a dropped connection
+    else:
+        write()
     live.publish_run(ctx.run)
+
+
+def _retrying(write) -> None:
+    """Runs `write`, and again after each loss of the database, for about 15 s in all."""
+    for delay in (*DATABASE_RETRY_DELAYS, None):
+        try:
+            write()
+            return
+        except (OperationalError, InterfaceError) as exc:
+            if delay is None or connection.in_atomic_block or not _database_unavailable(exc):
+                raise
+            logger.warning("Recording a step failed (%s); trying again in %g s", exc, delay)
+            connection.close()
+            _sleep(delay)
