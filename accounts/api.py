@@ -36,7 +36,7 @@ class ConfigurationListApi(APIView):
         operation_id="configurations_create",
         description="Creates a configuration and authorizes it with Qualtrics (`GET whoami`).",
         request=ConfigurationCreate,
-        responses={201: ConfigurationOut, 400: ConfigurationFieldErrors, **errors()},
+        responses={201: ConfigurationOut, 400: ConfigurationFieldErrors, **errors(415)},
     )
     def post(self, request):
         serializer = ConfigurationSerializer(data=request.data, context={"request": request})
@@ -68,7 +68,7 @@ class ConfigurationDetailApi(APIView):
         operation_id="configurations_partial_update",
         description="Changes it; a new token or data center is authorized again.",
         request=ConfigurationUpdate,
-        responses={200: ConfigurationOut, 400: ConfigurationFieldErrors, **errors(404)},
+        responses={200: ConfigurationOut, 400: ConfigurationFieldErrors, **errors(404, 415)},
     )
     def patch(self, request, pk: int):
         configuration = self._get(request, pk, manage=True)

@@ -21,6 +21,7 @@ ERROR_DESCRIPTIONS = {
     403: "Not signed in, no current team, a missing CSRF token, or a role too low for this.",
     404: "Not found in the current team.",
     409: "Conflicts with a newer change.",
+    415: "The body is not in the media type the operation takes.",
     502: "Qualtrics failed or is rate limiting; try again shortly.",
 }
 

@@ -39,7 +39,7 @@ class FlowListApi(FlowApiBase):
         return Response([flow_summary_json(f) for f in flows_for_team(team=request.team)])
 
     @extend_schema(
-        operation_id="flows_create", request=openapi.FlowCreate, responses={201: openapi.Flow, **errors(400)}
+        operation_id="flows_create", request=openapi.FlowCreate, responses={201: openapi.Flow, **errors(400, 415)}
     )
     def post(self, request):
         flow = services.flow_create(membership=request.membership, name=str(request.data.get("name", "")))
@@ -55,7 +55,7 @@ class FlowDetailApi(FlowApiBase):
         operation_id="flows_update",
         description="Validates the definition and saves it as a new version.",
         request=openapi.FlowSave,
-        responses={200: openapi.Flow, 400: openapi.FlowInvalid, **errors(404, 409)},
+        responses={200: openapi.Flow, 400: openapi.FlowInvalid, **errors(404, 409, 415)},
     )
     def put(self, request, pk: int):
         flow = self.get_flow(request, pk)
@@ -82,7 +82,9 @@ class FlowDetailApi(FlowApiBase):
         return self.flow_response(request, pk)
 
     @extend_schema(
-        operation_id="flows_rename", request=openapi.FlowRename, responses={200: openapi.Flow, **errors(400, 404)}
+        operation_id="flows_rename",
+        request=openapi.FlowRename,
+        responses={200: openapi.Flow, **errors(400, 404, 415)},
     )
     def patch(self, request, pk: int):
         try:
@@ -155,7 +157,7 @@ class FlowImportApi(FlowApiBase):
         operation_id="flows_import",
         description="Creates a flow from an export; configuration references are remapped by name or cleared.",
         request=openapi.FlowExport,
-        responses={201: openapi.FlowImported, **errors(400)},
+        responses={201: openapi.FlowImported, **errors(400, 415)},
     )
     def post(self, request):
         try:
@@ -200,7 +202,7 @@ class FlowTestApi(FlowApiBase):
         operation_id="flows_test",
         description="Runs the latest saved version on an existing response.",
         request=openapi.FlowTest,
-        responses={202: openapi.RunRef, **errors(400, 404)},
+        responses={202: openapi.RunRef, **errors(400, 404, 415)},
     )
     def post(self, request, pk: int):
         try:
@@ -234,7 +236,7 @@ class FileUploadApi(APIView):
         operation_id="files_upload",
         description="Stores a file for a card's file input; the answer is the value to put in that input.",
         request={"multipart/form-data": openapi.FileUpload},
-        responses={201: openapi.FileValue, **errors(400)},
+        responses={201: openapi.FileValue, **errors(400, 415)},
     )
     def post(self, request):
         from designer.files import UploadError, file_upload
@@ -277,7 +279,9 @@ class RunRerunApi(APIView):
     permission_classes = [TeamRole]
 
     @extend_schema(
-        operation_id="runs_rerun", request=openapi.Rerun, responses={202: openapi.RunRef, **errors(400, 404)}
+        operation_id="runs_rerun",
+        request=openapi.Rerun,
+        responses={202: openapi.RunRef, **errors(400, 404, 415)},
     )
     def post(self, request, pk: int):
         run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
@@ -293,7 +297,7 @@ class RunBulkRerunApi(APIView):
         operation_id="runs_rerun_many",
         description="Re-runs those of the given runs that belong to the current team.",
         request=openapi.BulkRerun,
-        responses={202: openapi.RunRefs, **errors(400)},
+        responses={202: openapi.RunRefs, **errors(400, 415)},
     )
     def post(self, request):
         ids = request.data.get("ids", [])

@@ -117,3 +117,11 @@ def test_a_configuration_without_a_token_is_refused_with_a_message_on_the_token(
     )
     assert response.status_code == 400
     assert list(response.json()) == ["api_token"]
+
+
+def test_a_body_in_a_media_type_the_api_does_not_take_gets_the_documented_415(world):
+    response = world.client("owner").post(reverse("api_flows"), "name=x", content_type="text/plain")
+    assert response.status_code == 415
+    assert "detail" in response.json()
+    schema = world.client("owner").get(reverse("api_schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "415" in schema["paths"]["/api/flows/"]["post"]["responses"]
