@@ -8,6 +8,7 @@ FIELD_ENCRYPTION_KEY instead, and accept older keys for reading so that keys can
 from __future__ import annotations
 
 import hashlib
+import threading
 
 from django.conf import settings
 from django_cryptography.core.signing import FernetSigner
@@ -28,12 +29,19 @@ def _fernet(key: str) -> FernetBytes:
 
 
 _cache: dict[str, FernetBytes] = {}
+_cache_lock = threading.Lock()
 
 
 def _fernet_cached(key: str) -> FernetBytes:
-    if key not in _cache:
-        _cache[key] = _fernet(key)
-    return _cache[key]
+    fernet = _cache.get(key)
+    if fernet is None:
+        # One derivation per key and process: without the lock, every request thread that
+        # arrives before the first derivation finishes runs its own PBKDF2.
+        with _cache_lock:
+            fernet = _cache.get(key)
+            if fernet is None:
+                fernet = _cache[key] = _fernet(key)
+    return fernet
 
 
 def encrypt_text(value: str) -> bytes:
