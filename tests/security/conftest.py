@@ -86,6 +86,7 @@ def definition(configuration_id: int, survey_id: str) -> dict:
 
 
 def build_world(*, team: Team, other_team: Team, sandbox, media_root: Path) -> World:
+    sandbox.set_export_polls(1)  # response exports (recent responses) are ready at once
     owner_membership = team.memberships.get(role=Role.OWNER)
     users = {"owner": owner_membership.user, "stranger": other_team.memberships.get(role=Role.OWNER).user}
     for role in (Role.VIEWER, Role.EDITOR, Role.ADMIN):
