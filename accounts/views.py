@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import services
@@ -58,7 +59,10 @@ def team_switch(request):
     else:
         request.session[SESSION_TEAM_KEY] = membership.team_id
         messages.success(request, f"Switched to {membership.team.name}.")
-    return redirect(request.POST.get("next") or "flows")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = "flows"  # never off-site
+    return redirect(back)
 
 
 @login_required
