@@ -13,6 +13,7 @@ from accounts import services
 from accounts.forms import InviteForm, SignUpForm, TeamForm, ThrottledAuthenticationForm
 from accounts.middleware import SESSION_TEAM_KEY
 from accounts.models import Membership, Role
+from config.ids import row_id
 
 
 class SignInView(LoginView):
@@ -53,7 +54,7 @@ def team_create(request):
 @require_POST
 def team_switch(request):
     team_id = request.POST.get("team")
-    membership = Membership.objects.filter(user=request.user, team_id=team_id if str(team_id).isdigit() else None).first()
+    membership = Membership.objects.filter(user=request.user, team_id=row_id(team_id)).first()
     if membership is None:
         messages.error(request, "You are not a member of that team.")
     else:

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.models import Role
 from accounts.openapi import errors
 from accounts.permissions import TeamRole
+from config.ids import row_id
 from designer import activation as activation_services
 from designer import openapi
 from designer import runs as run_services
@@ -18,9 +19,6 @@ from designer import services
 from designer.models import Flow
 from designer.selectors import flows_for_team, runs_for_team
 from designer.serializers import activation_json, flow_json, flow_summary_json, run_json, version_json
-
-
-MAX_ROW_ID = 2**63 - 1
 
 
 class FlowApiBase(APIView):
@@ -61,7 +59,7 @@ class FlowDetailApi(FlowApiBase):
         flow = self.get_flow(request, pk)
         definition = request.data.get("definition")
         base_version, name = request.data.get("base_version"), request.data.get("name")
-        if isinstance(base_version, str) and base_version.isdigit():
+        if isinstance(base_version, str) and base_version.isascii() and base_version.isdigit():
             base_version = int(base_version)
         if base_version is not None and (isinstance(base_version, bool) or not isinstance(base_version, int)):
             message = "base_version must be the number of the version you opened."
@@ -260,7 +258,7 @@ class RunListApi(APIView):
     def get(self, request):
         flow_id = request.query_params.get("flow")
         runs = runs_for_team(
-            team=request.team, flow_id=int(flow_id) if str(flow_id).isdigit() else None,
+            team=request.team, flow_id=row_id(flow_id),
             outcome=request.query_params.get("outcome") or None,
         )[:200]
         return Response([run_json(r) for r in runs])
@@ -303,8 +301,7 @@ class RunBulkRerunApi(APIView):
         ids = request.data.get("ids", [])
         if not isinstance(ids, list):
             return Response({"detail": "ids must be a list of run ids."}, status=status.HTTP_400_BAD_REQUEST)
-        # Ids past the database's integer range cannot name a run (and overflow the query).
-        ids = [i for i in ids if isinstance(i, int) and 0 < i <= MAX_ROW_ID][:500]
+        ids = [i for i in ids if isinstance(i, int) and row_id(i)][:500]
         runs = runs_for_team(team=request.team).filter(pk__in=ids)
         use_current = request.data.get("version") == "current"
         new = [run_services.run_rerun(run=r, use_current=use_current).pk for r in runs]

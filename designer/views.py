@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from accounts.permissions import team_required
+from config.ids import row_id
 from designer import activation as activation_services
 from designer import runs as run_services
 from designer import services
@@ -101,11 +102,11 @@ def flow_status(request, pk: int):
 def run_list(request):
     flow_id = request.GET.get("flow")
     outcome = request.GET.get("outcome") or None
-    runs = runs_for_team(team=request.team, flow_id=int(flow_id) if str(flow_id).isdigit() else None, outcome=outcome)
+    runs = runs_for_team(team=request.team, flow_id=row_id(flow_id), outcome=outcome)
     page = Paginator(runs, 50).get_page(request.GET.get("page"))
     return render(request, "designer/run_list.html", {
         "page": page, "flows": flows_for_team(team=request.team), "statuses": RunStatus.choices,
-        "selected_flow": int(flow_id) if str(flow_id).isdigit() else None, "selected_outcome": outcome,
+        "selected_flow": row_id(flow_id), "selected_outcome": outcome,
     })
 
 
@@ -142,7 +143,7 @@ def run_file(request, pk: int, path: str):
 @team_required(Role.EDITOR)
 @require_POST
 def run_rerun(request):
-    ids = [int(i) for i in request.POST.getlist("run") if i.isdigit()][:500]
+    ids = [i for i in map(row_id, request.POST.getlist("run")) if i][:500]
     use_current = request.POST.get("version") == "current"
     runs = runs_for_team(team=request.team).filter(pk__in=ids)
     created = [run_services.run_rerun(run=r, use_current=use_current) for r in runs]

@@ -125,3 +125,34 @@ def test_a_body_in_a_media_type_the_api_does_not_take_gets_the_documented_415(wo
     assert "detail" in response.json()
     schema = world.client("owner").get(reverse("api_schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     assert "415" in schema["paths"]["/api/flows/"]["post"]["responses"]
+
+
+HUGE = str(2**80)
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "args", "data"),
+    [
+        ("get", "api_runs", [], {"flow": HUGE}),
+        ("get", "runs", [], {"flow": HUGE}),
+        ("get", "api_card_outputs", ["qualtrics.new_response"], {"configuration": HUGE, "survey_id": "SV_1"}),
+        ("get", "api_configuration_options", [HUGE, "surveys"], {}),
+        ("get", "api_flow", [HUGE], {}),
+        ("post", "team_switch", [], {"team": HUGE}),
+        ("post", "run_rerun", [], {"run": [HUGE]}),
+    ],
+)
+def test_ids_beyond_the_database_range_find_nothing_instead_of_failing(world, method, name, args, data):
+    response = getattr(world.client("owner"), method)(reverse(name, args=args), data)
+    assert response.status_code in (200, 302, 404)
+
+
+@pytest.mark.parametrize("flow", ["²", "١٢", "-4", "0"])
+def test_a_flow_filter_that_is_not_a_plain_number_is_ignored(world, flow):
+    for name in ("api_runs", "runs"):
+        assert world.client("owner").get(reverse(name), {"flow": flow}).status_code == 200
+
+
+def test_a_base_version_in_other_scripts_digits_is_refused(world):
+    response = put_flow(world, definition=world.flow.definition, base_version="²")
+    assert response.status_code == 400
