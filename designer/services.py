@@ -54,6 +54,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Membership  # noqa: E402
 from accounts.selectors import configurations_usable  # noqa: E402
+from config.parsers import MAX_JSON_DEPTH, json_depth_ok  # noqa: E402
 from designer.models import FlowVersion  # noqa: E402
 from designer.validation import Problem, configuration_ids, definition_validate  # noqa: E402
 
@@ -184,6 +185,8 @@ def flow_import(*, membership: Membership, document: dict) -> tuple[Flow, list[s
     """Creates a flow from an export; configuration references are remapped by name or cleared."""
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise ValueError(f"This is not a flow export (expected format “{EXPORT_FORMAT}”).")
+    if not json_depth_ok(document):
+        raise ValueError(f"The export is nested more than {MAX_JSON_DEPTH} levels deep; a flow never is.")
     definition = document.get("definition")
     if not isinstance(definition, dict):
         raise ValueError("The export has no flow definition.")

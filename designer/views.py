@@ -71,7 +71,10 @@ def flow_import(request):
             raise ValueError("Choose an exported flow file (.json).")
         if upload.size > 2 * 1024 * 1024:
             raise ValueError("That file is larger than 2 MB; a flow export is much smaller.")
-        document = json.loads(upload.read().decode("utf-8"))
+        try:
+            document = json.loads(upload.read().decode("utf-8"))
+        except RecursionError:
+            raise ValueError("That file is nested too deeply to be a flow export.") from None
         flow, warnings = services.flow_import(membership=request.membership, document=document)
     except (ValueError, UnicodeDecodeError) as exc:
         messages.error(request, f"Not imported: {exc}")

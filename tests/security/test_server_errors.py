@@ -156,3 +156,27 @@ def test_a_flow_filter_that_is_not_a_plain_number_is_ignored(world, flow):
 def test_a_base_version_in_other_scripts_digits_is_refused(world):
     response = put_flow(world, definition=world.flow.definition, base_version="²")
     assert response.status_code == 400
+
+
+def nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, nested(100_000), nested(500)])
+def test_a_json_body_nested_too_deeply_is_refused_with_a_clear_message(world, body):
+    response = world.client("owner").post(reverse("api_flows"), body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The request body is nested more than 100 levels deep."}
+
+
+@pytest.mark.parametrize("depth", [100_000, 500])
+def test_an_uploaded_flow_export_nested_too_deeply_is_refused_with_a_message(world, depth):
+    from django.contrib.messages import get_messages
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    document = '{"format": "qflows.flow/1", "definition": {"event": null, "steps": []}, "x": ' + nested(depth) + "}"
+    client = world.client("owner")
+    response = client.post(reverse("flow_import"), {"file": SimpleUploadedFile("flow.json", document.encode())})
+    assert response.status_code == 302 and response["Location"] == reverse("flows")
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("nested" in m and m.startswith("Not imported") for m in shown), shown
