@@ -5,17 +5,30 @@ again; a delivery already stored is not run twice.
 
 Qualtrics posts form fields Topic, MSG (a JSON string) and HMAC (hex HMAC-SHA512 of MSG keyed
 with the subscription's shared key) [qualtrics-api.md §9].
+
+Two entrances share the checks and the storing: the Django view `qualtrics_webhook` (any
+server, the test client), and `webhook_intake(app)`, the ASGI application daphne serves
+(config/asgi.py), which takes well-formed deliveries before Django's request machinery and
+stores them through one `WebhookInbox` thread, many deliveries per commit. Anything it does not
+handle plainly (other methods, hosts, encodings, HTTPS redirects) goes to Django as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import hmac
 import json
 import logging
+import queue
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
-from django.db import DatabaseError
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -27,10 +40,90 @@ from designer.runs import delivery_accept
 logger = logging.getLogger(__name__)
 COMPLETED_RESPONSE = "surveyengine.completedResponse."
 ACTIVE = (ActivationStatus.ACTIVE_WEBHOOK, ActivationStatus.ACTIVE_POLLING, ActivationStatus.FAILING)
+UNAVAILABLE = "The database is briefly unavailable. Send this delivery again."
+RETRY_AFTER_SECONDS = "10"
+
+
+@dataclass
+class Verdict:
+    """The answer to a delivery, or (with `store`) the delivery to store before answering."""
+
+    status: int
+    message: str
+    store: dict | None = None
+    activation: Activation | None = field(default=None, repr=False)
 
 
 def _answer(status: int, message: str) -> JsonResponse:
     return JsonResponse({"detail": message}, status=status)
+
+
+def _load_activation(activation_id: int) -> Activation | None:
+    return (
+        Activation.objects.select_related("flow", "version")
+        .only("id", "secret", "status", "survey_id", "shared_key_encrypted", "version", "flow__id", "flow__team_id", "flow__name")
+        .filter(pk=activation_id)
+        .first()
+    )
+
+
+def _verify(activation: Activation | None, secret: str, fields: Mapping[str, str]) -> Verdict:
+    """Every check of a posted delivery, in order; nothing is stored here."""
+    if activation is None or not activation.secret or not constant_time_compare(activation.secret, secret):
+        return Verdict(404, "Unknown webhook.")
+    if activation.status not in ACTIVE:
+        logger.info("Webhook for inactive flow %s ignored", activation.flow_id)
+        return Verdict(200, "Flow is not active; ignored.")
+
+    message = fields.get("MSG")
+    topic = fields.get("Topic", "")
+    supplied = fields.get("HMAC", "")
+    if message is None:
+        return Verdict(400, "Missing MSG field.")
+    expected = hmac.new(activation.shared_key.encode(), message.encode(), hashlib.sha512).hexdigest()
+    if not constant_time_compare(expected, supplied.strip().lower()):
+        logger.warning("Webhook for flow %s refused: bad HMAC", activation.flow_id)
+        return Verdict(403, "Signature does not match.")
+
+    try:
+        payload = json.loads(message)
+        if not isinstance(payload, dict):
+            raise ValueError
+    except ValueError:
+        return Verdict(400, "MSG is not a JSON object.")
+    # Topic arrives prefixed with the brand id: {BrandID}.surveyengine.completedResponse.{SurveyID}
+    if COMPLETED_RESPONSE not in topic:
+        logger.info("Webhook topic %r for flow %s ignored", topic, activation.flow_id)
+        return Verdict(200, "Topic ignored.")
+    survey_id = payload.get("SurveyID") or topic.rsplit(".", 1)[-1]
+    response_id = str(payload.get("ResponseID") or "")
+    if survey_id != activation.survey_id or not response_id.startswith("R_"):
+        logger.info("Webhook for flow %s about survey %r ignored", activation.flow_id, survey_id)
+        return Verdict(200, "Not this flow's survey; ignored.")
+    store = {
+        "flow": activation.flow, "version": activation.version, "response_id": response_id, "survey_id": survey_id,
+        "source": DeliverySource.WEBHOOK, "topic": topic[:300], "payload": payload,
+    }
+    return Verdict(200, "", store=store, activation=activation)
+
+
+def _store(verdicts: list[Verdict]) -> None:
+    """Stores the deliveries to store (and their runs and tasks) and the activations' last event
+    time in one transaction, and sets each verdict's message; the answers go out only after it.
+    A delivery already stored for its (flow, response) becomes "Already received."."""
+    pending = [v for v in verdicts if v.store is not None]
+    if not pending:
+        return
+    with transaction.atomic():
+        for verdict in pending:
+            run = delivery_accept(**verdict.store)
+            verdict.message = "Accepted." if run else "Already received."
+        now = timezone.now()
+        for activation_id in sorted({v.activation.pk for v in pending}):
+            Activation.objects.filter(pk=activation_id).update(last_event_at=now)
+
+
+# The Django view --------------------------------------------------------------------------------
 
 
 @csrf_exempt
@@ -39,8 +132,8 @@ def qualtrics_webhook(request, activation_id: int, secret: str):
         return _receive(request, activation_id, secret)
     except DatabaseError as exc:
         logger.warning("Webhook for activation %s refused with 503, the database is unavailable: %s", activation_id, exc)
-        response = _answer(503, "The database is briefly unavailable. Send this delivery again.")
-        response["Retry-After"] = "10"
+        response = _answer(503, UNAVAILABLE)
+        response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
 
 
@@ -49,50 +142,198 @@ def _receive(request, activation_id: int, secret: str):
         return HttpResponse("ok")  # some set-ups probe the URL before posting
     if request.method != "POST":
         return _answer(405, "POST only.")
-    activation = (
-        Activation.objects.select_related("flow", "version")
-        .only("id", "secret", "status", "survey_id", "shared_key_encrypted", "version", "flow__id", "flow__team_id", "flow__name")
-        .filter(pk=activation_id)
-        .first()
-    )
-    if activation is None or not activation.secret or not constant_time_compare(activation.secret, secret):
-        return _answer(404, "Unknown webhook.")
-    if activation.status not in ACTIVE:
-        logger.info("Webhook for inactive flow %s ignored", activation.flow_id)
-        return _answer(200, "Flow is not active; ignored.")
+    verdict = _verify(_load_activation(activation_id), secret, request.POST)
+    _store([verdict])
+    return _answer(verdict.status, verdict.message)
 
-    message = request.POST.get("MSG")
-    topic = request.POST.get("Topic", "")
-    supplied = request.POST.get("HMAC", "")
-    if message is None:
-        return _answer(400, "Missing MSG field.")
-    expected = hmac.new(activation.shared_key.encode(), message.encode(), hashlib.sha512).hexdigest()
-    if not constant_time_compare(expected, supplied.strip().lower()):
-        logger.warning("Webhook for flow %s refused: bad HMAC", activation.flow_id)
-        return _answer(403, "Signature does not match.")
 
-    try:
-        payload = json.loads(message)
-        if not isinstance(payload, dict):
-            raise ValueError
-    except ValueError:
-        return _answer(400, "MSG is not a JSON object.")
-    # Topic arrives prefixed with the brand id: {BrandID}.surveyengine.completedResponse.{SurveyID}
-    if COMPLETED_RESPONSE not in topic:
-        logger.info("Webhook topic %r for flow %s ignored", topic, activation.flow_id)
-        return _answer(200, "Topic ignored.")
-    survey_id = payload.get("SurveyID") or topic.rsplit(".", 1)[-1]
-    response_id = str(payload.get("ResponseID") or "")
-    if survey_id != activation.survey_id or not response_id.startswith("R_"):
-        logger.info("Webhook for flow %s about survey %r ignored", activation.flow_id, survey_id)
-        return _answer(200, "Not this flow's survey; ignored.")
+# The inbox: one thread, one connection, many deliveries per commit ---------------------------------
 
-    # One commit stores the delivery, its run (and on the database task backend its task) and
-    # the activation's last event time; the answer goes out only after it.
-    with transaction.atomic():
-        run = delivery_accept(
-            flow=activation.flow, version=activation.version, response_id=response_id, survey_id=survey_id,
-            source=DeliverySource.WEBHOOK, topic=topic[:300], payload=payload,
-        )
-        Activation.objects.filter(pk=activation.pk).update(last_event_at=timezone.now())
-    return _answer(200, "Accepted." if run else "Already received.")
+
+class WebhookInbox:
+    """Checks and stores deliveries on one thread with its own database connection.
+
+    Deliveries that arrive while a commit is under way are stored together in the next one, so
+    under load one commit (and one SQLite write lock, or one PostgreSQL flush) serves many
+    deliveries; alone, a delivery is stored at once. Each delivery is answered only after the
+    commit that stored it, exactly as the view answers it.
+    """
+
+    MAX_BATCH = 200
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, activation_id: int, secret: str, fields: Mapping[str, str]) -> concurrent.futures.Future:
+        """A future of (status, message)."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._queue.put((activation_id, secret, fields, future))
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._serve, name="webhook-inbox", daemon=True)
+                    self._thread.start()
+        return future
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            answers = self._handle(batch)
+            for (*_, future), answer in zip(batch, answers, strict=True):
+                future.set_result(answer)
+
+    def _handle(self, batch: list[tuple]) -> list[tuple[int, str]]:
+        try:
+            self._check_connection()
+            activations: dict[int, Activation | None] = {}
+            verdicts = []
+            for activation_id, secret, fields, _ in batch:
+                if activation_id not in activations:
+                    activations[activation_id] = _load_activation(activation_id)
+                verdicts.append(_verify(activations[activation_id], secret, fields))
+            _store(verdicts)
+            return [(v.status, v.message) for v in verdicts]
+        except DatabaseError as exc:
+            logger.warning("%d webhook(s) refused with 503, the database is unavailable: %s", len(batch), exc)
+            connection.close()  # the next batch starts on a new connection
+            return [(503, UNAVAILABLE)] * len(batch)
+        except Exception:
+            logger.exception("Webhook inbox failed on %d delivery(ies)", len(batch))
+            connection.close()
+            return [(500, "The server failed on this delivery. Send it again.")] * len(batch)
+
+    @staticmethod
+    def _check_connection() -> None:
+        """This thread keeps its connection between batches: SQLite's for good, a server
+        database's within CONN_MAX_AGE and its health checks, as Django does between requests."""
+        if connection.vendor != "sqlite":
+            connection.close_if_unusable_or_obsolete()
+
+
+# The ASGI entrance ------------------------------------------------------------------------------
+
+WEBHOOK_PATH = re.compile(r"/hooks/qualtrics/(?P<activation_id>[0-9]+)/(?P<secret>[^/]+)/")
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def webhook_intake(app):
+    """Wraps Django's ASGI application: webhook posts are taken here, everything else (and any
+    webhook request this does not handle plainly) is passed to `app` unchanged."""
+    from django.conf import settings
+    from django.http.request import split_domain_port, validate_host
+    from django.utils.csp import CSP, build_policy
+
+    inbox = WebhookInbox()
+    allowed_hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed_hosts:
+        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+    # The headers Django's middleware puts on the view's JSON answers.
+    common = [(b"content-type", b"application/json")]
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        common.append((b"x-content-type-options", b"nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        common.append((b"referrer-policy", str(settings.SECURE_REFERRER_POLICY).encode()))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        common.append((b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode()))
+    common.append((b"x-frame-options", settings.X_FRAME_OPTIONS.encode()))
+    for header, config in ((CSP.HEADER_ENFORCE, settings.SECURE_CSP), (CSP.HEADER_REPORT_ONLY, settings.SECURE_CSP_REPORT_ONLY)):
+        if config:
+            common.append((str(header).lower().encode(), build_policy(config).encode()))
+    hsts = None
+    if settings.SECURE_HSTS_SECONDS:
+        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            value += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            value += "; preload"
+        hsts = (b"strict-transport-security", value.encode())
+    proxy_header = None
+    if settings.SECURE_PROXY_SSL_HEADER:
+        name, expected = settings.SECURE_PROXY_SSL_HEADER
+        proxy_header = (name.removeprefix("HTTP_").replace("_", "-").lower().encode(), expected)
+
+    def secure(headers: dict[bytes, bytes], scope) -> bool:
+        if proxy_header is not None:
+            value = headers.get(proxy_header[0])
+            if value is not None:
+                return value.decode("latin-1").split(",", 1)[0].strip() == proxy_header[1]
+        return scope.get("scheme") == "https"
+
+    def plain(scope, headers: dict[bytes, bytes]) -> bool:
+        """Requests whose answer Django would not change by redirecting or refusing the host."""
+        if scope.get("root_path") or settings.USE_X_FORWARDED_HOST:
+            return False
+        host = headers.get(b"host", b"").decode("latin-1")
+        domain, _port = split_domain_port(host)
+        if not domain or not validate_host(domain, allowed_hosts):
+            return False
+        content_type = headers.get(b"content-type", b"").decode("latin-1").split(";")
+        if content_type[0].strip().lower() != FORM_TYPE:
+            return False
+        charset = next((p.split("=", 1)[1].strip().strip('"').lower() for p in content_type[1:] if "=" in p
+                        and p.split("=", 1)[0].strip().lower() == "charset"), "utf-8")
+        if charset not in ("utf-8", "utf8"):
+            return False
+        return not (settings.SECURE_SSL_REDIRECT and not secure(headers, scope))
+
+    async def intake(scope, receive, send):
+        match = WEBHOOK_PATH.fullmatch(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None or scope.get("method") != "POST":
+            return await app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        if not plain(scope, headers):
+            return await app(scope, receive, send)
+        chunks, size, limit = [], 0, settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if not message.get("more_body", False):
+                break
+            if limit is not None and size > limit:
+                break
+        body = b"".join(chunks)
+        fields = None
+        if limit is None or size <= limit:
+            try:
+                fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
+                                        max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
+            except ValueError:
+                fields = None
+        if fields is None or (message.get("more_body", False)):
+            return await app(scope, _replay(body, message.get("more_body", False), receive), send)
+        status, text = await asyncio.wrap_future(
+            inbox.submit(int(match["activation_id"]), match["secret"], fields))
+        payload = json.dumps({"detail": text}).encode()
+        response_headers = [*common, (b"content-length", str(len(payload)).encode())]
+        if status == 503:
+            response_headers.append((b"retry-after", RETRY_AFTER_SECONDS.encode()))
+        if hsts is not None and secure(headers, scope):
+            response_headers.append(hsts)
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    return intake
+
+
+def _replay(body: bytes, more_body: bool, receive):
+    """A receive that gives Django the body read so far, then the rest of the request."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": more_body}
+        return await receive()
+
+    return replay
