@@ -1,0 +1,90 @@
+"""Fixtures of the fault-injection tests: real worker processes against the test database and the
+Qualtrics sandbox, and a flow that creates a contact in a mailing list for each response."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from accounts.models import Configuration, Role
+from designer import services
+from tests.reliability.support import Worker, database_env
+
+
+@pytest.fixture
+def worker_env(settings, live_server, qualtrics_sandbox):
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.RUN_LEASE_SECONDS = 2
+    env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "DATABASE_URL")}
+    env.update(database_env())
+    env.update(
+        {
+            "QUALTRICS_API_BASE": qualtrics_sandbox.api_base_template,
+            "PUBLIC_BASE_URL": live_server.url,
+            "RUN_LEASE_SECONDS": "2",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def workers(worker_env):
+    """workers() starts one more worker process; all are stopped after the test."""
+    started: list[Worker] = []
+
+    def start() -> Worker:
+        worker = Worker(worker_env).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def configuration(team, qualtrics_sandbox):
+    owner = team.memberships.get(role=Role.OWNER).user
+    item = Configuration(team=team, owner=owner, name="Sandbox", datacenter=qualtrics_sandbox.datacenter, shared=True)
+    item.api_token = qualtrics_sandbox.token
+    item.save()
+    return item
+
+
+@pytest.fixture
+def make_flow(team, configuration, qualtrics_sandbox):
+    """make_flow(extra_steps=[...]): New Response → Create Contact in Mailing List (step_1) → extra steps."""
+    membership = team.memberships.get(role=Role.OWNER)
+
+    def make(extra_steps=(), name="Newsletter"):
+        definition = {
+            "event": {
+                "id": "trigger",
+                "card": "qualtrics.new_response",
+                "configuration": configuration.pk,
+                "options": {"survey_id": qualtrics_sandbox.survey_id},
+            },
+            "steps": [
+                {
+                    "id": "step_1",
+                    "card": "qualtrics.create_contact_in_mailing_list",
+                    "configuration": configuration.pk,
+                    "options": {
+                        "directory_id": qualtrics_sandbox.directory_id,
+                        "mailing_list_id": qualtrics_sandbox.mailing_list_id,
+                    },
+                    "inputs": {"email": {"ref": "trigger.recipient_email"}, "first_name": "Ada"},
+                },
+                *extra_steps,
+            ],
+        }
+        flow = services.flow_create(membership=membership, name=name)
+        services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+        flow.refresh_from_db()
+        return flow
+
+    return make

@@ -1,0 +1,188 @@
+"""Helpers of the fault-injection tests: worker processes, signed deliveries, a Qualtrics-like
+sender that sends again after a 5xx, and counts of what the sandbox received."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from django.conf import settings as django_settings
+from django.db import connection
+from django.urls import reverse
+
+from connectors.qualtrics.client import QualtricsClient
+from designer.models import Run, RunStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED)
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def database_env() -> dict[str, str]:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return {"SQLITE_PATH": str(db["NAME"])}
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return {"DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+
+
+class Worker:
+    """A worker process: `manage.py db_worker` on the embedded default, Celery with REDIS_URL."""
+
+    count = 0
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        Worker.count += 1
+        self.name = f"reliability{Worker.count}"
+
+    def start(self) -> Worker:
+        if django_settings.REDIS_URL:
+            command = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config.celery",
+                "worker",
+                "--pool",
+                "solo",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"{self.name}@%h",
+                "--loglevel",
+                "WARNING",
+            ]
+        else:
+            command = [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--queue-name",
+                "*",
+                "--interval",
+                "0.1",
+                "--no-startup-delay",
+                "--worker-id",
+                self.name,
+            ]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no acknowledgement, as when a machine or container dies."""
+        if self.alive:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.alive:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def read_contacts_step(configuration_id: int, sandbox) -> dict:
+    """A step that only reads (lists the mailing list's contacts): safe to repeat."""
+    return {
+        "id": "step_2",
+        "card": "qualtrics.read_mailing_list_contacts",
+        "configuration": configuration_id,
+        "options": {"directory_id": sandbox.directory_id, "mailing_list_id": sandbox.mailing_list_id},
+    }
+
+
+def webhook_form(activation, response_id: str) -> dict[str, str]:
+    """The form Qualtrics posts for a completed response, signed with the subscription's key."""
+    msg = json.dumps(
+        {
+            "Status": "Complete",
+            "SurveyID": activation.survey_id,
+            "ResponseID": response_id,
+            "CompletedDate": "2026-11-30 10:00:00",
+            "BrandID": "brand",
+        }
+    )
+    mac = hmac.new(activation.shared_key.encode(), msg.encode(), hashlib.sha512).hexdigest()
+    return {"Topic": f"brand.surveyengine.completedResponse.{activation.survey_id}", "MSG": msg, "HMAC": mac}
+
+
+def webhook_path(activation) -> str:
+    return reverse("qualtrics_webhook", args=[activation.pk, activation.secret])
+
+
+class QualtricsSender:
+    """Posts deliveries as Qualtrics does: a refusal with 5xx (or no answer) is tried again later."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0, retry_delay: float = 0.5, max_tries: int = 20):
+        self.url = url
+        self.timeout = timeout
+        self.retry_delay = retry_delay
+        self.max_tries = max_tries
+        self.statuses: list[int | None] = []  # every attempt's answer, None for no answer
+
+    def post(self, form: dict[str, str]) -> int:
+        session = requests.Session()
+        session.trust_env = False
+        for _ in range(self.max_tries):
+            try:
+                status = session.post(self.url, data=form, timeout=self.timeout).status_code
+            except requests.RequestException:
+                status = None
+            self.statuses.append(status)
+            if status is not None and status < 500:
+                return status
+            time.sleep(self.retry_delay)
+        raise AssertionError(f"The receiver never accepted the delivery: {self.statuses[-3:]}")
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1, message: str = "Timed out waiting"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(message)
+
+
+def finished(flow) -> int:
+    return Run.objects.filter(flow=flow, status__in=FINISHED).count()
+
+
+def contact_emails(sandbox) -> list[str]:
+    client = QualtricsClient(datacenter=sandbox.datacenter, token=sandbox.token)
+    return sorted(c["email"] for c in client.list_mailing_list_contacts(sandbox.directory_id, sandbox.mailing_list_id))
+
+
+def contact_posts(sandbox, status: int | None = None) -> list[dict]:
+    """Create Contact calls the sandbox received (optionally only those it answered with `status`)."""
+    calls = [r for r in sandbox.requests("directories", method="POST") if r["api_path"].endswith("/contacts")]
+    return [r for r in calls if status is None or r["status"] == status]
+
+
+def report(title: str, **figures) -> None:
+    """One line of figures per scenario, shown with `pytest -s` / `-rP` (RELIABILITY.md quotes them)."""
+    print(f"\n[reliability] {title}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
