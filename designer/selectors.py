@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
-from designer.models import Flow, Run
+from designer.models import Flow, Run, RunStatus
 
 
 def flows_for_team(*, team) -> QuerySet[Flow]:
@@ -19,7 +19,8 @@ def runs_for_team(*, team, flow_id: int | None = None, outcome: str | None = Non
     if flow_id:
         runs = runs.filter(flow_id=flow_id)
     if outcome:
-        runs = runs.filter(status=outcome)
+        # An unknown outcome matches no run, without asking the database about it.
+        runs = runs.filter(status=outcome) if outcome in RunStatus.values else runs.none()
     return runs
 
 

@@ -54,7 +54,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import Membership  # noqa: E402
 from accounts.selectors import configurations_usable  # noqa: E402
-from config.parsers import MAX_JSON_DEPTH, json_depth_ok  # noqa: E402
+from config.parsers import json_problem  # noqa: E402
 from designer.models import FlowVersion  # noqa: E402
 from designer.validation import Problem, configuration_ids, definition_validate  # noqa: E402
 
@@ -72,8 +72,13 @@ class StaleVersion(Exception):
     """The flow was saved by someone else after the editor loaded it."""
 
 
+def _flow_name(name: str | None) -> str:
+    """NUL characters dropped: PostgreSQL cannot store them, and a name never needs one."""
+    return (name or "").replace("\x00", "").strip()
+
+
 def flow_create(*, membership: Membership, name: str, definition: dict | None = None) -> Flow:
-    name = (name or "").strip() or "Untitled flow"
+    name = _flow_name(name) or "Untitled flow"
     with transaction.atomic():
         flow = Flow.objects.create(
             team=membership.team, name=name[:200], created_by=membership.user, updated_by=membership.user,
@@ -129,15 +134,15 @@ def flow_save(
                 f"This flow was saved by {who} at {when} (version {locked.version}) after you opened it. "
                 "Your changes were not saved: reload to see theirs, then make your changes again."
             )
-        if name is not None and name.strip():
-            locked.name = name.strip()[:200]
+        if name is not None and _flow_name(name):
+            locked.name = _flow_name(name)[:200]
         version = _version_add(flow=locked, definition=definition, user=membership.user, note=note)
     flow.refresh_from_db()
     return version
 
 
 def flow_rename(*, flow: Flow, name: str, user) -> Flow:
-    name = (name or "").strip()
+    name = _flow_name(name)
     if not name:
         raise ValueError("A flow needs a name.")
     flow.name = name[:200]
@@ -185,8 +190,9 @@ def flow_import(*, membership: Membership, document: dict) -> tuple[Flow, list[s
     """Creates a flow from an export; configuration references are remapped by name or cleared."""
     if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
         raise ValueError(f"This is not a flow export (expected format “{EXPORT_FORMAT}”).")
-    if not json_depth_ok(document):
-        raise ValueError(f"The export is nested more than {MAX_JSON_DEPTH} levels deep; a flow never is.")
+    problem = json_problem(document)
+    if problem:
+        raise ValueError(f"The export {problem}.")
     definition = document.get("definition")
     if not isinstance(definition, dict):
         raise ValueError("The export has no flow definition.")

@@ -180,3 +180,50 @@ def test_an_uploaded_flow_export_nested_too_deeply_is_refused_with_a_message(wor
     assert response.status_code == 302 and response["Location"] == reverse("flows")
     shown = [str(m) for m in get_messages(response.wsgi_request)]
     assert any("nested" in m and m.startswith("Not imported") for m in shown), shown
+
+
+# PostgreSQL refuses NUL characters in text and jsonb; SQLite stores them. Both must answer 4xx.
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "body"),
+    [
+        ("api_flows", [], {"name": "Pulse\x00"}),
+        ("api_flow_test", ["flow"], {"response_id": "R_\x00"}),
+        ("api_flow_import", [], {"format": "qflows.flow/1", "definition": {"event": None, "steps": ["\x00"]}}),
+        ("api_flow", ["flow"], {"definition": {"event": None, "steps": []}, "base_version": 1, "name": "\x00"}),
+        ("api_runs_rerun", [], {"ids": [], "version\x00": "current"}),
+    ],
+)
+def test_a_nul_character_in_a_json_body_is_refused_with_a_clear_message(world, name, args, body):
+    url = reverse(name, args=[world.flow.pk for _ in args])
+    method = "put" if name == "api_flow" else "post"
+    response = getattr(world.client("owner"), method)(url, json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The request body contains a NUL (\\u0000) character, which cannot be stored."}
+
+
+def test_flow_names_from_forms_lose_their_nul_characters(world):
+    owner = world.client("owner")
+    owner.post(reverse("flow_create"), {"name": "Fresh\x00 flow"})
+    owner.post(reverse("flow_action", args=[world.flow.pk, "rename"]), {"name": "Re\x00named"})
+    assert Flow.objects.filter(name="Fresh flow").exists()
+    assert Flow.objects.get(pk=world.flow.pk).name == "Renamed"
+
+
+def test_an_uploaded_flow_export_with_a_nul_character_is_refused_with_a_message(world):
+    from django.contrib.messages import get_messages
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    document = json.dumps({"format": "qflows.flow/1", "definition": {"event": None, "steps": []}, "x": "\x00"})
+    response = world.client("owner").post(
+        reverse("flow_import"), {"file": SimpleUploadedFile("flow.json", document.encode())}
+    )
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any(m.startswith("Not imported: The export contains a NUL") for m in shown), shown
+
+
+@pytest.mark.parametrize("outcome", ["fail\x00ed", "no-such-status"])
+def test_a_runs_filter_on_an_unknown_outcome_lists_nothing(world, outcome):
+    assert world.client("owner").get(reverse("api_runs"), {"outcome": outcome}).json() == []
+    assert world.client("owner").get(reverse("runs"), {"outcome": outcome}).status_code == 200
