@@ -34,10 +34,12 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
-from designer.models import Activation, ActivationStatus, DeliverySource
-from designer.runs import delivery_accept
+from config.parsers import HAS_NUL, json_problem
+from designer.models import Activation, ActivationStatus, Delivery, DeliverySource
+from designer.runs import deliveries_accept, delivery_accept
 
 logger = logging.getLogger(__name__)
+RESPONSE_ID_MAX = Delivery._meta.get_field("response_id").max_length
 COMPLETED_RESPONSE = "surveyengine.completedResponse."
 ACTIVE = (ActivationStatus.ACTIVE_WEBHOOK, ActivationStatus.ACTIVE_POLLING, ActivationStatus.FAILING)
 UNAVAILABLE = "The database is briefly unavailable. Send this delivery again."
@@ -89,8 +91,12 @@ def _verify(activation: Activation | None, secret: str, fields: Mapping[str, str
         payload = json.loads(message)
         if not isinstance(payload, dict):
             raise ValueError
-    except ValueError:
+    except (ValueError, RecursionError):
         return Verdict(400, "MSG is not a JSON object.")
+    # Refused for good: PostgreSQL could never store these, and a 503 would have Qualtrics retry forever.
+    problem = json_problem(payload)
+    if problem or "\x00" in topic:
+        return Verdict(400, f"MSG {problem}." if problem else f"Topic {HAS_NUL}.")
     # Topic arrives prefixed with the brand id: {BrandID}.surveyengine.completedResponse.{SurveyID}
     if COMPLETED_RESPONSE not in topic:
         logger.info("Webhook topic %r for flow %s ignored", topic, activation.flow_id)
@@ -100,6 +106,8 @@ def _verify(activation: Activation | None, secret: str, fields: Mapping[str, str
     if survey_id != activation.survey_id or not response_id.startswith("R_"):
         logger.info("Webhook for flow %s about survey %r ignored", activation.flow_id, survey_id)
         return Verdict(200, "Not this flow's survey; ignored.")
+    if len(response_id) > RESPONSE_ID_MAX:
+        return Verdict(400, "ResponseID is longer than any Qualtrics response id.")
     store = {
         "flow": activation.flow, "version": activation.version, "response_id": response_id, "survey_id": survey_id,
         "source": DeliverySource.WEBHOOK, "topic": topic[:300], "payload": payload,
@@ -115,8 +123,11 @@ def _store(verdicts: list[Verdict]) -> None:
     if not pending:
         return
     with transaction.atomic():
-        for verdict in pending:
-            run = delivery_accept(**verdict.store)
+        if len(pending) == 1:
+            runs = [delivery_accept(**pending[0].store)]
+        else:
+            runs = deliveries_accept([v.store for v in pending])
+        for verdict, run in zip(pending, runs, strict=True):
             verdict.message = "Accepted." if run else "Already received."
         now = timezone.now()
         for activation_id in sorted({v.activation.pk for v in pending}):
@@ -159,7 +170,7 @@ class WebhookInbox:
     commit that stored it, exactly as the view answers it.
     """
 
-    MAX_BATCH = 200
+    MAX_BATCH = 100
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()

@@ -227,3 +227,36 @@ def test_an_uploaded_flow_export_with_a_nul_character_is_refused_with_a_message(
 def test_a_runs_filter_on_an_unknown_outcome_lists_nothing(world, outcome):
     assert world.client("owner").get(reverse("api_runs"), {"outcome": outcome}).json() == []
     assert world.client("owner").get(reverse("runs"), {"outcome": outcome}).status_code == 200
+
+
+def signed_delivery(world, payload: dict, topic: str | None = None):
+    import hashlib
+    import hmac
+
+    activation = world.activation
+    activation.refresh_from_db()
+    message = json.dumps(payload)
+    signature = hmac.new(activation.shared_key.encode(), message.encode(), hashlib.sha512).hexdigest()
+    return world.client("anonymous", csrf=False).post(
+        reverse("qualtrics_webhook", args=[activation.pk, activation.secret]),
+        {"Topic": topic or f"BR_1.surveyengine.completedResponse.{world.survey_id}", "MSG": message, "HMAC": signature},
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "topic", "detail"),
+    [
+        ({"ResponseID": "R_a\x00b"}, None, "MSG contains a NUL (\\u0000) character, which cannot be stored."),
+        ({"ResponseID": "R_abc"}, "BR_1.surveyengine.completedResponse.SV\x00", "Topic contains a NUL"),
+        ({"ResponseID": "R_" + "x" * 200}, None, "ResponseID is longer than any Qualtrics response id."),
+    ],
+)
+def test_a_signed_delivery_that_could_never_be_stored_is_refused_for_good_not_retried(world, payload, topic, detail):
+    response = signed_delivery(world, {"SurveyID": world.survey_id, **payload}, topic)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(detail)
+
+
+def test_a_plain_signed_delivery_is_still_accepted(world):
+    response = signed_delivery(world, {"SurveyID": world.survey_id, "ResponseID": "R_plainDelivery1"})
+    assert response.status_code == 200 and response.json() == {"detail": "Accepted."}
