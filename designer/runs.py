@@ -52,6 +52,50 @@ def delivery_accept(*, flow: Flow, version: FlowVersion, response_id: str, surve
         return None
 
 
+def deliveries_accept(items: list[dict]) -> list[Run | None]:
+    """`delivery_accept` for many events at once (each a dict of its arguments), inside the
+    caller's transaction: the ones already stored (or repeated in `items`) give None, the others
+    are stored with two multi-row inserts and their runs enqueued. Should another process store
+    one of them meanwhile, they are stored one at a time instead."""
+    once = (DeliverySource.WEBHOOK, DeliverySource.POLL)
+    keys = {(item["flow"].pk, item["response_id"]) for item in items if item["source"] in once}
+    stored = set()
+    if keys:
+        stored = set(
+            Delivery.objects.filter(
+                flow_id__in={flow_id for flow_id, _ in keys}, response_id__in={rid for _, rid in keys}, source__in=once
+            ).values_list("flow_id", "response_id")
+        )
+    fresh: list[int] = []
+    for index, item in enumerate(items):
+        key = (item["flow"].pk, item["response_id"])
+        if item["source"] in once:
+            if key in stored:
+                continue
+            stored.add(key)
+        fresh.append(index)
+    results: list[Run | None] = [None] * len(items)
+    if not fresh:
+        return results
+    try:
+        with transaction.atomic():
+            deliveries = Delivery.objects.bulk_create([
+                Delivery(flow=items[i]["flow"], response_id=items[i]["response_id"], survey_id=items[i]["survey_id"],
+                         source=items[i]["source"], topic=items[i].get("topic", ""), payload=items[i].get("payload") or {})
+                for i in fresh
+            ])
+            runs = Run.objects.bulk_create([
+                Run(flow=items[i]["flow"], team_id=items[i]["flow"].team_id, version=items[i]["version"], delivery=delivery)
+                for i, delivery in zip(fresh, deliveries, strict=True)
+            ])
+    except IntegrityError:
+        return [delivery_accept(**item) for item in items]
+    for i, run in zip(fresh, runs, strict=True):
+        _enqueue(run.pk)
+        results[i] = run
+    return results
+
+
 def run_rerun(*, run: Run, use_current: bool = False) -> Run:
     version = run.version
     if use_current:

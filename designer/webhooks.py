@@ -36,7 +36,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from config.parsers import HAS_NUL, json_problem
 from designer.models import Activation, ActivationStatus, Delivery, DeliverySource
-from designer.runs import delivery_accept
+from designer.runs import deliveries_accept, delivery_accept
 
 logger = logging.getLogger(__name__)
 RESPONSE_ID_MAX = Delivery._meta.get_field("response_id").max_length
@@ -123,8 +123,11 @@ def _store(verdicts: list[Verdict]) -> None:
     if not pending:
         return
     with transaction.atomic():
-        for verdict in pending:
-            run = delivery_accept(**verdict.store)
+        if len(pending) == 1:
+            runs = [delivery_accept(**pending[0].store)]
+        else:
+            runs = deliveries_accept([v.store for v in pending])
+        for verdict, run in zip(pending, runs, strict=True):
             verdict.message = "Accepted." if run else "Already received."
         now = timezone.now()
         for activation_id in sorted({v.activation.pk for v in pending}):
@@ -167,7 +170,7 @@ class WebhookInbox:
     commit that stored it, exactly as the view answers it.
     """
 
-    MAX_BATCH = 200
+    MAX_BATCH = 100
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
