@@ -198,7 +198,9 @@ class WebhookInbox:
                     break
             answers = self._handle(batch)
             for (*_, future), answer in zip(batch, answers, strict=True):
-                future.set_result(answer)
+                # False when the request was abandoned (its sender hung up and daphne cancelled it).
+                if future.set_running_or_notify_cancel():
+                    future.set_result(answer)
 
     def _handle(self, batch: list[tuple]) -> list[tuple[int, str]]:
         try:
