@@ -83,6 +83,7 @@ class _Context:
     failed: dict[tuple[str, str], RunStep] = field(default_factory=dict)  # failed, but the run was not ended
     position: int = 0
     clients: dict[int, Any] = field(default_factory=dict)
+    identities: dict[int, tuple] = field(default_factory=dict)
 
     def resolve(self, ref: str) -> Any:
         step_id, _, path = ref.partition(".")
@@ -115,6 +116,7 @@ class _Context:
             if configuration is None:
                 raise RunFailed("The configuration this card uses was deleted: choose another one in the editor.")
             self.clients[configuration_id] = _pooled_client(configuration)
+            self.identities[configuration_id] = _identity(configuration)
         return self.clients[configuration_id]
 
 
@@ -127,13 +129,42 @@ CLIENTS_KEPT = 32
 _clients = threading.local()
 
 
+def _identity(configuration) -> tuple:
+    return (configuration.pk, configuration.datacenter, bytes(configuration.api_token_encrypted or b""),
+            settings.QUALTRICS_API_BASE)
+
+
+# A survey's definition (questions and their types, for the New Response outputs) is read once
+# per configuration and survey every few seconds instead of once per run: at many runs a second
+# it was a third of the calls to Qualtrics. A survey edited meanwhile shows in runs after that.
+SURVEY_CACHE_SECONDS = 10.0
+SURVEYS_KEPT = 256
+_surveys: dict[tuple, tuple[float, Any]] = {}
+
+
+def _survey(identity: tuple, client, survey_id: str):
+    key = (identity, survey_id)
+    now = time.monotonic()
+    kept = _surveys.get(key)
+    if kept is not None and now - kept[0] < SURVEY_CACHE_SECONDS:
+        return kept[1]
+    try:
+        survey = client.get_survey(survey_id)
+    except ConnectorError:
+        return None  # question labels are a nicety; the answers are in the record
+    _surveys[key] = (now, survey)
+    while len(_surveys) > SURVEYS_KEPT:
+        _surveys.pop(next(iter(_surveys)), None)
+    return survey
+
+
 def _pooled_client(configuration):
     from connectors.qualtrics.client import QualtricsClient
 
     pool: dict[int, tuple[tuple, Any, float]] = getattr(_clients, "pool", None)
     if pool is None:
         pool = _clients.pool = {}
-    identity = (configuration.datacenter, bytes(configuration.api_token_encrypted or b""), settings.QUALTRICS_API_BASE)
+    identity = _identity(configuration)
     now = time.monotonic()
     kept = pool.pop(configuration.pk, None)
     if kept is not None and kept[0] == identity and now - kept[2] < CLIENT_IDLE_SECONDS:
@@ -157,7 +188,8 @@ def run_claim(run_id: int) -> Run | None:
         ).update(status=RunStatus.RUNNING, lease_until=now + _lease(), attempts=F("attempts") + 1, started_at=now, updated_at=now)
     if not claimed:
         return None
-    return Run.objects.select_related("flow", "version", "delivery", "team").get(pk=run_id)
+    # The flow's own copy of its latest definition is not needed: the run walks its pinned version.
+    return Run.objects.select_related("flow", "version", "delivery").defer("flow__definition").get(pk=run_id)
 
 
 def run_execute(run_id: int) -> str | None:
@@ -262,10 +294,7 @@ def _trigger_outputs(ctx: _Context, event: dict) -> dict:
             _sleep(delay)
     survey = None
     if card.dynamic_outputs is not None:
-        try:
-            survey = client.get_survey(survey_id)
-        except ConnectorError:
-            survey = None  # question labels are a nicety; the answers are in the record
+        survey = _survey(ctx.identities[event.get("configuration")], client, survey_id)
     outputs = card.event_outputs(record, survey) if card.event_outputs else dict(record or {})
     run.trigger = cap(outputs)
     _record(ctx, step_id="trigger", card=card, iteration="", status=RunStatus.SUCCEEDED,
