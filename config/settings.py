@@ -99,6 +99,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(DATA_DIR / "db.sqlite3")),
+            # Kept between a worker's tasks (and requests of one thread), as PostgreSQL's are:
+            # opening one and running its pragmas cost more than many of the queries it serves.
+            "CONN_MAX_AGE": 60,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
