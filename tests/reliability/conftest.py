@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import Configuration, Role
 from designer import services
-from tests.reliability.support import Worker, database_env
+from tests.reliability.support import Daphne, Worker, database_env
 
 
 @pytest.fixture
@@ -33,11 +33,13 @@ def worker_env(settings, live_server, qualtrics_sandbox):
 
 @pytest.fixture
 def workers(worker_env):
-    """workers() starts one more worker process; all are stopped after the test."""
+    """workers() starts one more worker process; all are stopped after the test. With
+    `database_tasks=True` it is a database worker even when REDIS_URL is set."""
     started: list[Worker] = []
 
-    def start() -> Worker:
-        worker = Worker(worker_env).start()
+    def start(database_tasks: bool = False) -> Worker:
+        env = {k: v for k, v in worker_env.items() if not (database_tasks and k == "REDIS_URL")}
+        worker = Worker(env).start()
         started.append(worker)
         return worker
 
@@ -88,3 +90,27 @@ def make_flow(team, configuration, qualtrics_sandbox):
         return flow
 
     return make
+
+
+@pytest.fixture
+def daphne(transactional_db, qualtrics_sandbox):
+    """daphne(close_timeout=10) serves the product as in production, on the test database with
+    the database task backend (tasks are rows next to their runs). Stopped before the flush."""
+    env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "DATABASE_URL", "REDIS_URL")}
+    env.update(database_env())
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "QUALTRICS_API_BASE": qualtrics_sandbox.api_base_template,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    started: list[Daphne] = []
+
+    def start(close_timeout: float = 10) -> Daphne:
+        started.append(Daphne(env, close_timeout=close_timeout))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

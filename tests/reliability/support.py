@@ -8,13 +8,17 @@ import hmac
 import json
 import os
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import requests
-from django.conf import settings as django_settings
 from django.db import connection
 from django.urls import reverse
 
@@ -38,7 +42,8 @@ def database_env() -> dict[str, str]:
 
 
 class Worker:
-    """A worker process: `manage.py db_worker` on the embedded default, Celery with REDIS_URL."""
+    """A worker process: `manage.py db_worker` on the embedded default, Celery with REDIS_URL
+    (in its environment)."""
 
     count = 0
 
@@ -49,7 +54,7 @@ class Worker:
         self.name = f"reliability{Worker.count}"
 
     def start(self) -> Worker:
-        if django_settings.REDIS_URL:
+        if self.env.get("REDIS_URL"):
             command = [
                 sys.executable,
                 "-m",
@@ -133,6 +138,12 @@ def webhook_path(activation) -> str:
     return reverse("qualtrics_webhook", args=[activation.pk, activation.secret])
 
 
+def http_session() -> requests.Session:
+    http = requests.Session()
+    http.trust_env = False  # loopback only; a proxy from the environment must not intercept
+    return http
+
+
 class QualtricsSender:
     """Posts deliveries as Qualtrics does: a refusal with 5xx (or no answer) is tried again later."""
 
@@ -144,8 +155,7 @@ class QualtricsSender:
         self.statuses: list[int | None] = []  # every attempt's answer, None for no answer
 
     def post(self, form: dict[str, str]) -> int:
-        session = requests.Session()
-        session.trust_env = False
+        session = http_session()
         for _ in range(self.max_tries):
             try:
                 status = session.post(self.url, data=form, timeout=self.timeout).status_code
@@ -186,3 +196,107 @@ def contact_posts(sandbox, status: int | None = None) -> list[dict]:
 def report(title: str, **figures) -> None:
     """One line of figures per scenario, shown with `pytest -s` / `-rP` (RELIABILITY.md quotes them)."""
     print(f"\n[reliability] {title}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+@contextmanager
+def sqlite_write_lock(path: str, seconds: float):
+    """Another connection takes SQLite's write lock (BEGIN EXCLUSIVE) and keeps it for `seconds`."""
+    taken = threading.Event()
+
+    def hold() -> None:
+        other = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            other.execute("BEGIN EXCLUSIVE")
+            taken.set()
+            time.sleep(seconds)
+            other.execute("COMMIT")
+        finally:
+            other.close()
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(30), "could not take the write lock"
+    try:
+        yield
+    finally:
+        thread.join(seconds + 30)
+
+
+def postgresql_connect(settings_dict) -> psycopg.Connection:
+    return psycopg.connect(
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"],
+        user=settings_dict["USER"],
+        password=settings_dict.get("PASSWORD") or None,
+        dbname=settings_dict["NAME"],
+        autocommit=True,
+    )
+
+
+@contextmanager
+def write_lock(seconds: float):
+    """Another connection keeps the deliveries and runs tables from being written for `seconds`:
+    SQLite's write lock, or PostgreSQL's ACCESS EXCLUSIVE table locks."""
+    if connection.vendor == "sqlite":
+        with sqlite_write_lock(connection.settings_dict["NAME"], seconds):
+            yield
+        return
+    taken = threading.Event()
+
+    def hold() -> None:
+        with postgresql_connect(connection.settings_dict) as locker, locker.transaction():
+            locker.execute("LOCK TABLE designer_delivery, designer_run IN ACCESS EXCLUSIVE MODE")
+            taken.set()
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(30), "could not lock the tables"
+    try:
+        yield
+    finally:
+        thread.join(seconds + 30)
+
+
+class Daphne:
+    """`daphne config.asgi:application` as a separate process on the test database, as the
+    product is served: webhook posts reach the ASGI intake and its batching inbox."""
+
+    def __init__(self, env: dict[str, str], *, close_timeout: float = 10):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-v",
+            "0",
+            "--application-close-timeout",
+            f"{close_timeout:g}",
+            "config.asgi:application",
+        ]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{self.url}/login/", timeout=2)
+                break
+            except requests.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("daphne did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)

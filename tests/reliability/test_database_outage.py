@@ -11,13 +11,10 @@ lost and never half-stored, and every run completes once the database is back.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -30,7 +27,9 @@ from tests.reliability.support import (
     contact_posts,
     finished,
     is_postgresql,
+    postgresql_connect,
     report,
+    sqlite_write_lock,
     wait_for,
     webhook_form,
     webhook_path,
@@ -49,41 +48,6 @@ def postgresql_database():
     if not is_postgresql():
         pytest.skip("needs PostgreSQL (DATABASE_URL)")
     return connection.settings_dict
-
-
-@contextmanager
-def sqlite_write_lock(path: str, seconds: float):
-    """Another connection takes SQLite's write lock (BEGIN EXCLUSIVE) and keeps it for `seconds`."""
-    taken = threading.Event()
-
-    def hold() -> None:
-        other = sqlite3.connect(path, timeout=30, isolation_level=None)
-        try:
-            other.execute("BEGIN EXCLUSIVE")
-            taken.set()
-            time.sleep(seconds)
-            other.execute("COMMIT")
-        finally:
-            other.close()
-
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    assert taken.wait(30), "could not take the write lock"
-    try:
-        yield
-    finally:
-        thread.join(seconds + 30)
-
-
-def postgresql_connect(settings_dict) -> psycopg.Connection:
-    return psycopg.connect(
-        host=settings_dict["HOST"],
-        port=settings_dict["PORT"],
-        user=settings_dict["USER"],
-        password=settings_dict.get("PASSWORD") or None,
-        dbname=settings_dict["NAME"],
-        autocommit=True,
-    )
 
 
 def terminate_other_connections(settings_dict) -> int:
