@@ -73,7 +73,13 @@ def test_every_api_operation_documents_its_answers_and_errors(owner_client):
             assert "404" in codes, f"{method} {path} does not document 404"
 
 
-def test_check_deploy_with_production_settings_reports_no_issue_at_all(tmp_path):
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production(), tmp_path=tmp_path)
+# The checks never connect: these addresses only select the scale-out settings.
+SCALE_OUT = {"DATABASE_URL": "postgres://qflows@127.0.0.1:1/qflows", "REDIS_URL": "redis://127.0.0.1:1/0"}
+
+
+@pytest.mark.parametrize("services", [{}, SCALE_OUT], ids=["embedded", "postgresql-and-redis"])
+def test_check_deploy_with_production_settings_reports_no_issue_at_all(tmp_path, services):
+    environment = {"DATABASE_URL": "", "REDIS_URL": "", **services}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production(**environment), tmp_path=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
