@@ -66,7 +66,7 @@ from bench.profiling import ProfileSession  # noqa: E402
 
 # How scripts/run starts the embedded worker(s); the benchmark mirrors it unless told otherwise.
 RUN_SCRIPT_WORKERS = 1
-RUN_SCRIPT_WORKER_INTERVAL = 1.0
+RUN_SCRIPT_WORKER_INTERVAL = 0.1
 # Celery's default concurrency is the number of cores.
 CELERY_CONCURRENCY = NCPU
 
