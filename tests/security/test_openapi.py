@@ -19,7 +19,9 @@ ROOT = Path(settings.BASE_DIR)
 
 
 def manage(*args: str, env: dict[str, str] | None = None, tmp_path: Path) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PRODUCTION", "DJANGO_SETTINGS"))}
+    # The test run's own switches (scripts/test allows async-unsafe ORM calls) are not a server's.
+    dropped = ("PRODUCTION", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    environment = {k: v for k, v in os.environ.items() if k not in dropped}
     environment.update({"DATA_DIR": str(tmp_path), **(env or {})})
     return subprocess.run(
         [sys.executable, "manage.py", *args],
