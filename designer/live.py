@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
@@ -33,6 +36,26 @@ async def _group_send(layer, groups: list[str], message: dict) -> None:
         await layer.group_send(group, message)
 
 
+# Publishing to a server layer (Redis) from sync code: one event loop per process, in its own
+# thread, so the layer keeps its connections between messages. async_to_sync would start a new
+# loop, and so a new Redis connection, for every message: half a run's time on a Celery worker.
+PUBLISH_TIMEOUT_SECONDS = 5.0
+_loop_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    global _loop, _loop_pid
+    if _loop is None or _loop_pid != os.getpid():  # a forked worker (Celery prefork) starts its own
+        with _loop_lock:
+            if _loop is None or _loop_pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="live-publisher", daemon=True).start()
+                _loop, _loop_pid = loop, os.getpid()
+    return _loop
+
+
 def _send(groups: list[str], message: Callable[[], dict]) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -41,7 +64,12 @@ def _send(groups: list[str], message: Callable[[], dict]) -> None:
     if not groups:
         return
     try:
-        async_to_sync(_group_send)(layer, groups, message())
+        if isinstance(layer, InMemoryChannelLayer):
+            # Its consumers live on the server's loop, which async_to_sync uses from its threads.
+            async_to_sync(_group_send)(layer, groups, message())
+        else:
+            future = asyncio.run_coroutine_threadsafe(_group_send(layer, groups, message()), _publisher_loop())
+            future.result(PUBLISH_TIMEOUT_SECONDS)
     except Exception:  # live updates must never break a run
         logger.warning("Could not publish a live update", exc_info=True)
 
