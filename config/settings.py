@@ -7,6 +7,7 @@ Scale-out: DATABASE_URL (PostgreSQL) and REDIS_URL (channels-redis + Celery).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -38,8 +39,10 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 
+# daphne's app only makes `runserver` serve ASGI (websockets); it imports Twisted, about 17 MB in
+# every process, so the product's own processes (daphne itself, workers, scheduler) go without it.
 INSTALLED_APPS = [
-    "daphne",
+    *(["daphne"] if sys.argv[1:2] == ["runserver"] else []),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
