@@ -258,9 +258,10 @@ class ThrowawayPostgres:
     """initdb + pg_ctl on a loopback port in a temporary directory; stopped and removed on exit.
     Default durability settings (fsync and synchronous_commit on)."""
 
-    def __init__(self, work: Path, port: int | None = None):
+    def __init__(self, work: Path, port: int | None = None, settings: list[str] | None = None):
         self.work = work
         self.port = port or free_port()
+        self.settings = settings or []
         self.data = work / "pg"
         self.sock = work / "pgsock"
         self.bin = pg_bin()
@@ -281,6 +282,7 @@ class ThrowawayPostgres:
             shutil.chown(self.data, "postgres")
         self._run(f"{self.bin}/initdb -D {self.data} -U postgres -A trust >/dev/null")
         options = f"-h 127.0.0.1 -p {self.port} -k {self.sock} -c max_connections=200"
+        options += "".join(f" -c {setting}" for setting in self.settings)
         self._run(f"{self.bin}/pg_ctl -D {self.data} -o '{options}' -l {self.work}/pg.log -w start >/dev/null")
         self._run(f"{self.bin}/createdb -h 127.0.0.1 -p {self.port} -U postgres qflows")
         return self

@@ -277,7 +277,7 @@ class Bench:
             "RECONCILE_INTERVAL_SECONDS": "3600",
         }
         if self.args.scaleout:
-            self.pg = ThrowawayPostgres(self.work).start()
+            self.pg = ThrowawayPostgres(self.work, settings=self.args.pg_setting).start()
             self.redis = ThrowawayRedis(self.work).start()
             extra.update(DATABASE_URL=self.pg.url, REDIS_URL=self.redis.url)
         else:
@@ -603,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-interval", type=float, default=None,
                         help=f"db_worker --interval (default {RUN_SCRIPT_WORKER_INTERVAL}, as scripts/run)")
     parser.add_argument("--celery-pool", default="prefork", help="Celery --pool (default prefork)")
+    parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a PostgreSQL setting for --scaleout, e.g. synchronous_commit=off (repeatable; for "
+                             "finding what limits a figure, not for reporting it)")
     parser.add_argument("--dup-every", type=int, default=20, help="send every Nth delivery twice (0: never; default 20)")
     parser.add_argument("--max-send-seconds", type=float, default=60.0, help="sending limit per phase (default 60)")
     parser.add_argument("--drain-seconds", type=float, default=120.0, help="draining limit per phase (default 120)")
