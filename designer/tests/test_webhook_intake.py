@@ -9,17 +9,15 @@ import asyncio
 import hashlib
 import hmac
 import json
-from unittest import mock
 from urllib.parse import urlencode
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import OperationalError
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
-from designer import services, webhooks
+from designer import services
 from designer.models import Activation, ActivationStatus, Delivery, Run
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
@@ -146,14 +144,3 @@ async def test_requests_the_intake_does_not_handle_plainly_go_to_django(activati
     status, _, body = await asgi_post(path_of(activation).rstrip("/"), form("R_slash"))
     assert status in (301, 404, 500)  # not the intake's: Django's own handling of a path without its slash
     assert await database_sync_to_async(lambda: Delivery.objects.count())() == 0
-
-
-@pytest.mark.asyncio
-async def test_a_database_error_answers_503_with_retry_after_and_stores_nothing(activation):
-    with mock.patch.object(webhooks, "delivery_accept", side_effect=OperationalError("database is locked")):
-        status, headers, body = await asgi_post(path_of(activation), form("R_locked"))
-    assert status == 503
-    assert headers["retry-after"] == webhooks.RETRY_AFTER_SECONDS
-    assert "again" in json.loads(body)["detail"]
-    status, _, body = await asgi_post(path_of(activation), form("R_locked"))  # sent again
-    assert (status, json.loads(body)["detail"]) == (200, "Accepted.")
