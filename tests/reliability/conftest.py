@@ -14,6 +14,13 @@ from tests.reliability.support import Daphne, Worker, database_env
 
 @pytest.fixture
 def worker_env(settings, live_server, qualtrics_sandbox):
+    from designer.tasks import execute_run, poll_activation
+
+    # django-tasks-celery registers a task with Celery when it is defined or first enqueued. If an
+    # earlier test defined them under another backend, the first enqueues from several server
+    # threads at once race and some fail; registering here, before any thread enqueues, avoids it.
+    for task in (execute_run, poll_activation):
+        task.get_backend().validate_task(task)
     settings.PUBLIC_BASE_URL = live_server.url
     settings.RUN_LEASE_SECONDS = 2
     env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "DATABASE_URL")}
