@@ -188,8 +188,10 @@ def run_claim(run_id: int) -> Run | None:
         ).update(status=RunStatus.RUNNING, lease_until=now + _lease(), attempts=F("attempts") + 1, started_at=now, updated_at=now)
     if not claimed:
         return None
-    # The flow's own copy of its latest definition is not needed: the run walks its pinned version.
-    return Run.objects.select_related("flow", "version", "delivery").defer("flow__definition").get(pk=run_id)
+    # Only what the run itself reads: its pinned version and its delivery. The flow (its name, for
+    # live updates) is read when a live update is sent; building this query with the flow joined
+    # and its definition deferred cost more than a millisecond per run.
+    return Run.objects.select_related("version", "delivery").get(pk=run_id)
 
 
 def run_execute(run_id: int) -> str | None:
