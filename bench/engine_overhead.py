@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actions", type=int, default=5, help="action cards in the action-card flow (default 5)")
     parser.add_argument("--warmup", type=int, default=20, help="runs per flow before measuring (default 20)")
     parser.add_argument("--scaleout", action="store_true", help="PostgreSQL + Redis (channel layer) instead of SQLite")
+    parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="a PostgreSQL setting for --scaleout, e.g. synchronous_commit=off (repeatable; to find "
+                             "what limits a figure)")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the compose runs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     procs = None
     try:
         if args.scaleout:
-            pg, redis = ThrowawayPostgres(work).start(), ThrowawayRedis(work).start()
+            pg, redis = ThrowawayPostgres(work, settings=args.pg_setting).start(), ThrowawayRedis(work).start()
             extra.update(DATABASE_URL=pg.url, REDIS_URL=redis.url)
         else:
             extra["SQLITE_PATH"] = str(data / "db.sqlite3")
