@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -19,3 +20,15 @@ app.conf.worker_prefetch_multiplier = 1
 def _import_tasks(sender, **kwargs):  # noqa: ANN001
     # Importing the modules registers their Django tasks with this app.
     import designer.tasks  # noqa: F401
+
+
+@worker_ready.connect
+def _start_scheduler(sender, **kwargs):  # noqa: ANN001
+    # The worker's main process runs the scheduler's duties (polls, reconciliations, stalled runs)
+    # in a thread, so the scale-out path has no separate scheduler process either.
+    from django.conf import settings
+
+    if settings.SCHEDULER_IN_WORKERS:
+        from designer import scheduler
+
+        scheduler.start_in_background(scheduler.interval_seconds())

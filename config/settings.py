@@ -203,6 +203,10 @@ QUALTRICS_API_BASE = env_str("QUALTRICS_API_BASE", "https://{datacenter}.qualtri
 QUALTRICS_SANDBOX_ENABLED = not PRODUCTION and env_bool("QUALTRICS_SANDBOX_ENABLED", True)
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 60)
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 600)
+# Task workers (manage.py worker, Celery workers) also run the scheduler's duties in a thread;
+# set to false where a separate `manage.py scheduler` process runs them.
+SCHEDULER_IN_WORKERS = env_bool("SCHEDULER_IN_WORKERS", True)
+SCHEDULER_INTERVAL_SECONDS = env_int("SCHEDULER_INTERVAL_SECONDS", 5)
 # A worker holds a run this long between steps; a run whose worker died is taken up after it.
 RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 900)
 INVITATION_MAX_AGE_SECONDS = env_int("INVITATION_MAX_AGE_SECONDS", 7 * 24 * 3600)

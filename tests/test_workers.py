@@ -1,6 +1,6 @@
 """Real worker processes: the django-tasks-db worker on the embedded default, Celery on Redis.
 
-The suite runs these twice: on SQLite with the database worker, and (marked `scaleout`) on
+The suite runs these twice: on SQLite with the database worker (`manage.py worker`), and (marked `scaleout`) on
 PostgreSQL + Redis with a Celery worker, both started as separate processes.
 """
 
@@ -9,17 +9,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings as django_settings
-from django.db import connection
 from django.urls import reverse
 
 from accounts.models import Configuration, Role
@@ -27,52 +21,17 @@ from connectors.qualtrics.client import QualtricsClient
 from designer import services
 from designer.activation import flow_activate
 from designer.models import Run, RunStatus
+from tests.processes import Worker, worker_base_env
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _database_env() -> dict[str, str]:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return {"SQLITE_PATH": str(db["NAME"])}
-    return {"DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
-
-
-class Worker:
-    def __init__(self, env: dict[str, str]):
-        self.env = env
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> Worker:
-        if django_settings.REDIS_URL:
-            command = [sys.executable, "-m", "celery", "-A", "config.celery", "worker", "--pool", "solo",
-                       "--concurrency", "1", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]
-        else:
-            command = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.1", "--no-startup-delay"]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
-        return self
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
 def worker_env(settings, live_server, qualtrics_sandbox):
     settings.PUBLIC_BASE_URL = live_server.url
     settings.RUN_LEASE_SECONDS = 2
-    env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "DATABASE_URL")}
-    env.update(_database_env())
+    env = worker_base_env()
     env.update({
         "QUALTRICS_API_BASE": qualtrics_sandbox.api_base_template,
         "PUBLIC_BASE_URL": live_server.url,
@@ -87,8 +46,8 @@ def worker_env(settings, live_server, qualtrics_sandbox):
 def workers(worker_env):
     started: list[Worker] = []
 
-    def start() -> Worker:
-        worker = Worker(worker_env).start()
+    def start(**options) -> Worker:
+        worker = Worker(worker_env, **options).start()
         started.append(worker)
         return worker
 
@@ -187,3 +146,32 @@ def test_a_burst_of_deliveries_is_drained_once_each(workers, flow, qualtrics_san
     assert Run.objects.filter(flow=flow).count() == total
     assert Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == total
     assert len(contacts(qualtrics_sandbox)) == total
+
+
+def test_a_workers_scheduler_thread_takes_up_a_run_whose_worker_died(workers, flow, qualtrics_sandbox):
+    """No `manage.py scheduler` runs: the new worker's own scheduler thread finds the stalled run."""
+    first = workers()
+    flow_activate(flow=flow)
+    qualtrics_sandbox.add_latency(4.0, "surveys", method="GET", count=1)  # the response fetch hangs
+    qualtrics_sandbox.record_response(values={"recipientEmail": "taken-up@example.com"})
+    wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.RUNNING).exists())
+    first.kill()
+    workers(scheduler_interval=1)
+    wait_for(lambda: finished_runs(flow) == 1)
+    run = Run.objects.get(flow=flow)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.attempts == 2
+    assert [c["email"] for c in contacts(qualtrics_sandbox)] == ["taken-up@example.com"]
+
+
+def test_a_workers_scheduler_thread_polls_a_flow_without_a_webhook(workers, flow, qualtrics_sandbox, settings):
+    """A flow on polling runs its responses with only a worker process started."""
+    settings.PUBLIC_BASE_URL = ""  # no address Qualtrics could reach: the flow polls
+    activation = flow_activate(flow=flow)
+    assert activation.status == "active_polling"
+    qualtrics_sandbox.record_response(values={"recipientEmail": "polled@example.com"})
+    workers(scheduler_interval=1)
+    wait_for(lambda: finished_runs(flow) == 1, timeout=60)
+    run = Run.objects.get(flow=flow)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert [c["email"] for c in contacts(qualtrics_sandbox)] == ["polled@example.com"]

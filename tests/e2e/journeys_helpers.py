@@ -1,16 +1,10 @@
-"""For journeys that watch pages update live: a live server that also speaks websockets, and a
-task worker process on the test database."""
+"""For journeys that watch pages update live: a live server that also speaks websockets."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
-from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,45 +71,3 @@ class WebsocketLiveServer:
         if self.server is not None and reactor.running:
             reactor.callFromThread(self.server.stop)
             self._thread.join(10)
-
-
-def database_env() -> dict[str, str]:
-    """Environment that points another process at the test database."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return {"SQLITE_PATH": str(db["NAME"])}
-    return {"DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
-
-
-class DatabaseWorker:
-    """`manage.py db_worker` as a separate process, taking tasks from the test database."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "DATABASE_URL")}
-        self.env.update(database_env())
-        self.env.update(env)
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> DatabaseWorker:
-        command = [
-            sys.executable,
-            "manage.py",
-            "db_worker",
-            "--queue-name",
-            "*",
-            "--interval",
-            "0.1",
-            "--no-startup-delay",
-        ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
-        return self
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)

@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 from connectors.qualtrics.client import QualtricsClient
 from designer import services
 from designer.models import Run
-from tests.e2e.journeys_helpers import DatabaseWorker, WebsocketLiveServer
+from tests.e2e.journeys_helpers import WebsocketLiveServer
+from tests.processes import Worker, worker_base_env
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +26,14 @@ def live_server():
 @pytest.fixture
 def worker(live_server, qualtrics_sandbox, settings):
     settings.PUBLIC_BASE_URL = live_server.url  # Qualtrics-style webhooks reach the live server
-    process = DatabaseWorker(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "QUALTRICS_API_BASE": qualtrics_sandbox.api_base_template,
-            "PUBLIC_BASE_URL": live_server.url,
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        }
-    ).start()
+    env = worker_base_env(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        QUALTRICS_API_BASE=qualtrics_sandbox.api_base_template,
+        PUBLIC_BASE_URL=live_server.url,
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+    )
+    env.pop("REDIS_URL", None)  # the live server enqueues on the database backend
+    process = Worker(env).start()
     yield process
     process.stop()
 

@@ -9,7 +9,8 @@ import pytest
 
 from accounts.models import Configuration, Role
 from designer import services
-from tests.reliability.support import Daphne, Worker, database_env
+from tests.processes import Worker, database_env, worker_base_env
+from tests.reliability.support import Daphne
 
 
 @pytest.fixture
@@ -23,10 +24,8 @@ def worker_env(settings, live_server, qualtrics_sandbox):
         task.get_backend().validate_task(task)
     settings.PUBLIC_BASE_URL = live_server.url
     settings.RUN_LEASE_SECONDS = 2
-    env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "DATABASE_URL")}
-    env.update(database_env())
-    env.update(
-        {
+    env = worker_base_env(
+        **{
             "QUALTRICS_API_BASE": qualtrics_sandbox.api_base_template,
             "PUBLIC_BASE_URL": live_server.url,
             "RUN_LEASE_SECONDS": "2",

@@ -1,35 +1,21 @@
-import logging
-import time
-
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
-from django.utils import timezone
 
-logger = logging.getLogger(__name__)
+from designer import scheduler
 
 
 class Command(BaseCommand):
-    help = "Enqueues due polls and reconciliations of active flows, and re-enqueues stalled runs."
+    help = (
+        "Enqueues due polls and reconciliations of active flows, and re-enqueues stalled runs. Task workers "
+        "do this already unless SCHEDULER_IN_WORKERS=false; then run it alone."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--interval", type=float, default=5.0)
-        parser.add_argument("--once", action="store_true")
+        parser.add_argument("--interval", type=float, default=None,
+                            help="Seconds between rounds (default SCHEDULER_INTERVAL_SECONDS, 5).")
+        parser.add_argument("--once", action="store_true", help="One round, then exit.")
 
-    def handle(self, *args, interval: float, once: bool, **options):
-        from designer.models import Activation
-        from designer.polling import activations_due
-        from designer.runs import runs_requeue_stalled
-        from designer.tasks import poll_activation
-
-        while True:
-            close_old_connections()
-            try:
-                for activation_id in activations_due():
-                    Activation.objects.filter(pk=activation_id).update(last_polled_at=timezone.now())
-                    poll_activation.enqueue(activation_id)
-                runs_requeue_stalled()
-            except Exception:
-                logger.exception("Scheduler tick failed")
-            if once:
-                return
-            time.sleep(interval)
+    def handle(self, *args, interval: float | None, once: bool, **options):
+        if once:
+            scheduler.tick()
+            return
+        scheduler.run_forever(interval or scheduler.interval_seconds())
