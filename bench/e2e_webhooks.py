@@ -1,8 +1,8 @@
 """End-to-end webhook benchmark: Qualtrics-style deliveries in, completed runs out.
 
 Starts the Qualtrics sandbox (`manage.py qualtrics_sandbox`), the product (daphne on
-config.asgi with PUBLIC_BASE_URL pointing at it), its worker(s) and scheduler as separate
-processes on 127.0.0.1, creates a team, a sandbox configuration and an active flow
+config.asgi with PUBLIC_BASE_URL pointing at it) and its worker(s), which run the scheduler in
+a thread, as separate processes on 127.0.0.1, creates a team, a sandbox configuration and an active flow
 
     New Response -> Create Contact in Mailing List (email and first name from the response)
 
@@ -69,6 +69,7 @@ RUN_SCRIPT_WORKERS = 1
 RUN_SCRIPT_WORKER_INTERVAL = 0.1
 # Celery's default concurrency is the number of cores.
 CELERY_CONCURRENCY = NCPU
+CELERY_POOL = "threads"  # config/celery.py
 
 TARGET_RUNS_PER_S = 300
 TARGET_P99_MS = 50
@@ -299,18 +300,20 @@ class Bench:
             self.worker_desc = "none (--intake-only: runs stay queued)"
         elif self.args.scaleout:
             concurrency = workers or CELERY_CONCURRENCY
+            pool = ["--pool", self.args.celery_pool] if self.args.celery_pool else []
             procs.start("celery", [PY, "-m", "celery", "-A", "config.celery", "worker", "--loglevel", "WARNING",
-                                   "--concurrency", str(concurrency), "--pool", self.args.celery_pool,
-                                   "--without-gossip", "--without-mingle"])
-            self.worker_desc = f"celery --pool {self.args.celery_pool} --concurrency {concurrency}"
+                                   "--concurrency", str(concurrency), *pool, "--without-gossip", "--without-mingle"])
+            self.worker_desc = (f"celery --pool {self.args.celery_pool or CELERY_POOL} --concurrency {concurrency}, "
+                                "scheduler in the worker")
         else:
             count = workers or RUN_SCRIPT_WORKERS
             interval = self.args.worker_interval if self.args.worker_interval is not None else RUN_SCRIPT_WORKER_INTERVAL
             for index in range(count):
-                procs.start(f"db_worker-{index}", [PY, "manage.py", "db_worker", "--queue-name", "*",
-                                                   "--interval", str(interval)])
-            self.worker_desc = f"{count} db_worker process(es), --interval {interval}"
-        procs.start("scheduler", [PY, "manage.py", "scheduler"])
+                procs.start(f"worker-{index}", [PY, "manage.py", "worker", "--queue-name", "*",
+                                                "--interval", str(interval)])
+            self.worker_desc = f"{count} worker process(es) (db_worker + scheduler thread), --interval {interval}"
+        if self.args.intake_only:
+            procs.start("scheduler", [PY, "manage.py", "scheduler"])
         wait_http(self.hook_url, procs=procs)
         self.wait_first_poll()
 
@@ -598,11 +601,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", type=_phases, default=_phases("1:200,10:1000,50:2000"),
                         help="senders:deliveries for each phase (default 1:200,10:1000,50:2000)")
     parser.add_argument("--workers", type=int, default=0,
-                        help=f"db_worker processes (default {RUN_SCRIPT_WORKERS}, as scripts/run) or Celery concurrency "
+                        help=f"worker processes (default {RUN_SCRIPT_WORKERS}, as scripts/run) or Celery concurrency "
                              f"(default {CELERY_CONCURRENCY})")
     parser.add_argument("--worker-interval", type=float, default=None,
-                        help=f"db_worker --interval (default {RUN_SCRIPT_WORKER_INTERVAL}, as scripts/run)")
-    parser.add_argument("--celery-pool", default="prefork", help="Celery --pool (default prefork)")
+                        help=f"worker --interval (default {RUN_SCRIPT_WORKER_INTERVAL}, as scripts/run)")
+    parser.add_argument("--celery-pool", default=None, help=f"Celery --pool (default the app's, {CELERY_POOL})")
     parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="a PostgreSQL setting for --scaleout, e.g. synchronous_commit=off (repeatable; for "
                              "finding what limits a figure, not for reporting it)")

@@ -14,6 +14,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_acks_late = True
 app.conf.task_reject_on_worker_lost = True
 app.conf.worker_prefetch_multiplier = 1
+# Threads: a run mostly waits on Qualtrics and the database, and one process with a thread per
+# concurrent run needs a third of the memory of prefork's master and children (bench/README.md).
+app.conf.worker_pool = "threads"
 
 
 @app.on_after_finalize.connect
