@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 
 from django.contrib import messages
+from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
+from django.utils.html import json_script
 from django.views.decorators.http import require_POST
+from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.models import Role
 from accounts.permissions import team_required
+from accounts.selectors import configurations_visible
+from accounts.serializers import ConfigurationSerializer
 from config.ids import row_id
+from connectors import registry
 from designer import activation as activation_services
 from designer import runs as run_services
 from designer import services
 from designer.models import RunStatus
 from designer.selectors import flows_for_team, run_counts, runs_for_team
-from designer.serializers import activation_json
+from designer.serializers import activation_json, flow_json
 
 
 @team_required()
@@ -85,10 +93,37 @@ def flow_import(request):
     return redirect("flow_editor", pk=flow.pk)
 
 
+EDITOR_MODULES = "js/editor"
+
+
+def editor_module_urls() -> list[str]:
+    """The URL of every ES module of the editor (static/js/editor/*.js), for modulepreload links:
+    the browser then fetches them all at once instead of discovering them import by import."""
+    folder = finders.find(EDITOR_MODULES)
+    if not folder or not os.path.isdir(folder):
+        return []
+    names = sorted(entry.name for entry in os.scandir(folder) if entry.is_file() and entry.name.endswith(".js"))
+    return [static(f"{EDITOR_MODULES}/{name}") for name in names]
+
+
+def editor_initial_data(request, flow) -> str:
+    """The catalog, the flow and the configurations, as GET /api/catalog/, /api/flows/<id>/ and
+    /api/configurations/ answer them, in a JSON script element: the editor starts without
+    waiting for three requests."""
+    configurations = ConfigurationSerializer(
+        configurations_visible(membership=request.membership), many=True, context={"request": request}
+    ).data
+    data = {"catalog": registry.catalog_json(), "flow": flow_json(flow), "configurations": configurations}
+    return json_script(data, "editor-initial", encoder=JSONEncoder)
+
+
 @team_required()
 def flow_editor(request, pk: int):
     flow = get_object_or_404(flows_for_team(team=request.team), pk=pk)
-    return render(request, "designer/editor.html", {"flow": flow, "can_edit": request.membership.can_edit})
+    return render(request, "designer/editor.html", {
+        "flow": flow, "can_edit": request.membership.can_edit,
+        "editor_modules": editor_module_urls(), "editor_initial": editor_initial_data(request, flow),
+    })
 
 
 @team_required()

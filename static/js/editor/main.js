@@ -77,18 +77,32 @@ function focusError(stepId, field) {
   control.focus({ preventScroll: true });
 }
 
+// The page carries the catalog, the flow and the configurations as the server had them when it
+// rendered the page. A page shown again from the browser's history may be older than that, so
+// it asks the server, as the editor does when no data came with the page.
+function initialData() {
+  const element = document.getElementById("editor-initial");
+  const navigation = performance.getEntriesByType?.("navigation")?.[0];
+  if (!element || navigation?.type === "back_forward") return null;
+  try {
+    const data = JSON.parse(element.textContent);
+    return data && data.catalog && data.flow ? data : null;
+  } catch {
+    return null;
+  }
+}
+
 async function boot() {
   initNotice($("editor-notice"));
   const canvasElement = $("canvas");
   let catalogData;
   let flow;
   let configurations;
+  const initial = initialData();
   try {
-    [catalogData, flow, configurations] = await Promise.all([
-      getCatalog(),
-      getFlow(root.dataset.flowId),
-      listConfigurations().catch(() => []),
-    ]);
+    [catalogData, flow, configurations] = initial
+      ? [initial.catalog, initial.flow, initial.configurations || []]
+      : await Promise.all([getCatalog(), getFlow(root.dataset.flowId), listConfigurations().catch(() => [])]);
   } catch (error) {
     canvasElement.replaceChildren(h("p", { class: "error", role: "alert", text: `The editor could not load this flow: ${error.message}` }));
     return;
