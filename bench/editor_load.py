@@ -10,6 +10,7 @@ has an empty browser cache (cold), the others reuse it (warm).
 
     .venv/bin/python bench/editor_load.py
     .venv/bin/python bench/editor_load.py --loads 20 --chromium /usr/bin/chromium
+    .venv/bin/python bench/editor_load.py --detail   # also every file of the cold load, when it started and ended
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="Chromium executable (default /usr/bin/chromium)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one load (default 30)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--detail", action="store_true", help="print every file of the cold load with its start and duration")
     args = parser.parse_args(argv)
     print(f"editor_load: load average before: {load_average()}", flush=True)
 
@@ -180,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                         name: e.name.replace(location.origin, ""), start: e.startTime, duration: e.duration,
                         type: e.initiatorType}))""")
                     nav = page.evaluate("""() => { const n = performance.getEntriesByType("navigation")[0];
-                        return {responseEnd: n.responseEnd, domContentLoaded: n.domContentLoadedEventEnd}; }""")
+                        return {requestStart: n.requestStart, responseStart: n.responseStart, responseEnd: n.responseEnd,
+                                domInteractive: n.domInteractive, domContentLoaded: n.domContentLoadedEventEnd}; }""")
                 cards_seen.add(page.evaluate("document.querySelectorAll('#canvas [data-step]').length"))
                 time.sleep(0.2)
             browser.close()
@@ -194,12 +197,18 @@ def main(argv: list[str] | None = None) -> int:
                                                                               ["warm p95", warm_p95],
                                                                               ["warm max", max(warm)]] if warm else [])]))
         if breakdown:
-            scripts = [e for e in breakdown if e["name"].startswith("/static/")]
-            api = [e for e in breakdown if e["name"].startswith("/api/")]
+            # What the browser fetched before the editor was ready (the options pickers load later).
+            scripts = [e for e in breakdown if e["name"].startswith("/static/") and e["start"] < cold]
+            api = [e for e in breakdown if e["name"].startswith("/api/") and e["start"] < cold]
             print(f"cold load: page HTML by {nav['responseEnd']:.0f} ms, DOMContentLoaded {nav['domContentLoaded']:.0f} ms; "
                   f"{len(scripts)} static files (slowest {max((e['duration'] for e in scripts), default=0):.0f} ms, "
-                  f"last done at {max((e['start'] + e['duration'] for e in scripts), default=0):.0f} ms); API calls: "
-                  + ", ".join(f"{e['name'].split('?')[0]} {e['duration']:.0f} ms" for e in api))
+                  f"last done at {max((e['start'] + e['duration'] for e in scripts), default=0):.0f} ms); API calls before ready: "
+                  + (", ".join(f"{e['name'].split('?')[0]} {e['duration']:.0f} ms" for e in api) or "none"))
+        if breakdown and args.detail:
+            print("cold load: navigation " + ", ".join(f"{key} {value:.0f}" for key, value in nav.items()))
+            print(table(["cold load: resource", "type", "start ms", "duration ms", "end ms"],
+                        [[e["name"], e["type"], e["start"], e["duration"], e["start"] + e["duration"]]
+                         for e in sorted(breakdown, key=lambda e: e["start"])]))
         if errors or failed:
             print("browser errors: " + "; ".join(sorted(set(errors + failed))[:5]))
         print()
