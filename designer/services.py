@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import Configuration
-from designer.models import Activation, ActivationStatus, Flow
+from designer.models import Activation, Flow
 
 
 def _uses_configuration(definition: dict, configuration_id: int) -> bool:

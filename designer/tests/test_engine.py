@@ -20,7 +20,7 @@ from designer.activation import flow_activate, flow_deactivate
 from designer.engine import run_execute
 from designer.models import ActivationStatus, Delivery, Run, RunStatus
 from designer.polling import activation_poll
-from designer.runs import flow_test, run_rerun
+from designer.runs import run_rerun
 
 pytestmark = pytest.mark.scaleout
 
