@@ -240,53 +240,20 @@ def webhook_intake(app):
     """Wraps Django's ASGI application: webhook posts are taken here, everything else (and any
     webhook request this does not handle plainly) is passed to `app` unchanged."""
     from django.conf import settings
-    from django.http.request import split_domain_port, validate_host
     from django.utils.csp import CSP, build_policy
 
+    from config.asgi_rules import DjangoRules
+
     inbox = WebhookInbox()
-    allowed_hosts = list(settings.ALLOWED_HOSTS)
-    if settings.DEBUG and not allowed_hosts:
-        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
-    # The headers Django's middleware puts on the view's JSON answers.
-    common = [(b"content-type", b"application/json")]
-    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
-        common.append((b"x-content-type-options", b"nosniff"))
-    if settings.SECURE_REFERRER_POLICY:
-        common.append((b"referrer-policy", str(settings.SECURE_REFERRER_POLICY).encode()))
-    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-        common.append((b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode()))
-    common.append((b"x-frame-options", settings.X_FRAME_OPTIONS.encode()))
+    rules = DjangoRules()
+    # The headers Django's middleware puts on the view's JSON answers, besides SecurityMiddleware's.
+    answer_headers = [(b"content-type", b"application/json"), (b"x-frame-options", settings.X_FRAME_OPTIONS.encode())]
     for header, config in ((CSP.HEADER_ENFORCE, settings.SECURE_CSP), (CSP.HEADER_REPORT_ONLY, settings.SECURE_CSP_REPORT_ONLY)):
         if config:
-            common.append((str(header).lower().encode(), build_policy(config).encode()))
-    hsts = None
-    if settings.SECURE_HSTS_SECONDS:
-        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
-        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-            value += "; includeSubDomains"
-        if settings.SECURE_HSTS_PRELOAD:
-            value += "; preload"
-        hsts = (b"strict-transport-security", value.encode())
-    proxy_header = None
-    if settings.SECURE_PROXY_SSL_HEADER:
-        name, expected = settings.SECURE_PROXY_SSL_HEADER
-        proxy_header = (name.removeprefix("HTTP_").replace("_", "-").lower().encode(), expected)
-
-    def secure(headers: dict[bytes, bytes], scope) -> bool:
-        if proxy_header is not None:
-            value = headers.get(proxy_header[0])
-            if value is not None:
-                return value.decode("latin-1").split(",", 1)[0].strip() == proxy_header[1]
-        return scope.get("scheme") == "https"
+            answer_headers.append((str(header).lower().encode(), build_policy(config).encode()))
 
     def plain(scope, headers: dict[bytes, bytes]) -> bool:
-        """Requests whose answer Django would not change by redirecting or refusing the host."""
-        if scope.get("root_path") or settings.USE_X_FORWARDED_HOST:
-            return False
-        host = headers.get(b"host", b"").decode("latin-1")
-        domain, _port = split_domain_port(host)
-        if not domain or not validate_host(domain, allowed_hosts):
-            return False
+        """A UTF-8 form post that Django would not redirect or refuse for its host."""
         content_type = headers.get(b"content-type", b"").decode("latin-1").split(";")
         if content_type[0].strip().lower() != FORM_TYPE:
             return False
@@ -294,7 +261,7 @@ def webhook_intake(app):
                         and p.split("=", 1)[0].strip().lower() == "charset"), "utf-8")
         if charset not in ("utf-8", "utf8"):
             return False
-        return not (settings.SECURE_SSL_REDIRECT and not secure(headers, scope))
+        return rules.plain(scope, headers)
 
     async def intake(scope, receive, send):
         match = WEBHOOK_PATH.fullmatch(scope.get("path", "")) if scope["type"] == "http" else None
@@ -327,11 +294,10 @@ def webhook_intake(app):
         status, text = await asyncio.wrap_future(
             inbox.submit(int(match["activation_id"]), match["secret"], fields))
         payload = json.dumps({"detail": text}).encode()
-        response_headers = [*common, (b"content-length", str(len(payload)).encode())]
+        response_headers = [*answer_headers, *rules.security_headers(scope, headers),
+                            (b"content-length", str(len(payload)).encode())]
         if status == 503:
             response_headers.append((b"retry-after", RETRY_AFTER_SECONDS.encode()))
-        if hsts is not None and secure(headers, scope):
-            response_headers.append(hsts)
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": payload})
 
