@@ -56,7 +56,7 @@ from accounts.models import Membership  # noqa: E402
 from accounts.selectors import configurations_usable  # noqa: E402
 from config.parsers import json_problem  # noqa: E402
 from designer.models import FlowVersion  # noqa: E402
-from designer.validation import Problem, configuration_ids, definition_validate  # noqa: E402
+from designer.validation import Problem, configuration_ids, definition_validate, labels_clean  # noqa: E402
 
 EXPORT_FORMAT = "qflows.flow/1"
 EMPTY_DEFINITION: dict = {"event": None, "steps": []}
@@ -199,6 +199,8 @@ def flow_import(*, membership: Membership, document: dict) -> tuple[Flow, list[s
     if not isinstance(definition.get("event"), dict | None) or not isinstance(definition.get("steps", []), list):
         raise ValueError("The export's definition needs an event card (or none) and a list of steps.")
     definition = copy.deepcopy(definition)
+    # The stored names of chosen options come along; any a save would refuse are dropped.
+    labels_clean(definition)
     exported = document.get("configurations")
     exported = exported if isinstance(exported, dict) else {}
     usable = {c.name.casefold(): c for c in configurations_usable(membership=membership)}

@@ -29,6 +29,13 @@ ACCEPTS = {
     "file": {"file"},
 }
 NESTED_KEYS = ("then", "else", "steps")
+# Labels the editor stores next to ids, so that whoever cannot list the account's choices (a
+# viewer, a configuration that no longer works) still reads names: option_labels {option key:
+# label} for options whose choices load from the account, output_labels {output key: {"label",
+# "type"}} for outputs that exist only for the chosen options (a survey's questions).
+MAX_LABEL_CHARS = 200
+MAX_OUTPUT_LABELS = 200
+OUTPUT_TYPES = frozenset(ACCEPTS)
 
 
 @dataclass
@@ -177,6 +184,8 @@ class Validator:
         for key in options:
             if card.option(key) is None:
                 self.error(sid, key, f"“{card.name}” has no option '{key}'.")
+        self._option_labels(sid, card, node.get("option_labels"), options)
+        self._output_labels(sid, card, node.get("output_labels"))
         inputs = node.get("inputs") or {}
         if not isinstance(inputs, dict):
             self.error(sid, None, "Inputs must be an object.")
@@ -187,6 +196,47 @@ class Validator:
         for spec in card.inputs:
             self._input(sid, spec, inputs.get(spec.key), scope)
         return card
+
+    def _option_labels(self, sid: str, card, labels, options: dict) -> None:
+        if labels is None:
+            return
+        if not isinstance(labels, dict):
+            self.error(sid, "option_labels", "Option labels must be an object of option keys and their labels.")
+            return
+        unknown = [key for key in labels if not getattr(card.option(key), "source", None)]
+        skip = set(unknown)
+        if unknown:
+            names = ", ".join(f"'{key[:50]}'" for key in unknown[:3]) + (" …" if len(unknown) > 3 else "")
+            self.error(sid, "option_labels", f"“{card.name}” has no option {names} whose choices come from the account.")
+        for key, label in labels.items():
+            if key in skip:
+                continue
+            spec = card.option(key)
+            if options.get(key) in (None, ""):
+                self.error(sid, key, f"{spec.label} has a stored label but no value.")
+            else:
+                problem = label_problem(label)
+                if problem:
+                    self.error(sid, key, f"{spec.label}: the stored label {problem}")
+
+    def _output_labels(self, sid: str, card, labels) -> None:
+        if labels is None:
+            return
+        if not isinstance(labels, dict):
+            self.error(sid, "output_labels", "Output labels must be an object of output keys and their labels.")
+            return
+        if len(labels) > MAX_OUTPUT_LABELS:
+            self.error(sid, "output_labels", f"At most {MAX_OUTPUT_LABELS} output labels can be stored per card.")
+            return
+        unknown = [key for key in labels if not output_label_key_ok(card, key)]
+        skip = set(unknown)
+        if unknown:
+            names = ", ".join(f"'{key[:50]}'" for key in unknown[:3]) + (" …" if len(unknown) > 3 else "")
+            self.error(sid, "output_labels", f"“{card.name}” has no output {names} that depends on its options.")
+        for key, record in labels.items():
+            problem = None if key in skip else output_label_problem(record)
+            if problem:
+                self.error(sid, "output_labels", f"The label of output '{key}' {problem}")
 
     def _configuration(self, sid: str, card, value) -> None:
         if not card.needs_configuration:
@@ -255,6 +305,80 @@ def _literal_problem(type_: str, value: Any) -> str | None:
     if type_ in ("text", "date") and isinstance(value, (dict, list)):
         return "expects text."
     return None
+
+
+def label_problem(label: Any) -> str | None:
+    if not isinstance(label, str):
+        return "must be text."
+    if len(label) > MAX_LABEL_CHARS:
+        return f"is longer than {MAX_LABEL_CHARS} characters."
+    return None
+
+
+def output_label_key_ok(card, key: Any) -> bool:
+    """Only outputs that come from the chosen options need a stored label; declared ones have theirs."""
+    return (
+        isinstance(key, str)
+        and len(key) <= MAX_LABEL_CHARS
+        and card.dynamic_outputs is not None
+        and key.startswith(DYNAMIC_PREFIXES)
+        and card.output(key) is None
+    )
+
+
+def output_label_problem(record: Any) -> str | None:
+    if not isinstance(record, dict) or not set(record) <= {"label", "type"} or "label" not in record:
+        return 'must be an object {"label", "type"}.'
+    problem = label_problem(record["label"])
+    if problem:
+        return problem
+    if record.get("type") is not None and record["type"] not in OUTPUT_TYPES:
+        return f"has an unknown type; use one of {', '.join(sorted(OUTPUT_TYPES))}."
+    return None
+
+
+def labels_clean(definition: Any) -> None:
+    """Drops, in place, every stored label the validator would refuse (used on import, which
+    keeps a flow as it came but must not keep labels a later save would refuse)."""
+    if not isinstance(definition, dict):
+        return
+    event = definition.get("event")
+    steps = definition.get("steps")
+    nodes = [*([event] if isinstance(event, dict) else []), *walk_steps(steps if isinstance(steps, list) else [])]
+    for node in nodes:
+        try:
+            card = registry.get(str(node.get("card")))
+        except UnknownCardError:
+            card = None
+        options = node.get("options") if isinstance(node.get("options"), dict) else {}
+        labels = node.get("option_labels")
+        if isinstance(labels, dict) and card is not None:
+            kept = {
+                key: label
+                for key, label in labels.items()
+                if (spec := card.option(key)) is not None and spec.source
+                and options.get(key) not in (None, "") and label_problem(label) is None
+            }
+        else:
+            kept = {}
+        _set_or_drop(node, "option_labels", kept)
+        labels = node.get("output_labels")
+        if isinstance(labels, dict) and card is not None:
+            kept = {
+                key: record
+                for key, record in list(labels.items())[:MAX_OUTPUT_LABELS]
+                if output_label_key_ok(card, key) and output_label_problem(record) is None
+            }
+        else:
+            kept = {}
+        _set_or_drop(node, "output_labels", kept)
+
+
+def _set_or_drop(node: dict, key: str, value: dict) -> None:
+    if value:
+        node[key] = value
+    else:
+        node.pop(key, None)
 
 
 def _within(path: Any, prefix: str) -> bool:
