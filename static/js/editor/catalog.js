@@ -2,6 +2,7 @@
 // a survey's questions become outputs of New Response once a survey is chosen).
 
 import { asList, getCardOutputs } from "./api.js";
+import { storedOutputFields } from "./labels.js";
 import { FOR_EACH } from "./state.js";
 
 const LOOP_DEFAULTS = [
@@ -44,9 +45,17 @@ export class Catalog {
     if (card.key === FOR_EACH) {
       for (const field of LOOP_DEFAULTS) if (!fields.some((f) => f.key === field.key)) fields.push(field);
     }
-    const extra = this.dynamic.get(this.signature(step)) || [];
+    // Until the outputs for the chosen options are loaded (or when they cannot be), the labels
+    // stored with the flow stand in for those of them that cards use.
+    const extra = this.loadedOutputs(step) || (card.dynamic_outputs ? storedOutputFields(step) : []);
     for (const field of extra) if (!fields.some((f) => f.key === field.key)) fields.push(field);
     return fields;
+  }
+
+  /** The option-dependent outputs loaded for a step's current options, or null. */
+  loadedOutputs(step) {
+    const signature = this.signature(step);
+    return (signature && this.dynamic.get(signature)) || null;
   }
 
   /** Loads option-dependent outputs; resolves true when new fields arrived. */

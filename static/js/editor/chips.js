@@ -30,10 +30,10 @@ export function outputChip(field, stepId, { draggable = true } = {}) {
 }
 
 /** The chip shown in an input that is mapped to an output, with a button to unmap it. */
-export function mappedChip({ stepLabel, label, type, missing }, { fieldLabel, onRemove, focusKey, readOnly }) {
+export function mappedChip({ stepLabel, label, type, missing, ref }, { fieldLabel, onRemove, focusKey, readOnly }) {
   return h(
     "span",
-    { class: ["chip", "mapped", `type-${type || "text"}`, missing && "missing"] },
+    { class: ["chip", "mapped", `type-${type || "text"}`, missing && "missing"], title: ref || null },
     h("span", { class: "chip-step", text: stepLabel }),
     h("span", { class: "chip-label", text: label }),
     readOnly

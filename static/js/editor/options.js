@@ -4,6 +4,7 @@
 import { asList, getOptionChoices } from "./api.js";
 import { h, uid } from "./dom.js";
 import { errorList } from "./inputs.js";
+import { clip, storedOptionLabel } from "./labels.js";
 import { literalControl } from "./literal.js";
 
 const choiceCache = new Map(); // request signature -> Promise<[{value, label}]>
@@ -35,49 +36,69 @@ export function dependentsOf(card, key) {
 
 function dynamicSelect(ctx, step, field, { id, focusKey, describedBy, onChange }) {
   const value = step.options?.[field.key];
-  const select = h("select", { id, dataset: { focus: focusKey }, "aria-describedby": describedBy || null, disabled: ctx.readOnly });
+  // The name stored when the option was chosen: shown whenever the live choices are not.
+  const stored = value ? storedOptionLabel(step, field.key) : "";
+  const shown = stored || (value ? String(value) : "");
+  const select = h("select", {
+    id,
+    dataset: { focus: focusKey },
+    "aria-describedby": describedBy || null,
+    disabled: ctx.readOnly,
+    title: value ? String(value) : null,
+  });
   if (field.required) select.setAttribute("aria-required", "true");
   const status = h("span", { class: "muted option-status", "aria-live": "polite" });
-  const setPlaceholder = (text) => select.replaceChildren(h("option", { value: value ?? "", text }));
+  const setPlaceholder = (text) => select.replaceChildren(h("option", { value: value ?? "", text, title: value ? String(value) : null }));
+  const labels = new Map(); // value -> label of the choices loaded from the account
 
   const missing = (field.depends_on || []).filter((dep) => !step.options?.[dep]);
   const card = ctx.catalog.card(step.card);
   if (ctx.readOnly) {
-    // Viewers cannot use the account to list choices; show what was chosen.
-    setPlaceholder(value ? String(value) : "—");
+    // Viewers cannot use the account to list choices; show what was chosen, by its stored name.
+    setPlaceholder(shown || "—");
     select.disabled = true;
   } else if (card.needs_configuration && !step.configuration) {
-    setPlaceholder("Choose a configuration first");
+    setPlaceholder(value ? `${shown} (choose an account to change it)` : "Choose a configuration first");
     select.disabled = true;
   } else if (missing.length) {
     const names = missing.map((dep) => card.options.find((o) => o.key === dep)?.label || dep);
     setPlaceholder(`Choose ${names.join(", ")} first`);
     select.disabled = true;
   } else {
-    setPlaceholder(value ? `${value} (loading…)` : "Loading…");
+    setPlaceholder(value ? `${shown} (loading…)` : "Loading…");
     select.setAttribute("aria-busy", "true");
     const params = Object.fromEntries((field.depends_on || []).map((dep) => [dep, step.options[dep]]));
     loadChoices(step.configuration, field.source, params).then(
       (choices) => {
         const options = [h("option", { value: "", text: "Choose…" })];
-        for (const choice of choices) options.push(h("option", { value: String(choice.value), text: choice.label ?? String(choice.value) }));
-        if (value && !choices.some((c) => String(c.value) === String(value))) {
-          options.push(h("option", { value: String(value), text: `${value} (not found in this account)` }));
+        for (const choice of choices) {
+          const label = choice.label ?? String(choice.value);
+          labels.set(String(choice.value), label);
+          options.push(h("option", { value: String(choice.value), text: label }));
+        }
+        if (value && !labels.has(String(value))) {
+          options.push(h("option", { value: String(value), text: `${shown} (not found in this account)`, title: String(value) }));
         }
         select.replaceChildren(...options);
         select.value = value ? String(value) : "";
         select.removeAttribute("aria-busy");
         status.textContent = "";
+        // The account's current name is what the next save stores.
+        if (value && labels.has(String(value))) ctx.model.refreshOptionLabel(step.id, field.key, value, clip(labels.get(String(value))));
       },
       (error) => {
         select.removeAttribute("aria-busy");
-        setPlaceholder(value ? String(value) : "Could not load choices");
+        setPlaceholder(shown || "Could not load choices");
         status.textContent = error.message;
         status.classList.add("error");
       },
     );
   }
-  select.addEventListener("change", () => onChange(select.value || undefined));
+  select.addEventListener("change", () => {
+    const next = select.value || undefined;
+    const label = next !== undefined && labels.has(next) ? clip(labels.get(next)) : next === value ? stored : undefined;
+    onChange(next, { label });
+  });
   return [select, status];
 }
 
@@ -90,11 +111,11 @@ export function optionField(ctx, step, field) {
   const errors = ctx.validation.forField(step.id, field.key).map((e) => e.message);
   const describedBy = [helpId, errors.length ? errorId : null].filter(Boolean).join(" ");
 
-  const onChange = (next, { structural = true } = {}) => {
+  const onChange = (next, { structural = true, label } = {}) => {
     ctx.validation.clearField(step.id, field.key);
     if (structural) ctx.focusAfterRender(focusKey);
     for (const dependent of dependentsOf(card, field.key)) ctx.model.setOption(step.id, dependent, undefined, { structural: false });
-    ctx.model.setOption(step.id, field.key, next, { structural });
+    ctx.model.setOption(step.id, field.key, next, { structural, label });
   };
 
   const row = h(

@@ -29,6 +29,14 @@ export function splitRef(ref) {
   return dot < 0 ? { stepId: ref, key: "" } : { stepId: ref.slice(0, dot), key: ref.slice(dot + 1) };
 }
 
+function setLabel(step, property, key, label) {
+  const labels = { ...(step[property] || {}) };
+  if (typeof label === "string" && label !== "") labels[key] = label;
+  else delete labels[key];
+  if (Object.keys(labels).length) step[property] = labels;
+  else delete step[property];
+}
+
 export class FlowModel extends EventTarget {
   constructor() {
     super();
@@ -193,13 +201,39 @@ export class FlowModel extends EventTarget {
     this.changed({ structural: true, step: id, field: "configuration" });
   }
 
-  setOption(id, key, value, { structural = true } = {}) {
+  /**
+   * Sets an option. `label` is the name of a choice loaded from the account, kept in
+   * step.option_labels so that those who cannot load the choices read it instead of the id.
+   * Other options change what the step outputs, so its stored output labels go.
+   */
+  setOption(id, key, value, { structural = true, label } = {}) {
     const step = this.step(id);
     if (!step) return;
     step.options = step.options || {};
+    const before = step.options[key];
     if (value === undefined || value === "") delete step.options[key];
     else step.options[key] = value;
+    setLabel(step, "option_labels", key, step.options[key] === undefined ? undefined : label);
+    if (before !== step.options[key]) delete step.output_labels;
     this.changed({ structural, step: id, field: key });
+  }
+
+  /**
+   * The live name of the option's value `value`, if it is still the chosen one; refreshed without
+   * marking the flow changed: the next save stores it.
+   */
+  refreshOptionLabel(id, key, value, label) {
+    const step = this.step(id);
+    if (!step || value === undefined || step.options?.[key] !== value) return;
+    setLabel(step, "option_labels", key, label);
+  }
+
+  /** Replaces a step's option_labels or output_labels (tidied before a save); empty removes them. */
+  replaceLabels(id, property, labels) {
+    const step = this.step(id);
+    if (!step) return;
+    if (labels && Object.keys(labels).length) step[property] = labels;
+    else delete step[property];
   }
 
   setInput(id, key, value, { structural = false } = {}) {

@@ -2,6 +2,7 @@
 // before leaving a page with unsaved changes.
 
 import { saveFlow } from "./api.js";
+import { recordLabels } from "./labels.js";
 import { notify } from "./notice.js";
 
 export class Toolbar {
@@ -51,6 +52,7 @@ export class Toolbar {
     this.saveButton.textContent = "Saving…";
     const revision = ctx.model.revision;
     try {
+      recordLabels(ctx.model, ctx.catalog);
       const flow = await saveFlow(ctx.flowId, {
         name: ctx.model.name,
         definition: ctx.model.toDefinition(),
