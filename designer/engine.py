@@ -26,7 +26,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from connectors import registry
@@ -63,16 +62,17 @@ def _sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def cap(value: Any) -> Any:
-    """Keeps stored step data bounded; large values are replaced by a preview."""
+def _stored(value: Any) -> str:
+    """The JSON text stored for a step's data, kept bounded: a large value is replaced by a preview."""
     try:
         text = json.dumps(value, default=str)
     except (TypeError, ValueError):
         text = repr(value)
-        value = text
+        if len(text) <= MAX_STORED_JSON:
+            return json.dumps(text)
     if len(text) <= MAX_STORED_JSON:
-        return json.loads(text) if not isinstance(value, str) else value
-    return {"_truncated": True, "size": len(text), "preview": text[:2000]}
+        return text
+    return json.dumps({"_truncated": True, "size": len(text), "preview": text[:2000]})
 
 
 @dataclass
@@ -114,11 +114,23 @@ class _Context:
         if configuration_id is None:
             raise RunFailed("This card has no configuration: choose one in the editor.")
         if configuration_id not in self.clients:
-            configuration = Configuration.objects.filter(pk=configuration_id, team_id=self.run.team_id).first()
-            if configuration is None:
+            # Its data center and token, to see whether the kept client is still this configuration's;
+            # the configuration itself (and its token, decrypted) only when a new client is needed.
+            with connection.cursor() as cursor:
+                cursor.execute(_sql().configuration, [configuration_id, self.run.team_id])
+                row = cursor.fetchone()
+            if row is None:
                 raise RunFailed("The configuration this card uses was deleted: choose another one in the editor.")
-            self.clients[configuration_id] = _pooled_client(configuration)
-            self.identities[configuration_id] = _identity(configuration)
+            identity = (configuration_id, row[0], bytes(row[1] or b""), settings.QUALTRICS_API_BASE)
+            client = _kept_client(identity)
+            if client is None:
+                configuration = Configuration.objects.filter(pk=configuration_id, team_id=self.run.team_id).first()
+                if configuration is None:
+                    raise RunFailed("The configuration this card uses was deleted: choose another one in the editor.")
+                identity = _identity(configuration)
+                client = _pooled_client(configuration)
+            self.clients[configuration_id] = client
+            self.identities[configuration_id] = identity
         return self.clients[configuration_id]
 
 
@@ -160,12 +172,29 @@ def _survey(identity: tuple, client, survey_id: str):
     return survey
 
 
+def _client_pool() -> dict[int, tuple[tuple, Any, float]]:
+    pool = getattr(_clients, "pool", None)
+    if pool is None:
+        pool = _clients.pool = {}
+    return pool
+
+
+def _kept_client(identity: tuple):
+    """This thread's client for the configuration as `identity` describes it, if one is kept."""
+    pool = _client_pool()
+    now = time.monotonic()
+    kept = pool.get(identity[0])
+    if kept is None or kept[0] != identity or now - kept[2] >= CLIENT_IDLE_SECONDS:
+        return None
+    del pool[identity[0]]
+    pool[identity[0]] = (identity, kept[1], now)  # the most recently used last
+    return kept[1]
+
+
 def _pooled_client(configuration):
     from connectors.qualtrics.client import QualtricsClient
 
-    pool: dict[int, tuple[tuple, Any, float]] = getattr(_clients, "pool", None)
-    if pool is None:
-        pool = _clients.pool = {}
+    pool = _client_pool()
     identity = _identity(configuration)
     now = time.monotonic()
     kept = pool.pop(configuration.pk, None)
@@ -181,19 +210,110 @@ def _pooled_client(configuration):
     return client
 
 
+# The statements of a run's hot path (its claim, its delivery, each step's record, the lease and
+# the finish), written once per database: building them with the ORM for every run cost more CPU
+# than running them, and that CPU is what limits a worker's runs per second. The rest of the
+# engine (resuming, progress, failures) uses the ORM.
+
+
+class _Statements:
+    def __init__(self) -> None:
+        from accounts.models import Configuration
+        from designer.models import Delivery, FlowVersion
+
+        quote = connection.ops.quote_name
+        json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+        run, step = quote(Run._meta.db_table), quote(RunStep._meta.db_table)
+        self.returning = connection.features.can_return_columns_from_insert
+        self.claim = (
+            f"UPDATE {run} SET status = %s, lease_until = %s, attempts = attempts + 1, started_at = %s, updated_at = %s "
+            f"WHERE id = %s AND (status = %s OR (status = %s AND lease_until < %s)) "
+            f"RETURNING flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts"
+        )
+        self.delivery = f"SELECT response_id, survey_id, source FROM {quote(Delivery._meta.db_table)} WHERE id = %s"
+        self.version = f"SELECT flow_id, number, definition FROM {quote(FlowVersion._meta.db_table)} WHERE id = %s"
+        self.configuration = (f"SELECT datacenter, api_token_encrypted FROM {quote(Configuration._meta.db_table)} "
+                              f"WHERE id = %s AND team_id = %s")
+        self.step_insert = (
+            f"INSERT INTO {step} (run_id, position, step_id, card, name, iteration, status, inputs, outputs, error, "
+            f"attempts, duration_ms, started_at) VALUES (%s, %s, %s, %s, %s, %s, %s, {json_param}, {json_param}, %s, "
+            f"%s, %s, %s)"
+        )
+        self.step_update = (f"UPDATE {step} SET status = %s, inputs = {json_param}, outputs = {json_param}, error = %s, "
+                            f"attempts = %s, duration_ms = %s WHERE id = %s")
+        self.renew = f"UPDATE {run} SET updated_at = %s, lease_until = %s WHERE id = %s"
+        self.renew_trigger = f"UPDATE {run} SET updated_at = %s, lease_until = %s, trigger = {json_param} WHERE id = %s"
+        self.finish = (f"UPDATE {run} SET status = %s, error = %s, finished_at = %s, lease_until = NULL, "
+                       f"current_step = '', progress = NULL, updated_at = %s WHERE id = %s")
+
+
+_statements_by_vendor: dict[str, _Statements] = {}
+
+
+def _sql() -> _Statements:
+    statements = _statements_by_vendor.get(connection.vendor)
+    if statements is None:
+        statements = _statements_by_vendor[connection.vendor] = _Statements()
+    return statements
+
+
+def _when(value):
+    """A datetime as the database takes it (SQLite: UTC text, as the ORM stores it)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _loaded(model, **values):
+    """An instance as the ORM loads one with only these fields; the others are read when used."""
+    return model.from_db(connection.alias, values, [values[f.attname] for f in model._meta.concrete_fields
+                                                     if f.attname in values])
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _version(version_id: int):
+    from designer.models import FlowVersion
+
+    with connection.cursor() as cursor:
+        cursor.execute(_sql().version, [version_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return _loaded(FlowVersion, id=version_id, flow_id=row[0], number=row[1], definition=_json(row[2]))
+
+
 def run_claim(run_id: int) -> Run | None:
     """Takes the run if it is queued, or running under an expired lease (its worker died)."""
+    from designer.models import Delivery
+
     now = timezone.now()
-    with transaction.atomic():
-        claimed = Run.objects.filter(pk=run_id).filter(
-            Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, lease_until__lt=now)
-        ).update(status=RunStatus.RUNNING, lease_until=now + _lease(), attempts=F("attempts") + 1, started_at=now, updated_at=now)
-    if not claimed:
+    at = _when(now)
+    with connection.cursor() as cursor:
+        cursor.execute(_sql().claim, [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id, RunStatus.QUEUED,
+                                      RunStatus.RUNNING, at])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts = row
+        delivery = None
+        if delivery_id is not None:
+            cursor.execute(_sql().delivery, [delivery_id])
+            found = cursor.fetchone()
+            if found is not None:
+                delivery = _loaded(Delivery, id=delivery_id, flow_id=flow_id, response_id=found[0],
+                                   survey_id=found[1], source=found[2])
+    # Only what the run itself reads: its pinned version and its delivery; the other fields (for
+    # live updates) are read if and when they are used.
+    run = _loaded(Run, id=run_id, flow_id=flow_id, team_id=team_id, version_id=version_id, delivery_id=delivery_id,
+                  rerun_of_id=rerun_of_id, status=RunStatus.RUNNING, trigger=_json(trigger), attempts=attempts,
+                  lease_until=now + _lease(), started_at=now)
+    version = _version(version_id)
+    if version is None:  # deleted with its flow meanwhile
         return None
-    # Only what the run itself reads: its pinned version and its delivery. The flow (its name, for
-    # live updates) is read when a live update is sent; building this query with the flow joined
-    # and its definition deferred cost more than a millisecond per run.
-    return Run.objects.select_related("version", "delivery").get(pk=run_id)
+    run.version = version
+    run.delivery = delivery
+    return run
 
 
 def run_execute(run_id: int) -> str | None:
@@ -266,7 +386,9 @@ def _finish(run: Run, status: str, error: str) -> None:
     run.finished_at = timezone.now()
     run.lease_until = None
     run.current_step, run.progress = "", None
-    run.save(update_fields=["status", "error", "finished_at", "lease_until", "current_step", "progress", "updated_at"])
+    run.updated_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_sql().finish, [status, error, _when(run.finished_at), _when(run.updated_at), run.pk])
     live.publish_run(run)
 
 
@@ -300,10 +422,11 @@ def _trigger_outputs(ctx: _Context, event: dict) -> dict:
     if card.dynamic_outputs is not None:
         survey = _survey(ctx.identities[event.get("configuration")], client, survey_id)
     outputs = card.event_outputs(record, survey) if card.event_outputs else dict(record or {})
-    run.trigger = cap(outputs)
+    trigger = _stored(outputs)
+    run.trigger = json.loads(trigger)
     _record(ctx, step_id="trigger", card=card, iteration="", status=RunStatus.SUCCEEDED,
             inputs={"response_id": response_id, "survey_id": survey_id}, outputs=outputs, error="",
-            started=started, attempts=1, run_fields={"trigger": run.trigger})
+            started=started, attempts=1, trigger=trigger)
     return outputs
 
 
@@ -375,10 +498,7 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
     def before_change(method: str, url: str) -> None:
         if (step_id, iteration) not in ctx.in_flight:
             ctx.position += 1
-            ctx.in_flight[(step_id, iteration)] = RunStep.objects.create(
-                run=run, position=ctx.position, step_id=step_id, card=card.key, name=card.name, iteration=iteration,
-                status=RunStatus.RUNNING, inputs=cap(inputs), started_at=timezone.now(),
-            )
+            ctx.in_flight[(step_id, iteration)] = _mark_running(ctx, step_id, card, iteration, inputs)
 
     files_dir = Path(settings.MEDIA_ROOT) / "runs" / str(run.pk)
     attempts = 0
@@ -409,6 +529,20 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
         raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
 
 
+def _mark_running(ctx: _Context, step_id: str, card, iteration: str, inputs: dict) -> RunStep:
+    """Stores the step as running, before it sends a change: a resumed run that finds it so does not
+    send the change again."""
+    sql = _sql()
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(sql.step_insert + (" RETURNING id" if sql.returning else ""), [
+            ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, RunStatus.RUNNING, _stored(inputs),
+            "{}", "", 1, 0, _when(now)])
+        pk = cursor.fetchone()[0] if sql.returning else cursor.lastrowid
+    return _loaded(RunStep, id=pk, run_id=ctx.run.pk, position=ctx.position, step_id=step_id, card=card.key,
+                   name=card.name, iteration=iteration, status=RunStatus.RUNNING, attempts=1, started_at=now)
+
+
 def _call(card, client, run_ctx: RunContext, options: dict, inputs: dict, before_change) -> dict:
     """Runs the card with `before_change` called before the client first sends a change."""
     if client is None:
@@ -437,35 +571,47 @@ def _progress_reporter(run: Run, step_id: str):
 
 
 def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs, error, started, attempts,
-            run_fields: dict | None = None) -> None:
-    """Stores the step and renews the run's lease in one transaction (`run_fields` are saved with it)."""
+            trigger: str | None = None) -> None:
+    """Stores the step and renews the run's lease in one transaction (with `trigger`, the stored
+    text of the event's outputs, saved on the run)."""
     if (step_id, iteration) in ctx.done:  # recorded by an earlier attempt of this run
-        if run_fields:
-            Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), **run_fields)
+        if trigger is not None:
+            Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), trigger=ctx.run.trigger)
         return
     marked = ctx.in_flight.pop((step_id, iteration), None)  # recorded as running when it sent a change
     if marked is None:
         ctx.position += 1
     now = timezone.now()
-    step = RunStep(
-        run=ctx.run, position=marked.position if marked else ctx.position, step_id=step_id, card=card.key,
-        name=card.name, iteration=iteration, status=status,
-        inputs=cap(inputs), outputs=cap(outputs), error=error[:4000], attempts=attempts,
-        duration_ms=int((time.monotonic() - started) * 1000), started_at=marked.started_at if marked else now,
-    )
+    sql = _sql()
+    duration_ms = int((time.monotonic() - started) * 1000)
     if marked is not None:
-        step.pk = marked.pk
+        step_sql = sql.step_update
+        step_params = [status, _stored(inputs), _stored(outputs), error[:4000], attempts, duration_ms, marked.pk]
+    else:
+        step_sql = sql.step_insert
+        step_params = [ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, status, _stored(inputs),
+                       _stored(outputs), error[:4000], attempts, duration_ms, _when(now)]
     # Every step is stored at once; the run row (lease, updated_at) and the live update follow at
     # most every LIVE_STEP_SECONDS, so quick steps cost one statement and pages still see progress.
-    renew = bool(run_fields) or time.monotonic() - ctx.touched >= min(LIVE_STEP_SECONDS, _lease().total_seconds() / 4)
+    renew = trigger is not None or time.monotonic() - ctx.touched >= min(LIVE_STEP_SECONDS, _lease().total_seconds() / 4)
+
+    def store_step(cursor) -> None:
+        cursor.execute(step_sql, step_params)
+        if marked is not None and cursor.rowcount != 1:
+            raise DatabaseError("The step's record was not found to update.")
 
     def write() -> None:
         if not renew:
-            step.save(force_update=marked is not None, force_insert=marked is None)
+            with connection.cursor() as cursor:
+                store_step(cursor)
             return
-        with transaction.atomic():
-            step.save(force_update=marked is not None, force_insert=marked is None)
-            Run.objects.filter(pk=ctx.run.pk).update(updated_at=now, lease_until=now + _lease(), **(run_fields or {}))
+        at, lease = _when(now), _when(now + _lease())
+        with transaction.atomic(), connection.cursor() as cursor:
+            store_step(cursor)
+            if trigger is None:
+                cursor.execute(sql.renew, [at, lease, ctx.run.pk])
+            else:
+                cursor.execute(sql.renew_trigger, [at, lease, trigger, ctx.run.pk])
 
     if marked is not None:
         _retrying(write)  # Qualtrics has made the change: its record must survive a dropped connection
