@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a PostgreSQL setting for --scaleout, e.g. synchronous_commit=off (repeatable; to find "
                              "what limits a figure)")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the compose runs")
+    parser.add_argument("--profile-flow", default=None, help="profile this flow instead: base, compose or actions")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
 
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         for position, name in enumerate(("base", "compose", "actions")):
             ids = make_runs(flows[name], response_ids[position * count:(position + 1) * count], info["survey_id"])
             measure(ids[: args.warmup], timer, counter)
-            if args.profile and name == "compose":
+            if args.profile and name == (args.profile_flow or "compose"):
                 from pyinstrument import Profiler
 
                 profiler = Profiler(interval=0.0005)

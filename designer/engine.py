@@ -20,13 +20,14 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from connectors import registry
 from connectors.functions import evaluate_condition, iterate_list, render_template
@@ -225,10 +226,21 @@ class _Statements:
         json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
         run, step = quote(Run._meta.db_table), quote(RunStep._meta.db_table)
         self.returning = connection.features.can_return_columns_from_insert
+        # On PostgreSQL the records of a run's progress are committed without waiting for the WAL
+        # to reach the disk (`set_config(..., true)` holds until the end of the statement's own
+        # transaction), as SQLite's synchronous=NORMAL commits every write of the embedded default.
+        # A crash of the database server may lose the last fraction of a second of them; the run is
+        # then taken up again under its lease and resumes. Two kinds of write keep waiting for the
+        # disk: a delivery before it is acknowledged (designer/webhooks.py), and the in-flight record
+        # of a change (`step_insert` with RETURNING id), which must be on disk before the change is
+        # sent so that a resumed run never sends it twice.
+        lazy = "set_config('synchronous_commit', 'off', true)" if connection.vendor == "postgresql" else ""
+        where_lazy = f" AND {lazy} IS NOT NULL" if lazy else ""
         self.claim = (
             f"UPDATE {run} SET status = %s, lease_until = %s, attempts = attempts + 1, started_at = %s, updated_at = %s "
-            f"WHERE id = %s AND (status = %s OR (status = %s AND lease_until < %s)) "
-            f"RETURNING flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts"
+            f"WHERE id = %s AND (status = %s OR (status = %s AND lease_until < %s)){where_lazy} "
+            f"RETURNING flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, "
+            f"current_step, progress"
         )
         self.delivery = f"SELECT response_id, survey_id, source FROM {quote(Delivery._meta.db_table)} WHERE id = %s"
         self.version = f"SELECT flow_id, number, definition FROM {quote(FlowVersion._meta.db_table)} WHERE id = %s"
@@ -239,12 +251,14 @@ class _Statements:
             f"attempts, duration_ms, started_at) VALUES (%s, %s, %s, %s, %s, %s, %s, {json_param}, {json_param}, %s, "
             f"%s, %s, %s)"
         )
+        self.step_insert_lazy = self.step_insert + (f" RETURNING {lazy}" if lazy else "")
         self.step_update = (f"UPDATE {step} SET status = %s, inputs = {json_param}, outputs = {json_param}, error = %s, "
-                            f"attempts = %s, duration_ms = %s WHERE id = %s")
-        self.renew = f"UPDATE {run} SET updated_at = %s, lease_until = %s WHERE id = %s"
-        self.renew_trigger = f"UPDATE {run} SET updated_at = %s, lease_until = %s, trigger = {json_param} WHERE id = %s"
+                            f"attempts = %s, duration_ms = %s WHERE id = %s{where_lazy}")
+        self.renew = f"UPDATE {run} SET updated_at = %s, lease_until = %s WHERE id = %s{where_lazy}"
+        self.renew_trigger = (f"UPDATE {run} SET updated_at = %s, lease_until = %s, trigger = {json_param} "
+                              f"WHERE id = %s{where_lazy}")
         self.finish = (f"UPDATE {run} SET status = %s, error = %s, finished_at = %s, lease_until = NULL, "
-                       f"current_step = '', progress = NULL, updated_at = %s WHERE id = %s")
+                       f"current_step = '', progress = NULL, updated_at = %s WHERE id = %s{where_lazy}")
 
 
 _statements_by_vendor: dict[str, _Statements] = {}
@@ -266,6 +280,14 @@ def _loaded(model, **values):
     """An instance as the ORM loads one with only these fields; the others are read when used."""
     return model.from_db(connection.alias, values, [values[f.attname] for f in model._meta.concrete_fields
                                                      if f.attname in values])
+
+
+def _from_db(value):
+    """A datetime read with a raw statement (SQLite gives UTC text) as the ORM would give it."""
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        return parsed if parsed is None or timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+    return value
 
 
 def _json(value: Any) -> Any:
@@ -295,7 +317,7 @@ def run_claim(run_id: int) -> Run | None:
         row = cursor.fetchone()
         if row is None:
             return None
-        flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts = row
+        flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, step, progress = row
         delivery = None
         if delivery_id is not None:
             cursor.execute(_sql().delivery, [delivery_id])
@@ -303,11 +325,13 @@ def run_claim(run_id: int) -> Run | None:
             if found is not None:
                 delivery = _loaded(Delivery, id=delivery_id, flow_id=flow_id, response_id=found[0],
                                    survey_id=found[1], source=found[2])
-    # Only what the run itself reads: its pinned version and its delivery; the other fields (for
-    # live updates) are read if and when they are used.
+    # What the run reads (its pinned version and its delivery) and what its live updates show
+    # (`run_json`), so that publishing one reads nothing field by field; the flow's name is read
+    # once, with the first live update a consumer can receive.
     run = _loaded(Run, id=run_id, flow_id=flow_id, team_id=team_id, version_id=version_id, delivery_id=delivery_id,
                   rerun_of_id=rerun_of_id, status=RunStatus.RUNNING, trigger=_json(trigger), attempts=attempts,
-                  lease_until=now + _lease(), started_at=now)
+                  lease_until=now + _lease(), started_at=now, finished_at=None, created_at=_from_db(created_at),
+                  error=error, current_step=step, progress=progress)
     version = _version(version_id)
     if version is None:  # deleted with its flow meanwhile
         return None
@@ -588,7 +612,7 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
         step_sql = sql.step_update
         step_params = [status, _stored(inputs), _stored(outputs), error[:4000], attempts, duration_ms, marked.pk]
     else:
-        step_sql = sql.step_insert
+        step_sql = sql.step_insert_lazy
         step_params = [ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, status, _stored(inputs),
                        _stored(outputs), error[:4000], attempts, duration_ms, _when(now)]
     # Every step is stored at once; the run row (lease, updated_at) and the live update follow at
