@@ -5,7 +5,6 @@ favicon that is served."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from html.parser import HTMLParser
@@ -16,6 +15,7 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import Role
+from tests.asgi import asgi_request
 
 EDITOR_MODULES = Path(settings.BASE_DIR) / "static" / "js" / "editor"
 # Headers a static file is answered with, by WhiteNoise behind Django's middleware or by config.static_asgi.
@@ -123,30 +123,7 @@ def test_the_admin_links_the_favicon(admin_client):
 
 
 async def asgi_get(path: str, *, method: str = "GET", host: bytes = b"127.0.0.1", headers=()) -> tuple[int, dict, bytes]:
-    from config.asgi import application
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", host), *headers], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
-    }
-    messages = []
-    received = False
-
-    async def receive():
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await asyncio.Event().wait()
-
-    async def send(message):
-        messages.append(message)
-
-    await application(scope, receive, send)
-    start = messages[0]
-    body = b"".join(m.get("body", b"") for m in messages[1:])
-    return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, body
+    return await asgi_request(path, method=method, host=host, headers=headers)
 
 
 @pytest.mark.asyncio

@@ -19,6 +19,7 @@ from django.urls import reverse
 from accounts.models import Role
 from designer import services
 from designer.models import Activation, ActivationStatus, Delivery, Run
+from tests.asgi import asgi_request
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 
@@ -54,32 +55,9 @@ def form(response_id: str, *, key: str = "shared-key", survey_id: str = "SV_1", 
 
 async def asgi_post(path: str, data: dict | bytes, *, host: bytes = b"127.0.0.1", method: str = "POST",
                     content_type: bytes = b"application/x-www-form-urlencoded") -> tuple[int, dict, bytes]:
-    from config.asgi import application
-
     body = data if isinstance(data, bytes) else urlencode(data).encode()
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", host), (b"content-type", content_type), (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
-    }
-    received = False
-    messages = []
-
-    async def receive():
-        nonlocal received
-        if not received:
-            received = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()
-
-    async def send(message):
-        messages.append(message)
-
-    await application(scope, receive, send)
-    start = messages[0]
-    payload = b"".join(m.get("body", b"") for m in messages[1:])
-    return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, payload
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    return await asgi_request(path, method=method, host=host, headers=headers, body=body)
 
 
 def path_of(activation, secret: str | None = None) -> str:

@@ -4,13 +4,12 @@ and a plain-HTTP request left to Django to redirect."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from django.core.asgi import get_asgi_application
 
 from config.static_asgi import static_files
 from designer.webhooks import webhook_intake
+from tests.asgi import asgi_request
 
 pytestmark = pytest.mark.asyncio
 
@@ -30,26 +29,9 @@ def production(settings):
 
 
 async def call(app, path: str, *, method="GET", headers=(), body=b"") -> tuple[int, dict]:
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"flows.example.com"), *headers], "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    messages, sent = [], False
-
-    async def receive():
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.Event().wait()
-
-    async def send(message):
-        messages.append(message)
-
-    await app(scope, receive, send)
-    return messages[0]["status"], {k.decode().lower(): v.decode() for k, v in messages[0]["headers"]}
+    status, answer_headers, _ = await asgi_request(path, app=app, method=method, host=b"flows.example.com",
+                                                   headers=headers, body=body)
+    return status, answer_headers
 
 
 async def test_a_static_file_over_https_carries_hsts(production):
