@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from designer.models import Delivery, DeliverySource, Flow, FlowVersion, Run, RunStatus
+
+logger = logging.getLogger(__name__)
 
 
 class RunRequestError(Exception):
@@ -22,7 +25,19 @@ def _enqueue(run_id: int) -> None:
         # task before the run exists.
         execute_run.enqueue(run_id)
     else:
-        transaction.on_commit(lambda: execute_run.enqueue(run_id))
+        transaction.on_commit(lambda: _hand_over(run_id))
+
+
+def _hand_over(run_id: int) -> None:
+    """Sends a stored run to the workers (Celery). If the broker refuses, the run stays queued and
+    the scheduler hands it over later: the delivery that made it is answered as stored."""
+    from designer.tasks import execute_run
+
+    try:
+        execute_run.enqueue(run_id)
+    except Exception:
+        logger.exception("Run %s is stored, but the task queue refused it; the scheduler sends it again "
+                         "within a minute.", run_id)
 
 
 def _stored_in_this_database(task) -> bool:

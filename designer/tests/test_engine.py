@@ -232,6 +232,39 @@ def test_a_lost_delivery_is_picked_up_by_reconciliation(settings, make_flow, qua
     assert activation_poll(activation.pk) == 0  # the continuation token moves on
 
 
+def test_a_delivery_is_answered_as_stored_when_the_task_queue_refuses_its_run(
+    client, settings, make_flow, qualtrics_sandbox, caplog, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from designer import scheduler
+
+    settings.PUBLIC_BASE_URL = ""
+    flow = make_flow()
+    activation = flow_activate(flow=flow)
+    activation.secret = "s" * 20
+    activation.save()
+    settings.TASKS = {"default": {"BACKEND": "tests.task_backends.UnreachableQueue"}}
+    response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "queued@example.com"}, notify=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_delivery(client, activation, response_id, activation.survey_id)
+
+    assert response.status_code == 200  # stored: Qualtrics need not send it again
+    run = Run.objects.get(flow=flow)
+    assert run.status == RunStatus.QUEUED
+    assert f"Run {run.pk} is stored, but the task queue refused it" in caplog.text
+
+    # The queue works again: the scheduler's next round hands the waiting run over.
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    Run.objects.filter(pk=run.pk).update(updated_at=timezone.now() - timedelta(minutes=2))
+    scheduler.tick()
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert [c["email"] for c in list_contacts(qualtrics_sandbox)] == ["queued@example.com"]
+
+
 def test_polling_and_the_webhook_never_run_a_response_twice(client, settings, make_flow, qualtrics_sandbox):
     settings.PUBLIC_BASE_URL = ""
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
