@@ -1,11 +1,13 @@
-"""Shared fixtures: users, teams and memberships in each role."""
+"""Shared fixtures: users, teams and memberships in each role; a configuration for the Qualtrics
+sandbox; worker processes on the test database."""
 
 from __future__ import annotations
 
 import pytest
 
 from accounts import services
-from accounts.models import Membership, Role
+from accounts.models import Configuration, Membership, Role
+from tests.processes import Worker, worker_base_env
 
 
 @pytest.fixture
@@ -46,3 +48,53 @@ def other_team(make_user):
 def owner_client(client, team):
     client.force_login(team.memberships.get(role=Role.OWNER).user)
     return client
+
+
+@pytest.fixture
+def sandbox_configuration(team, qualtrics_sandbox):
+    """A shared configuration of the team for the Qualtrics sandbox."""
+    owner = team.memberships.get(role=Role.OWNER).user
+    item = Configuration(team=team, owner=owner, name="Sandbox", datacenter=qualtrics_sandbox.datacenter, shared=True)
+    item.api_token = qualtrics_sandbox.token
+    item.save()
+    return item
+
+
+@pytest.fixture
+def worker_env(settings, live_server, qualtrics_sandbox):
+    """The environment of worker processes: the test database, the sandbox, a 2 s run lease."""
+    from designer.tasks import execute_run, poll_activation
+
+    # django-tasks-celery registers a task with Celery when it is defined or first enqueued. If an
+    # earlier test defined them under another backend, the first enqueues from several server
+    # threads at once race and some fail; registering here, before any thread enqueues, avoids it.
+    for task in (execute_run, poll_activation):
+        task.get_backend().validate_task(task)
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.RUN_LEASE_SECONDS = 2
+    return worker_base_env(
+        QUALTRICS_API_BASE=qualtrics_sandbox.api_base_template,
+        PUBLIC_BASE_URL=live_server.url,
+        RUN_LEASE_SECONDS="2",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),
+        LOG_LEVEL="WARNING",
+    )
+
+
+@pytest.fixture
+def workers(worker_env):
+    """workers() starts one more worker process; all are stopped after the test. With
+    `database_tasks=True` it is a database worker even when REDIS_URL is set; `scheduler_interval`
+    turns its scheduler thread on (see tests.processes.Worker)."""
+    started: list[Worker] = []
+
+    def start(database_tasks: bool = False, scheduler_interval: int | None = None) -> Worker:
+        env = {k: v for k, v in worker_env.items() if not (database_tasks and k == "REDIS_URL")}
+        worker = Worker(env, scheduler_interval=scheduler_interval).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

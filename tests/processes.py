@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from django.db import connection
@@ -76,3 +77,14 @@ class Worker:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1, message: str = "Timed out waiting"):
+    """The predicate's first true value, checked every `interval` seconds for up to `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(message)

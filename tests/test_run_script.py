@@ -10,7 +10,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,52 +16,21 @@ import pytest
 import requests
 from django.urls import reverse
 
-from accounts.models import Configuration, Role
+from accounts.models import Role
 from connectors.qualtrics.client import QualtricsClient
 from designer import services
 from designer.activation import flow_activate
 from designer.models import Run, RunStatus
-from tests.processes import Worker, worker_base_env
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def worker_env(settings, live_server, qualtrics_sandbox):
-    settings.PUBLIC_BASE_URL = live_server.url
-    settings.RUN_LEASE_SECONDS = 2
-    env = worker_base_env()
-    env.update({
-        "QUALTRICS_API_BASE": qualtrics_sandbox.api_base_template,
-        "PUBLIC_BASE_URL": live_server.url,
-        "RUN_LEASE_SECONDS": "2",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    })
-    return env
-
-
-@pytest.fixture
-def workers(worker_env):
-    started: list[Worker] = []
-
-    def start(**options) -> Worker:
-        worker = Worker(worker_env, **options).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
-@pytest.fixture
-def flow(team, qualtrics_sandbox):
+def flow(team, sandbox_configuration, qualtrics_sandbox):
     membership = team.memberships.get(role=Role.OWNER)
-    configuration = Configuration(team=team, owner=membership.user, name="Sandbox", datacenter=qualtrics_sandbox.datacenter, shared=True)
-    configuration.api_token = qualtrics_sandbox.token
-    configuration.save()
+    configuration = sandbox_configuration
     definition = {
         "event": {"id": "trigger", "card": "qualtrics.new_response", "configuration": configuration.pk,
                   "options": {"survey_id": qualtrics_sandbox.survey_id}},
@@ -74,16 +43,6 @@ def flow(team, qualtrics_sandbox):
     item = services.flow_create(membership=membership, name="Newsletter")
     services.flow_save(membership=membership, flow=item, definition=definition, base_version=0)
     return item
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("Timed out waiting")
 
 
 def finished_runs(flow) -> int:

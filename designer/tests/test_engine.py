@@ -31,15 +31,6 @@ def immediate_tasks(settings):
 
 
 @pytest.fixture
-def sandbox_configuration(team, qualtrics_sandbox):
-    owner = team.memberships.get(role=Role.OWNER).user
-    item = Configuration(team=team, owner=owner, name="Sandbox", datacenter=qualtrics_sandbox.datacenter, shared=True)
-    item.api_token = qualtrics_sandbox.token
-    item.save()
-    return item
-
-
-@pytest.fixture
 def make_flow(team, sandbox_configuration, qualtrics_sandbox):
     membership = team.memberships.get(role=Role.OWNER)
     cfg = sandbox_configuration.pk

@@ -7,64 +7,14 @@ import os
 
 import pytest
 
-from accounts.models import Configuration, Role
+from accounts.models import Role
 from designer import services
-from tests.processes import Worker, database_env, worker_base_env
+from tests.processes import database_env
 from tests.reliability.support import Daphne
 
 
 @pytest.fixture
-def worker_env(settings, live_server, qualtrics_sandbox):
-    from designer.tasks import execute_run, poll_activation
-
-    # django-tasks-celery registers a task with Celery when it is defined or first enqueued. If an
-    # earlier test defined them under another backend, the first enqueues from several server
-    # threads at once race and some fail; registering here, before any thread enqueues, avoids it.
-    for task in (execute_run, poll_activation):
-        task.get_backend().validate_task(task)
-    settings.PUBLIC_BASE_URL = live_server.url
-    settings.RUN_LEASE_SECONDS = 2
-    env = worker_base_env(
-        **{
-            "QUALTRICS_API_BASE": qualtrics_sandbox.api_base_template,
-            "PUBLIC_BASE_URL": live_server.url,
-            "RUN_LEASE_SECONDS": "2",
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    return env
-
-
-@pytest.fixture
-def workers(worker_env):
-    """workers() starts one more worker process; all are stopped after the test. With
-    `database_tasks=True` it is a database worker even when REDIS_URL is set."""
-    started: list[Worker] = []
-
-    def start(database_tasks: bool = False) -> Worker:
-        env = {k: v for k, v in worker_env.items() if not (database_tasks and k == "REDIS_URL")}
-        worker = Worker(env).start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
-
-
-@pytest.fixture
-def configuration(team, qualtrics_sandbox):
-    owner = team.memberships.get(role=Role.OWNER).user
-    item = Configuration(team=team, owner=owner, name="Sandbox", datacenter=qualtrics_sandbox.datacenter, shared=True)
-    item.api_token = qualtrics_sandbox.token
-    item.save()
-    return item
-
-
-@pytest.fixture
-def make_flow(team, configuration, qualtrics_sandbox):
+def make_flow(team, sandbox_configuration, qualtrics_sandbox):
     """make_flow(extra_steps=[...]): New Response → Create Contact in Mailing List (step_1) → extra steps."""
     membership = team.memberships.get(role=Role.OWNER)
 
@@ -73,14 +23,14 @@ def make_flow(team, configuration, qualtrics_sandbox):
             "event": {
                 "id": "trigger",
                 "card": "qualtrics.new_response",
-                "configuration": configuration.pk,
+                "configuration": sandbox_configuration.pk,
                 "options": {"survey_id": qualtrics_sandbox.survey_id},
             },
             "steps": [
                 {
                     "id": "step_1",
                     "card": "qualtrics.create_contact_in_mailing_list",
-                    "configuration": configuration.pk,
+                    "configuration": sandbox_configuration.pk,
                     "options": {
                         "directory_id": qualtrics_sandbox.directory_id,
                         "mailing_list_id": qualtrics_sandbox.mailing_list_id,

@@ -92,16 +92,6 @@ class QualtricsSender:
         raise AssertionError(f"The receiver never accepted the delivery: {self.statuses[-3:]}")
 
 
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1, message: str = "Timed out waiting"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(message)
-
-
 def finished(flow) -> int:
     return Run.objects.filter(flow=flow, status__in=FINISHED).count()
 

@@ -20,7 +20,14 @@ from django_tasks_db.models import DBTaskResult
 
 from designer.activation import flow_activate
 from designer.models import Delivery, Run, RunStatus
-from tests.reliability.support import contact_posts, http_session, report, wait_for, webhook_form, webhook_path
+from tests.processes import wait_for
+from tests.reliability.support import (
+    contact_posts,
+    http_session,
+    report,
+    webhook_form,
+    webhook_path,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.scaleout]
 

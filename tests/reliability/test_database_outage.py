@@ -23,6 +23,7 @@ from django.db import connection
 
 from designer.activation import flow_activate
 from designer.models import Delivery, Run, RunStatus
+from tests.processes import wait_for
 from tests.reliability.support import (
     QualtricsSender,
     contact_emails,
@@ -32,7 +33,6 @@ from tests.reliability.support import (
     postgresql_connect,
     report,
     sqlite_write_lock,
-    wait_for,
     webhook_form,
     webhook_path,
 )

@@ -15,7 +15,8 @@ from designer.activation import flow_activate
 from designer.engine import run_execute
 from designer.models import ActivationStatus, Run, RunStatus
 from designer.runs import delivery_accept, run_rerun
-from tests.reliability.support import contact_emails, contact_posts, finished, report, wait_for
+from tests.processes import wait_for
+from tests.reliability.support import contact_emails, contact_posts, finished, report
 
 pytestmark = [pytest.mark.slow, pytest.mark.scaleout]
 

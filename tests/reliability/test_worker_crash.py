@@ -14,13 +14,13 @@ from django.utils import timezone
 
 from designer.activation import flow_activate
 from designer.models import Run, RunStatus
+from tests.processes import wait_for
 from tests.reliability.support import (
     contact_emails,
     contact_posts,
     finished,
     read_contacts_step,
     report,
-    wait_for,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
@@ -37,9 +37,9 @@ def recover(workers, run: Run) -> float:
 
 
 def test_a_worker_killed_during_a_read_step_is_resumed_and_the_create_before_it_is_not_repeated(
-    workers, make_flow, configuration, qualtrics_sandbox
+    workers, make_flow, sandbox_configuration, qualtrics_sandbox
 ):
-    flow = make_flow([read_contacts_step(configuration.pk, qualtrics_sandbox)])
+    flow = make_flow([read_contacts_step(sandbox_configuration.pk, qualtrics_sandbox)])
     flow_activate(flow=flow)
     first = workers()
     qualtrics_sandbox.add_latency(5.0, "directories", method="GET", count=1)  # step_2's read hangs
