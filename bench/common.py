@@ -341,6 +341,14 @@ def work_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
+def work_dir_done(work: Path, keep: bool) -> None:
+    """Removes a script's temporary directory, or says where it is when asked to keep it."""
+    if keep:
+        print(f"Kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The product's environment for a benchmark: its own data directory, quiet logs."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "DATA_DIR")}

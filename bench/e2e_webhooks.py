@@ -28,7 +28,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -61,6 +60,7 @@ from bench.common import (  # noqa: E402
     verdict,
     wait_http,
     work_dir,
+    work_dir_done,
 )
 from bench.profiling import ProfileSession  # noqa: E402
 
@@ -511,7 +511,6 @@ class Bench:
                     procs.check()
                     results.append(self.run_phase(phase, concurrency, count, sampler))
                     self.print_phase(results[-1])
-                overall_peak = max(sampler.peak_by_pid.items(), key=lambda kv: kv[1][1], default=None)
                 per_process = self.per_process_peaks(sampler)
             self.report(results, per_process)
             if self.profile:
@@ -524,10 +523,7 @@ class Bench:
                 self.pg.stop()
             if self.redis:
                 self.redis.stop()
-            if args.keep:
-                print(f"Kept {self.work}")
-            else:
-                shutil.rmtree(self.work, ignore_errors=True)
+            work_dir_done(self.work, args.keep)
 
     def _pg_pid(self) -> int:
         try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import shutil
 import statistics
 import sys
 import time
@@ -40,6 +39,7 @@ from bench.common import (  # noqa: E402
     verdict,
     wait_http,
     work_dir,
+    work_dir_done,
 )
 
 TARGET_MS = 500
@@ -234,10 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         procs.stop_all()
-        if args.keep:
-            print(f"Kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        work_dir_done(work, args.keep)
 
 
 if __name__ == "__main__":

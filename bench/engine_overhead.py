@@ -20,7 +20,6 @@ around every call and subtracted. Per-card overhead = (run time without HTTP of 
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 import time
@@ -43,6 +42,7 @@ from bench.common import (  # noqa: E402
     verdict,
     wait_http,
     work_dir,
+    work_dir_done,
 )
 
 TARGET_MS_PER_CARD = 2.0
@@ -250,10 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             pg.stop()
         if redis:
             redis.stop()
-        if args.keep:
-            print(f"Kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        work_dir_done(work, args.keep)
 
 
 if __name__ == "__main__":

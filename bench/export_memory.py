@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import shutil
 import sys
 import threading
 import time
@@ -42,6 +41,7 @@ from bench.common import (  # noqa: E402
     verdict,
     wait_http,
     work_dir,
+    work_dir_done,
 )
 
 TARGET_PEAK_MB = 150
@@ -198,10 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         procs.stop_all()
-        if args.keep:
-            print(f"Kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        work_dir_done(work, args.keep)
 
 
 if __name__ == "__main__":
