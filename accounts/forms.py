@@ -3,39 +3,36 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
-from django.core.cache import cache
 
+from accounts import services
 from accounts.models import Role
-
-MAX_FAILED_LOGINS = 5
-LOCKOUT_SECONDS = 15 * 60
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Refuses sign-in for a while after repeated wrong passwords for one username."""
+    """Refuses sign-in for a while after repeated wrong passwords for one username, or from one
+    client address (accounts.services.login_lockout)."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "That username and password do not match. Check both and try again.",
         "throttled": "Too many failed sign-ins for this username. Wait 15 minutes and try again.",
+        "throttled_address": "Too many failed sign-ins from your network. Wait 15 minutes and try again.",
     }
 
-    def _key(self) -> str:
-        username = (self.data.get("username") or "").strip().lower()
-        return f"login-failures:{username}"
+    def _who(self) -> dict[str, str]:
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        return {"username": self.data.get("username") or "", "address": address}
 
     def clean(self):
-        if cache.get(self._key(), 0) >= MAX_FAILED_LOGINS:
+        locked = services.login_lockout(**self._who())
+        if locked == "username":
             raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
+        if locked == "address":
+            raise forms.ValidationError(self.error_messages["throttled_address"], code="throttled")
         try:
             return super().clean()
         except forms.ValidationError:
-            key = self._key()
-            cache.add(key, 0, LOCKOUT_SECONDS)
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, LOCKOUT_SECONDS)
+            services.login_failure_record(**self._who())
             raise
 
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership, Role, Team
 
 INVITATION_SALT = "accounts.invitation"
+
+MAX_FAILED_LOGINS_PER_USERNAME = 5
+# Higher than per username: people behind one office or campus address share it.
+MAX_FAILED_LOGINS_PER_ADDRESS = 20
+LOCKOUT_SECONDS = 15 * 60
 
 
 class InvitationError(Exception):
@@ -91,3 +100,31 @@ def membership_change_role(*, membership: Membership, role: str, by: Membership)
 
 def user_create(*, username: str, password: str, email: str = ""):
     return get_user_model().objects.create_user(username=username, password=password, email=email)
+
+
+def _login_counter_keys(*, username: str, address: str) -> dict[str, str]:
+    # Sign-in looks the user up after NFKC normalization (UsernameField), so "bruｔeuser" signs in
+    # as "bruteuser": the counter must see the same name, and any case of it.
+    name = unicodedata.normalize("NFKC", username or "").strip().casefold()
+    digest = hashlib.sha256(name.encode()).hexdigest()  # cache keys must be short ASCII
+    return {"username": f"login-failures:user:{digest}", "address": f"login-failures:addr:{address or '-'}"}
+
+
+def login_lockout(*, username: str, address: str) -> str | None:
+    """Which counter ("username" or "address") refuses this sign-in now, or None."""
+    keys = _login_counter_keys(username=username, address=address)
+    counts = cache.get_many(list(keys.values()))
+    if counts.get(keys["username"], 0) >= MAX_FAILED_LOGINS_PER_USERNAME:
+        return "username"
+    if counts.get(keys["address"], 0) >= MAX_FAILED_LOGINS_PER_ADDRESS:
+        return "address"
+    return None
+
+
+def login_failure_record(*, username: str, address: str) -> None:
+    for key in _login_counter_keys(username=username, address=address).values():
+        cache.add(key, 0, LOCKOUT_SECONDS)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, LOCKOUT_SECONDS)
