@@ -9,10 +9,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.body_limit import body_limit  # noqa: E402
 from config.static_asgi import static_files  # noqa: E402
+from config.ws_origin import SameOriginValidator  # noqa: E402
 from designer.routing import websocket_urlpatterns  # noqa: E402
 from designer.webhooks import webhook_intake  # noqa: E402
 
@@ -22,6 +22,6 @@ application = ProtocolTypeRouter(
         # by designer.webhooks, and static files answered by config.static_asgi, before Django's
         # request handling.
         "http": body_limit(static_files(webhook_intake(django_asgi_app))),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
