@@ -52,14 +52,38 @@ class _LiveConsumer(AsyncWebsocketConsumer):
             self.poller.cancel()
 
     async def live_event(self, message):
-        await self.send(text_data=json.dumps(message["event"]))
+        if await self._still_allowed():
+            await self.send(text_data=json.dumps(message["event"]))
 
     async def _poll(self):
         while True:
             await asyncio.sleep(POLL_SECONDS)
             events, self.since = await self._changes(self.since)
-            for event in events:
-                await self.send(text_data=json.dumps(event))
+            if events and await self._still_allowed():
+                for event in events:
+                    await self.send(text_data=json.dumps(event))
+
+    async def _still_allowed(self) -> bool:
+        """Whether the user is still a member of the team (and, for a flow, the flow still in it):
+        a member removed while the page is open must stop receiving the team's runs at once, so
+        this is asked of the database before each relay, and the socket is closed when not."""
+        if await self._member_now():
+            return True
+        if not getattr(self, "closing", False):
+            self.closing = True
+            await self.close(code=4403)
+        return False
+
+    @database_sync_to_async
+    def _member_now(self) -> bool:
+        from accounts.models import Membership
+
+        return Membership.objects.filter(user_id=self.scope["user"].pk, team_id=self.team_id).exists() and (
+            self.still_authorized()
+        )
+
+    def still_authorized(self) -> bool:
+        return True
 
     @database_sync_to_async
     def _team_id(self, user):
@@ -110,6 +134,11 @@ class FlowConsumer(_LiveConsumer):
 
     def run_filter(self):
         return {"flow_id": self.flow_id}
+
+    def still_authorized(self) -> bool:
+        from designer.models import Flow
+
+        return Flow.objects.filter(pk=self.flow_id, team_id=self.team_id).exists()
 
     def activation_changed(self, since):
         from designer.models import Activation
