@@ -22,10 +22,38 @@ DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DEBUG", False)
 PRODUCTION = env_bool("PRODUCTION", False)
 
-_DEV_SECRET = "dev-only-secret-key-not-for-production-0123456789abcdefghijklmnopqrstuvwxyz"
-SECRET_KEY = env_str("SECRET_KEY", "" if PRODUCTION else _DEV_SECRET)
+
+
+def _installation_secret_key(path: Path) -> str:
+    """This installation's own key, made on first start and reused afterwards. A constant in the
+    source would let anyone forge sessions and invitation links of every installation that
+    forgot to set SECRET_KEY. Written to a private temporary file and linked into place, so that
+    processes starting together never read a half-written key and all end up with the same one."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(64) + "\n")
+    try:
+        os.link(temporary, path)  # fails if another process linked its key first: use that one
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when PRODUCTION=true")
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY must be set when PRODUCTION=true")
+    SECRET_KEY = _installation_secret_key(DATA_DIR / "secret_key")
 
 # Encryption key(s) for stored Qualtrics tokens: the first one encrypts; the others are
 # still accepted for reading while `rotate_encryption_key` re-encrypts everything.
