@@ -67,19 +67,39 @@ def invitation_from_token(token: str) -> Invitation:
     return invitation
 
 
+def _invitation_lock(token: str) -> Invitation:
+    """The invitation, locked until the caller's transaction ends (on SQLite every write
+    transaction starts IMMEDIATE and so holds the database's write lock): of several requests
+    with one link, the first takes it and the others then see it used."""
+    invitation = invitation_from_token(token)
+    invitation = Invitation.objects.select_for_update().select_related("team").get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise InvitationError("This invitation has already been used.")
+    return invitation
+
+
+def _invitation_use(invitation: Invitation, user) -> Membership:
+    membership, _created = Membership.objects.get_or_create(
+        team=invitation.team, user=user, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
 def invitation_accept(*, token: str, user) -> Membership:
     with transaction.atomic():
-        invitation = invitation_from_token(token)
-        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-        if invitation.accepted_at is not None:
-            raise InvitationError("This invitation has already been used.")
-        membership, created = Membership.objects.get_or_create(
-            team=invitation.team, user=user, defaults={"role": invitation.role}
-        )
-        invitation.accepted_at = timezone.now()
-        invitation.accepted_by = user
-        invitation.save(update_fields=["accepted_at", "accepted_by"])
-    return membership
+        return _invitation_use(_invitation_lock(token), user)
+
+
+def invitation_signup(*, token: str, username: str, password: str, email: str = ""):
+    """Creates the account and its membership together, or nothing: an invitation that is used
+    (by a sign-up a moment earlier) leaves no account behind. Returns (user, membership)."""
+    with transaction.atomic():
+        invitation = _invitation_lock(token)
+        user = user_create(username=username, password=password, email=email)
+        return user, _invitation_use(invitation, user)
 
 
 def membership_change_role(*, membership: Membership, role: str, by: Membership) -> Membership:

@@ -110,14 +110,20 @@ def invitation_accept(request, token: str):
         return render(request, "accounts/invitation.html", {"error": str(exc)}, status=400)
     signup_form = SignUpForm(initial={"email": invitation.email})
     if request.method == "POST":
-        if not request.user.is_authenticated:
-            signup_form = SignUpForm(request.POST)
-            if not signup_form.is_valid():
-                return render(request, "accounts/invitation.html", {"invitation": invitation, "form": signup_form})
-            user = signup_form.save()
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         try:
-            membership = services.invitation_accept(token=token, user=request.user)
+            if request.user.is_authenticated:
+                membership = services.invitation_accept(token=token, user=request.user)
+            else:
+                signup_form = SignUpForm(request.POST)
+                if not signup_form.is_valid():
+                    return render(request, "accounts/invitation.html", {"invitation": invitation, "form": signup_form})
+                user, membership = services.invitation_signup(
+                    token=token,
+                    username=signup_form.cleaned_data["username"],
+                    password=signup_form.cleaned_data["password1"],
+                    email=signup_form.cleaned_data.get("email", ""),
+                )
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         except services.InvitationError as exc:
             return render(request, "accounts/invitation.html", {"error": str(exc)}, status=400)
         request.session[SESSION_TEAM_KEY] = membership.team_id
