@@ -241,6 +241,15 @@ SCHEDULER_INTERVAL_SECONDS = env_int("SCHEDULER_INTERVAL_SECONDS", 5)
 RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 900)
 INVITATION_MAX_AGE_SECONDS = env_int("INVITATION_MAX_AGE_SECONDS", 7 * 24 * 3600)
 
+# Connections that never finish (config/server.py, RELIABILITY.md): idle and slow requests are
+# closed, and one client address may hold only so many connections. HTTP_MAX_CONNECTIONS=0 means
+# the file-handle limit less a reserve.
+HTTP_IDLE_TIMEOUT_SECONDS = env_int("HTTP_IDLE_TIMEOUT_SECONDS", 20)
+HTTP_HEADERS_TIMEOUT_SECONDS = env_int("HTTP_HEADERS_TIMEOUT_SECONDS", 10)
+HTTP_BODY_TIMEOUT_SECONDS = env_int("HTTP_BODY_TIMEOUT_SECONDS", 60)
+HTTP_MAX_CONNECTIONS_PER_ADDRESS = env_int("HTTP_MAX_CONNECTIONS_PER_ADDRESS", 64)
+HTTP_MAX_CONNECTIONS = env_int("HTTP_MAX_CONNECTIONS", 0)
+
 # Security: strict CSP always; HTTPS-only cookies and HSTS in production.
 SECURE_CSP = {
     "default-src": [CSP.SELF],

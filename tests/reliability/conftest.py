@@ -50,7 +50,7 @@ def make_flow(team, sandbox_configuration, qualtrics_sandbox):
 
 @pytest.fixture
 def daphne(transactional_db, qualtrics_sandbox):
-    """daphne(close_timeout=10) serves the product as in production, on the test database with
+    """daphne(close_timeout=10, **environment) serves the product as in production, on the test database with
     the database task backend (tasks are rows next to their runs). Stopped before the flush."""
     env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "DATABASE_URL", "REDIS_URL")}
     env.update(database_env())
@@ -63,8 +63,8 @@ def daphne(transactional_db, qualtrics_sandbox):
     )
     started: list[Daphne] = []
 
-    def start(close_timeout: float = 10) -> Daphne:
-        started.append(Daphne(env, close_timeout=close_timeout))
+    def start(close_timeout: float = 10, **extra_env: str) -> Daphne:
+        started.append(Daphne({**env, **extra_env}, close_timeout=close_timeout))
         return started[-1]
 
     yield start

@@ -173,8 +173,9 @@ def write_lock(seconds: float):
 
 
 class Daphne:
-    """`daphne config.asgi:application` as a separate process on the test database, as the
-    product is served: webhook posts reach the ASGI intake and its batching inbox."""
+    """`python -m config.server config.asgi:application` (daphne with the connection limits) as a
+    separate process on the test database, as the product is served: webhook posts reach the
+    ASGI intake and its batching inbox."""
 
     def __init__(self, env: dict[str, str], *, close_timeout: float = 10):
         with socket.socket() as probe:
@@ -184,7 +185,7 @@ class Daphne:
         command = [
             sys.executable,
             "-m",
-            "daphne",
+            "config.server",
             "-b",
             "127.0.0.1",
             "-p",
