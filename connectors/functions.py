@@ -114,6 +114,9 @@ def _equal(left: Any, right: Any) -> bool:
             except ValueError:
                 return False
         return left == right
+    left_d, right_d = _as_datetime(left), _as_datetime(right)
+    if left_d is not None and right_d is not None:
+        return left_d == right_d  # "…T10:00:00Z" and "…T12:00:00+02:00" are the same moment
     return as_text(left) == as_text(right)
 
 
@@ -142,30 +145,27 @@ def _compare(left: Any, right: Any, operator: str) -> bool:
     left_d, right_d = _as_datetime(left), _as_datetime(right)
     if left_d is not None and right_d is not None:
         return left_d > right_d if operator == "greater_than" else left_d < right_d
-    word = "greater than" if operator == "greater_than" else "less than"
-    raise ConditionError(
-        f"Cannot tell whether {as_text(left)!r} is {word} {as_text(right)!r}: "
-        "both sides must be numbers, or both dates."
-    )
+    # Text that is neither a number nor a date (a free-text answer like "six") has no order:
+    # it is neither greater nor less, rather than a failed run.
+    return False
+
+
+# The operators that hold when their positive counterpart does not.
+NEGATED = {"not_equals": "equals", "not_contains": "contains"}
 
 
 def evaluate_condition(left: Any, operator: str, right: Any = None) -> bool:
-    """True when `left <operator> right` holds.
+    """True when `left <operator> right` holds. Only an unknown operator raises ConditionError.
 
-    Numbers compare as numbers even when one side is text ("1" equals 1), true/false compare as
-    booleans ("True" equals True), and `contains` looks inside lists and text. Comparing things
-    that have no order (text with a number) raises ConditionError with a readable message.
+    Missing, empty and skipped values are values: `is empty` holds for None, blank text, [] and {};
+    a comparison with an empty side is false (and its negation, does not equal / does not contain,
+    true), because a skipped NPS question is neither 0 nor equal to anything. Numbers compare as
+    numbers even when one side is text ("6" equals 6), dates in text compare as moments, true/false
+    compare as booleans ("True" equals True), and `contains` looks inside lists and text.
+    Greater than and less than hold only between two numbers or two dates.
     """
-    if operator == "equals":
-        return _equal(left, right)
-    if operator == "not_equals":
-        return not _equal(left, right)
-    if operator == "contains":
-        return _contains(left, right)
-    if operator == "not_contains":
-        return not _contains(left, right)
-    if operator in ("greater_than", "less_than"):
-        return _compare(left, right, operator)
+    if operator in NEGATED:
+        return not evaluate_condition(left, NEGATED[operator], right)
     if operator == "is_empty":
         return _is_empty(left)
     if operator == "is_not_empty":
@@ -174,8 +174,16 @@ def evaluate_condition(left: Any, operator: str, right: Any = None) -> bool:
         return _as_bool(left) is True
     if operator == "is_false":
         return _as_bool(left) is False
-    known = ", ".join(c.value for c in OPERATORS)
-    raise ConditionError(f"Unknown operator '{operator}'. Use one of: {known}.")
+    if operator not in ("equals", "contains", "greater_than", "less_than"):
+        known = ", ".join(c.value for c in OPERATORS)
+        raise ConditionError(f"Unknown operator '{operator}'. Use one of: {known}.")
+    if _is_empty(left) or _is_empty(right):
+        return False
+    if operator == "equals":
+        return _equal(left, right)
+    if operator == "contains":
+        return _contains(left, right)
+    return _compare(left, right, operator)
 
 
 # Templates and lists ------------------------------------------------------------------------
