@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "accounts.context_processors.team",
             ],
+            "libraries": {"display": "config.display"},
         },
     },
 ]
