@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "accounts.context_processors.team",
             ],
+            "libraries": {"display": "config.display"},
         },
     },
 ]

@@ -13,3 +13,5 @@ urlpatterns = [
 ]
 
 handler404 = "config.errors.not_found"
+handler403 = "config.errors.forbidden"
+handler500 = "config.errors.server_error"

@@ -1,4 +1,5 @@
-"""Function cards (If/Else, Continue If, For Each, Compose) and the pure helpers the engine calls.
+"""Function cards (If/Else, Continue If, For Each, Compose, and the text, date and number cards)
+and the pure helpers the engine calls.
 
 The engine owns control flow: it evaluates If/Else and Continue If with `evaluate_condition`,
 iterates For Each over `iterate_list(...)`, and renders Compose with `render_template`. The run()
@@ -10,9 +11,13 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.registry import register
 from connectors.specs import Card, CardInputError, Field, RunContext, choices
@@ -114,6 +119,9 @@ def _equal(left: Any, right: Any) -> bool:
             except ValueError:
                 return False
         return left == right
+    left_d, right_d = _as_datetime(left), _as_datetime(right)
+    if left_d is not None and right_d is not None:
+        return left_d == right_d  # "…T10:00:00Z" and "…T12:00:00+02:00" are the same moment
     return as_text(left) == as_text(right)
 
 
@@ -142,30 +150,27 @@ def _compare(left: Any, right: Any, operator: str) -> bool:
     left_d, right_d = _as_datetime(left), _as_datetime(right)
     if left_d is not None and right_d is not None:
         return left_d > right_d if operator == "greater_than" else left_d < right_d
-    word = "greater than" if operator == "greater_than" else "less than"
-    raise ConditionError(
-        f"Cannot tell whether {as_text(left)!r} is {word} {as_text(right)!r}: "
-        "both sides must be numbers, or both dates."
-    )
+    # Text that is neither a number nor a date (a free-text answer like "six") has no order:
+    # it is neither greater nor less, rather than a failed run.
+    return False
+
+
+# The operators that hold when their positive counterpart does not.
+NEGATED = {"not_equals": "equals", "not_contains": "contains"}
 
 
 def evaluate_condition(left: Any, operator: str, right: Any = None) -> bool:
-    """True when `left <operator> right` holds.
+    """True when `left <operator> right` holds. Only an unknown operator raises ConditionError.
 
-    Numbers compare as numbers even when one side is text ("1" equals 1), true/false compare as
-    booleans ("True" equals True), and `contains` looks inside lists and text. Comparing things
-    that have no order (text with a number) raises ConditionError with a readable message.
+    Missing, empty and skipped values are values: `is empty` holds for None, blank text, [] and {};
+    a comparison with an empty side is false (and its negation, does not equal / does not contain,
+    true), because a skipped NPS question is neither 0 nor equal to anything. Numbers compare as
+    numbers even when one side is text ("6" equals 6), dates in text compare as moments, true/false
+    compare as booleans ("True" equals True), and `contains` looks inside lists and text.
+    Greater than and less than hold only between two numbers or two dates.
     """
-    if operator == "equals":
-        return _equal(left, right)
-    if operator == "not_equals":
-        return not _equal(left, right)
-    if operator == "contains":
-        return _contains(left, right)
-    if operator == "not_contains":
-        return not _contains(left, right)
-    if operator in ("greater_than", "less_than"):
-        return _compare(left, right, operator)
+    if operator in NEGATED:
+        return not evaluate_condition(left, NEGATED[operator], right)
     if operator == "is_empty":
         return _is_empty(left)
     if operator == "is_not_empty":
@@ -174,8 +179,16 @@ def evaluate_condition(left: Any, operator: str, right: Any = None) -> bool:
         return _as_bool(left) is True
     if operator == "is_false":
         return _as_bool(left) is False
-    known = ", ".join(c.value for c in OPERATORS)
-    raise ConditionError(f"Unknown operator '{operator}'. Use one of: {known}.")
+    if operator not in ("equals", "contains", "greater_than", "less_than"):
+        known = ", ".join(c.value for c in OPERATORS)
+        raise ConditionError(f"Unknown operator '{operator}'. Use one of: {known}.")
+    if _is_empty(left) or _is_empty(right):
+        return False
+    if operator == "equals":
+        return _equal(left, right)
+    if operator == "contains":
+        return _contains(left, right)
+    return _compare(left, right, operator)
 
 
 # Templates and lists ------------------------------------------------------------------------
@@ -311,4 +324,597 @@ COMPOSE = register(
         outputs=(Field("text", "Text"),),
         run=_run_compose,
     )
+)
+
+
+# Reading options and inputs -----------------------------------------------------------------
+
+
+def _setting(options: Mapping[str, Any], spec: Field) -> Any:
+    """An option's value, its default when unset (the engine passes options as saved)."""
+    value = options.get(spec.key)
+    if value is None or value == "":
+        value = spec.default
+    if spec.choices is not None and value not in [c.value for c in spec.choices]:
+        known = ", ".join(c.value for c in spec.choices)
+        raise CardInputError(f"{spec.label}: '{value}' is not one of {known}.")
+    return value
+
+
+def _flag(options: Mapping[str, Any], spec: Field) -> bool:
+    value = _setting(options, spec)
+    return _as_bool(value) is True
+
+
+def _whole(options: Mapping[str, Any], spec: Field, low: int, high: int) -> int:
+    value = _setting(options, spec)
+    number = _as_number(value)
+    if number is None or not number.is_integer() or not low <= number <= high:
+        raise CardInputError(f"{spec.label}: '{as_text(value)}' is not a whole number from {low} to {high}.")
+    return int(number)
+
+
+# Text ---------------------------------------------------------------------------------------
+
+HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame"})
+NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "v", "phd", "md", "esq"})
+# Lower-case particles belong to the last name: "Ludwig van Beethoven" is Mr. van Beethoven.
+NAME_PARTICLES = frozenset(
+    {"van", "von", "de", "der", "den", "del", "della", "da", "di", "du", "dos", "das", "la", "le", "ter", "bin", "al"}
+)
+
+
+def _bare(word: str) -> str:
+    return word.rstrip(".").casefold()
+
+
+def split_full_name(full_name: Any) -> dict[str, str]:
+    """First, middle and last name from "Ada King Lovelace" or "Lovelace, Ada King"."""
+    text = " ".join(as_text(full_name).split())
+    suffix = ""
+    if "," in text:
+        before, _, after = text.partition(",")
+        after = after.strip()
+        if after and all(_bare(word) in NAME_SUFFIXES for word in after.replace(",", " ").split()):
+            text, suffix = before.strip(), after.replace(",", " ").strip()  # "Martin Luther King, Jr."
+        elif before.strip() and after:
+            given = after.split()
+            return {"first_name": given[0], "middle_name": " ".join(given[1:]), "last_name": before.strip()}
+        else:
+            text = (before or after).strip()
+    words = text.split()
+    if len(words) > 1 and _bare(words[0]) in HONORIFICS:
+        words = words[1:]
+    if len(words) > 2 and _bare(words[-1]) in NAME_SUFFIXES:
+        suffix = " ".join(filter(None, [words.pop(), suffix]))
+    if not words:
+        return {"first_name": "", "middle_name": "", "last_name": ""}
+    if len(words) == 1:
+        return {"first_name": words[0], "middle_name": "", "last_name": suffix}
+    start = len(words) - 1
+    while start > 1 and words[start - 1] in NAME_PARTICLES:
+        start -= 1
+    last = " ".join([*words[start:], suffix] if suffix else words[start:])
+    return {"first_name": words[0], "middle_name": " ".join(words[1:start]), "last_name": last}
+
+
+def _run_split_full_name(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return split_full_name(inputs.get("full_name"))
+
+
+CASES = choices(("upper", "UPPER CASE"), ("lower", "lower case"), ("title", "Title Case"))
+CASE = Field("case", "Change to", required=True, default="upper", choices=CASES)
+WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+def change_case(text: str, case: str) -> str:
+    if case == "upper":
+        return text.upper()
+    if case == "lower":
+        return text.lower()
+    # str.title() would write "Don'T" and "3Rd"; only a word's first letter is raised here.
+    return WORD_RE.sub(lambda m: m.group(0)[:1].upper() + m.group(0)[1:].lower(), text)
+
+
+def _run_change_case(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"text": change_case(as_text(inputs.get("text")), _setting(options, CASE))}
+
+
+COLLAPSE_SPACES = Field(
+    "collapse_spaces",
+    "Also collapse inner spaces",
+    type="boolean",
+    default=False,
+    help="Turn every run of spaces, tabs and line breaks inside the text into one space.",
+)
+# Characters that are not whitespace to Python but arrive with pasted text and exported CSV.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def trim(text: str, *, collapse: bool) -> str:
+    text = text.strip().strip(INVISIBLE).strip()
+    return " ".join(text.split()) if collapse else text
+
+
+def _run_trim(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"text": trim(as_text(inputs.get("text")), collapse=_flag(options, COLLAPSE_SPACES))}
+
+
+USE_REGEX = Field(
+    "use_regex",
+    "Find is a regular expression",
+    type="boolean",
+    default=False,
+    help=r"Python syntax; the replacement may use \1 or \g<name> for groups.",
+)
+IGNORE_CASE = Field("ignore_case", "Ignore case", type="boolean", default=False)
+MAX_PATTERN_CHARS = 500
+MAX_REGEX_TEXT_CHARS = 100_000
+MAX_REPLACED_CHARS = 1_000_000
+# Python's re module cannot be interrupted from another thread, so a pattern that backtracks
+# without end ("(a+)+$") runs in a child process that is killed when its time is up.
+_REGEX_CHILD = """
+import json, re, sys
+job = json.load(sys.stdin)
+try:
+    text, count = re.subn(job["pattern"], job["replacement"], job["text"], flags=job["flags"])
+except (re.error, IndexError) as exc:
+    json.dump({"error": str(exc)}, sys.stdout)
+else:
+    json.dump({"text": text, "count": count}, sys.stdout)
+"""
+
+
+def _regex_seconds() -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, "FUNCTION_REGEX_SECONDS", 2.0))
+
+
+def regex_replace(text: str, pattern: str, replacement: str, *, ignore_case: bool) -> tuple[str, int]:
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise CardInputError(f"Find: a regular expression may have at most {MAX_PATTERN_CHARS} characters.")
+    if len(text) > MAX_REGEX_TEXT_CHARS:
+        raise CardInputError(
+            f"Text: a regular expression searches at most {MAX_REGEX_TEXT_CHARS:,} characters; "
+            f"this text has {len(text):,}."
+        )
+    flags = re.IGNORECASE if ignore_case else 0
+    try:
+        re.compile(pattern, flags)
+    except re.error as exc:
+        raise CardInputError(f"Find is not a valid regular expression: {exc}.") from None
+    job = json.dumps({"pattern": pattern, "replacement": replacement, "text": text, "flags": flags})
+    seconds = _regex_seconds()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _REGEX_CHILD],
+            input=job.encode(),
+            capture_output=True,
+            timeout=seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise CardInputError(
+            f"Find: the regular expression took longer than {seconds:g} s on this text. Simplify it "
+            "(nested repeats such as (a+)+ try every way of matching before they give up)."
+        ) from None
+    try:
+        answer = json.loads(done.stdout)
+    except ValueError:
+        raise CardInputError("Find: the regular expression could not be applied to this text.") from None
+    if "error" in answer:
+        raise CardInputError(f"Replace with: {answer['error']}.")
+    return answer["text"], answer["count"]
+
+
+def replace_text(text: str, find: str, replacement: str, *, use_regex: bool, ignore_case: bool) -> tuple[str, int]:
+    if use_regex:
+        replaced, count = regex_replace(text, find, replacement, ignore_case=ignore_case)
+    elif ignore_case:
+        # A plain pattern never backtracks, so it runs here; the function keeps `\1` literal.
+        replaced, count = re.subn(re.escape(find), lambda m: replacement, text, flags=re.IGNORECASE)
+    else:
+        replaced, count = text.replace(find, replacement), text.count(find)
+    if len(replaced) > MAX_REPLACED_CHARS:
+        raise CardInputError(
+            f"The replaced text would have {len(replaced):,} characters; at most {MAX_REPLACED_CHARS:,} are kept."
+        )
+    return replaced, count
+
+
+def _run_replace_text(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    find = as_text(inputs.get("find"))
+    if find == "":
+        raise CardInputError("Find is required: the text to look for.")
+    replaced, count = replace_text(
+        as_text(inputs.get("text")),
+        find,
+        as_text(inputs.get("replace_with")),
+        use_regex=_flag(options, USE_REGEX),
+        ignore_case=_flag(options, IGNORE_CASE),
+    )
+    return {"text": replaced, "count": count}
+
+
+def label_mapping(value: Any, *, what: str) -> dict[str, str]:
+    """Codes and labels from an object or from lines such as "1=Very unlikely" (or "1: ...")."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        return {as_text(code).strip(): as_text(label) for code, label in value.items()}
+    if not isinstance(value, str):
+        raise CardInputError(f"{what}: expected codes and labels, not {type(value).__name__}.")
+    stripped = value.strip()
+    if stripped.startswith("{"):
+        try:
+            return label_mapping(json.loads(stripped), what=what)
+        except ValueError:
+            pass
+    mapping = {}
+    for line in re.split(r"[\n;]", value):
+        if not line.strip():
+            continue
+        code, sep, label = line.partition("=" if "=" in line else ":")
+        if not sep or not code.strip():
+            raise CardInputError(f"{what}: '{line.strip()}' should look like 1=Very unlikely (a code, =, its label).")
+        mapping[code.strip()] = label.strip()
+    return mapping
+
+
+def _code_text(code: Any) -> str:
+    return as_text(code).strip()
+
+
+def _run_look_up_label(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    mapping = {**label_mapping(options.get("lines"), what="Codes and labels"),
+               **label_mapping(inputs.get("labels"), what="Labels object")}
+    if not mapping:
+        raise CardInputError("Give the codes and their labels, as lines like 1=Very unlikely or as an object.")
+    code = inputs.get("code")
+    fallback = as_text(inputs.get("default"))
+    # A multiple-answer question gives a list of codes: each is looked up.
+    codes = [c for c in (code if isinstance(code, (list, tuple)) else [code]) if not _is_empty(c)]
+    labels = [mapping.get(_code_text(c)) for c in codes]
+    found = bool(codes) and all(label is not None for label in labels)
+    shown = [label if label is not None else fallback for label in labels]
+    return {"label": ", ".join(s for s in shown if s), "labels": shown, "found": found}
+
+
+# Dates --------------------------------------------------------------------------------------
+
+TIME_DIRECTIVES = re.compile(r"%[HIMSfpzZcXTRrs]")
+DATE_ONLY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def time_zone(name: Any, *, what: str = "Time zone") -> ZoneInfo:
+    name = as_text(name).strip() or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CardInputError(
+            f"{what}: '{name}' is not a time zone name such as Europe/Berlin or America/New_York."
+        ) from None
+
+
+def read_date(value: Any, fmt: Any = None, *, what: str = "Date") -> date | datetime | None:
+    """A date or a moment from a value: date objects, Unix seconds, ISO 8601 text, or text in `fmt`.
+
+    None for an empty value. A calendar date (no time in the text or format) stays a `date`.
+    """
+    if _is_empty(value):
+        return None
+    if isinstance(value, (datetime, date)):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise CardInputError(f"{what}: {as_text(value)} is not a time in seconds since 1970.") from None
+    text = as_text(value).strip()
+    fmt = as_text(fmt).strip()
+    if fmt:
+        try:
+            parsed = datetime.strptime(text, fmt)
+        except ValueError:
+            raise CardInputError(f"{what}: '{text[:60]}' does not match the format '{fmt}'.") from None
+        return parsed if TIME_DIRECTIVES.search(fmt) else parsed.date()
+    try:
+        return date.fromisoformat(text) if DATE_ONLY_RE.match(text) else datetime.fromisoformat(text)
+    except ValueError:
+        raise CardInputError(
+            f"{what}: '{text[:60]}' is not an ISO 8601 date such as 2026-03-05 or 2026-03-05T14:30:00Z; "
+            "give its format (e.g. %d/%m/%Y)."
+        ) from None
+
+
+def format_date(value: Any, *, input_format: Any, output_format: str, zone: ZoneInfo) -> str:
+    moment = read_date(value, input_format)
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        # A time that names no zone is UTC, as Qualtrics writes its dates; a calendar date is
+        # the same day everywhere and is not moved.
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+    try:
+        return moment.strftime(output_format)
+    except ValueError as exc:
+        raise CardInputError(f"Output format: '{output_format}' cannot be used: {exc}.") from None
+
+
+def parse_date(value: Any, *, fmt: Any, zone: ZoneInfo) -> str | None:
+    moment = read_date(value, fmt, what="Text")
+    if moment is None:
+        return None
+    if not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+INPUT_FORMAT = Field(
+    "input_format",
+    "Input format",
+    help="Leave empty for ISO 8601 (2026-03-05, 2026-03-05T14:30:00Z), or a format such as %d/%m/%Y %H:%M.",
+)
+OUTPUT_FORMAT = Field(
+    "output_format",
+    "Output format",
+    required=True,
+    default="%Y-%m-%d %H:%M",
+    help="%Y year, %m month, %d day, %B month name, %A weekday, %H:%M hours and minutes, %I %p 12-hour time, %Z zone.",
+)
+SHOW_IN_ZONE = Field(
+    "time_zone",
+    "Time zone",
+    default="UTC",
+    help="Show the time in this zone, e.g. Europe/Berlin. A time that names no zone is read as UTC.",
+)
+TEXT_ZONE = Field(
+    "time_zone",
+    "Time zone",
+    default="UTC",
+    help="The zone the text's time is in when it names none, e.g. America/New_York.",
+)
+
+
+def _run_format_date(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    output_format = as_text(_setting(options, OUTPUT_FORMAT))
+    if not output_format.strip() or len(output_format) > 200:
+        raise CardInputError("Output format: give a format of at most 200 characters, such as %Y-%m-%d.")
+    text = format_date(
+        inputs.get("date"),
+        input_format=options.get(INPUT_FORMAT.key),
+        output_format=output_format,
+        zone=time_zone(_setting(options, SHOW_IN_ZONE)),
+    )
+    return {"text": text}
+
+
+def _run_parse_date(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    zone = time_zone(_setting(options, TEXT_ZONE))
+    return {"date": parse_date(inputs.get("text"), fmt=options.get(INPUT_FORMAT.key), zone=zone)}
+
+
+# Numbers ------------------------------------------------------------------------------------
+
+DECIMAL_COMMA = Field(
+    "decimal_comma",
+    "Decimal comma",
+    type="boolean",
+    default=False,
+    help="Read 1.234,5 as one thousand two hundred thirty-four and a half.",
+)
+MINUS_SIGNS = "-\u2212\u2013"
+
+
+def _number_re(thousands: str, decimal: str) -> re.Pattern[str]:
+    # Groups: sign, whole part, fraction; or, for ".5", sign and fraction digits. Thousands are
+    # separated by the other mark or by a (narrow) no-break space, as French and Swiss numbers are.
+    sign = f"([{MINUS_SIGNS}]?)"
+    whole = rf"(\d{{1,3}}(?:[{thousands}\u00a0\u202f]\d{{3}})+|\d+)"
+    return re.compile(rf"(?<![\d.,]){sign}{whole}(\{decimal}\d+)?(?!\d)|{sign}\{decimal}(\d+)")
+
+
+NUMBER_RES = {False: _number_re(",", "."), True: _number_re(".", ",")}
+
+
+def parse_number(value: Any, *, decimal_comma: bool) -> int | float | None:
+    """The first number written in text: "1,234.5" -> 1234.5, "7 out of 10" -> 7, "-3 %" -> -3."""
+    if _is_empty(value):
+        return None
+    if isinstance(value, bool):
+        raise CardInputError("Text: true/false is not a number.")
+    if isinstance(value, (int, float)):
+        return value
+    text = as_text(value).strip()
+    match = NUMBER_RES[decimal_comma].search(text)
+    if match is None:
+        raise CardInputError(f"Text: found no number in '{text[:60]}'.")
+    decimal_mark, other_mark = (",", ".") if decimal_comma else (".", ",")
+    after = text[match.end():]
+    if re.match(rf"\{decimal_mark}\d|\{other_mark}\d", after):
+        # "1,5" read without a decimal comma would quietly become 1.
+        raise CardInputError(
+            f"Text: '{text[:60]}' does not read as one number; "
+            + ("turn off Decimal comma." if decimal_comma else "turn on Decimal comma if it uses one.")
+        )
+    if match.group(5) is not None:
+        sign, whole, fraction = match.group(4), "0", "." + match.group(5)
+    else:
+        sign, whole, fraction = match.group(1), match.group(2), (match.group(3) or "").replace(",", ".")
+    whole = re.sub(r"[^\d]", "", whole)
+    negative = bool(sign) and sign in MINUS_SIGNS
+    number = float(whole + fraction) if fraction else int(whole)
+    return -number if negative else number
+
+
+ROUNDING = choices(
+    ("half_up", "Half up (2.5 → 3, -2.5 → -3)"),
+    ("down", "Down, toward zero (2.9 → 2)"),
+    ("up", "Up, away from zero (2.1 → 3)"),
+)
+ROUNDING_MODES = {"half_up": ROUND_HALF_UP, "down": ROUND_DOWN, "up": ROUND_UP}
+DECIMALS = Field("decimals", "Decimal places", type="number", default=0, help="0 for whole numbers; -1 for tens.")
+ROUND_MODE = Field("mode", "Rounding", required=True, default="half_up", choices=ROUNDING)
+
+
+def round_number(value: Any, *, decimals: int, mode: str) -> int | float | None:
+    if _is_empty(value):
+        return None
+    number = _as_number(value)
+    if number is None:
+        raise CardInputError(f"Number: '{as_text(value)[:60]}' is not a number.")
+    # Decimal of the shortest text (2.675, not 2.67499999…) rounds as people expect.
+    try:
+        rounded = Decimal(repr(number)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUNDING_MODES[mode])
+    except InvalidOperation:
+        raise CardInputError(f"Number: {as_text(value)} is too large to round to {decimals} decimal places.") from None
+    return int(rounded) if decimals <= 0 else float(rounded)
+
+
+def _run_parse_number(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    return {"number": parse_number(inputs.get("text"), decimal_comma=_flag(options, DECIMAL_COMMA))}
+
+
+def _run_round_number(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    decimals = _whole(options, DECIMALS, -6, 10)
+    return {"number": round_number(inputs.get("number"), decimals=decimals, mode=_setting(options, ROUND_MODE))}
+
+
+# Declarations -------------------------------------------------------------------------------
+
+
+def _function(key: str, name: str, description: str, group: str, **fields: Any) -> Card:
+    card = Card(key=key, name=name, description=description, kind="function", connector="core", group=group, **fields)
+    return register(card)
+
+
+TEXT_IN = Field("text", "Text", required=True, help="Usually an output of an earlier card.")
+TEXT_OUT = Field("text", "Text")
+
+SPLIT_FULL_NAME = _function(
+    "core.split_full_name",
+    "Split Full Name",
+    "First, middle and last name from a full name, written either “Ada King Lovelace” or “Lovelace, Ada King”.",
+    "Text",
+    inputs=(Field("full_name", "Full name", required=True),),
+    outputs=(
+        Field("first_name", "First name"),
+        Field("middle_name", "Middle name", help="Empty when there is none."),
+        Field("last_name", "Last name", help="With its particles and suffix: “van Beethoven”, “King Jr.”."),
+    ),
+    run=_run_split_full_name,
+)
+
+CHANGE_CASE = _function(
+    "core.change_case",
+    "Change Case",
+    "Write text in upper case, lower case or title case.",
+    "Text",
+    options=(CASE,),
+    inputs=(TEXT_IN,),
+    outputs=(TEXT_OUT,),
+    run=_run_change_case,
+)
+
+TRIM = _function(
+    "core.trim",
+    "Trim",
+    "Remove spaces, line breaks and invisible characters from both ends of text.",
+    "Text",
+    options=(COLLAPSE_SPACES,),
+    inputs=(TEXT_IN,),
+    outputs=(TEXT_OUT,),
+    run=_run_trim,
+)
+
+REPLACE_TEXT = _function(
+    "core.replace_text",
+    "Replace Text",
+    "Replace every occurrence of some text, or of a regular expression, and count the replacements.",
+    "Text",
+    options=(USE_REGEX, IGNORE_CASE),
+    inputs=(
+        TEXT_IN,
+        Field("find", "Find", required=True),
+        Field("replace_with", "Replace with", help="Leave empty to remove what is found."),
+    ),
+    outputs=(TEXT_OUT, Field("count", "Replacements", type="number")),
+    run=_run_replace_text,
+)
+
+LOOK_UP_LABEL = _function(
+    "core.look_up_label",
+    "Look Up Label",
+    "Turn an answer's code into its label, such as 1 into “Very unlikely”.",
+    "Text",
+    options=(
+        Field(
+            "lines",
+            "Codes and labels",
+            help="1=Very unlikely; 2=Unlikely — one code and label per line, or separated by semicolons.",
+        ),
+    ),
+    inputs=(
+        Field("code", "Code", required=True, help="A choice's code; for a list of codes, each is looked up."),
+        Field(
+            "labels",
+            "Labels object",
+            type="object",
+            help='Codes and labels as an object, e.g. {"1": "Very unlikely"}; added to the lines.',
+        ),
+        Field("default", "Label when not listed", help="Used for a code that has no label; empty by default."),
+    ),
+    outputs=(
+        Field("label", "Label", help="Several labels are joined with commas."),
+        Field("labels", "Labels", type="list", help="One label per code."),
+        Field("found", "Found", type="boolean", help="Whether every code had a label."),
+    ),
+    run=_run_look_up_label,
+)
+
+FORMAT_DATE = _function(
+    "core.format_date",
+    "Format Date",
+    "Write a date or time the way people read it, in the time zone you choose.",
+    "Dates",
+    options=(INPUT_FORMAT, OUTPUT_FORMAT, SHOW_IN_ZONE),
+    inputs=(Field("date", "Date", type="date", required=True, help="A date, or text holding one."),),
+    outputs=(TEXT_OUT.but(help="Empty when the date is."),),
+    run=_run_format_date,
+)
+
+PARSE_DATE = _function(
+    "core.parse_date",
+    "Parse Date",
+    "Read a date or time written as text and give it as an ISO 8601 time in UTC.",
+    "Dates",
+    options=(INPUT_FORMAT.but(label="Format"), TEXT_ZONE),
+    inputs=(TEXT_IN,),
+    outputs=(Field("date", "Date", type="date", help="Like 2026-03-05T13:30:00Z; empty when the text is."),),
+    run=_run_parse_date,
+)
+
+PARSE_NUMBER = _function(
+    "core.parse_number",
+    "Parse Number",
+    "Read the first number in text, such as 1234.5 from “1,234.5” or 7 from “7 out of 10”.",
+    "Numbers",
+    options=(DECIMAL_COMMA,),
+    inputs=(TEXT_IN,),
+    outputs=(Field("number", "Number", type="number", help="Empty when the text is."),),
+    run=_run_parse_number,
+)
+
+ROUND_NUMBER = _function(
+    "core.round_number",
+    "Round Number",
+    "Round a number to a number of decimal places.",
+    "Numbers",
+    options=(DECIMALS, ROUND_MODE),
+    inputs=(Field("number", "Number", type="number", required=True),),
+    outputs=(Field("number", "Number", type="number", help="Empty when the input is."),),
+    run=_run_round_number,
 )

@@ -23,7 +23,7 @@ from connectors.specs import CardInputError, RunContext
         (True, "equals", "true", True),
         ("True", "equals", True, True),
         (False, "equals", "yes", False),
-        (None, "equals", "", True),
+        (None, "equals", "", False),
         ({"a": 1}, "equals", '{"a": 1}', True),
         ("Ada", "not_equals", "Grace", True),
         (2, "not_equals", "2", False),
@@ -57,9 +57,64 @@ def test_evaluate_condition(left, operator, right, expected):
     assert evaluate_condition(left, operator, right) is expected
 
 
-def test_comparing_text_with_a_number_says_why_it_cannot():
-    with pytest.raises(ConditionError, match="both sides must be numbers, or both dates"):
-        evaluate_condition("abc", "greater_than", 3)
+BINARY_OPERATORS = ["equals", "not_equals", "contains", "not_contains", "greater_than", "less_than"]
+EMPTY_VALUES = [None, "", "   ", [], {}]
+
+
+@pytest.mark.parametrize("operator", BINARY_OPERATORS)
+@pytest.mark.parametrize("empty", EMPTY_VALUES, ids=repr)
+def test_a_comparison_with_a_missing_or_empty_side_is_false_and_its_negation_true(operator, empty):
+    expected = operator.startswith("not_")
+    for left, right in ((empty, 6), (6, empty), (empty, "6"), ("Ada", empty), (empty, empty)):
+        assert evaluate_condition(left, operator, right) is expected, (left, right)
+
+
+@pytest.mark.parametrize(
+    ("operator", "expected"),
+    [("is_empty", True), ("is_not_empty", False), ("is_true", False), ("is_false", True)],
+)
+@pytest.mark.parametrize("empty", [None, "", " \t\n"], ids=repr)
+def test_a_skipped_answer_is_empty_and_false(operator, expected, empty):
+    assert evaluate_condition(empty, operator) is expected
+
+
+@pytest.mark.parametrize(
+    ("left", "operator", "right", "expected"),
+    [
+        (6, "equals", "6", True),
+        ("6", "equals", 6.0, True),
+        (" 6 ", "equals", 6, True),
+        (6, "not_equals", "6", False),
+        (6, "greater_than", "5", True),
+        ("6", "greater_than", 10, False),
+        ("6", "less_than", 10, True),
+        (6, "contains", "6", True),
+        (["6", "7"], "contains", 6, True),
+        ([6, 7], "not_contains", "8", True),
+        ("2026-03-05", "equals", "2026-03-05", True),
+        ("2026-03-05T10:00:00Z", "equals", "2026-03-05T12:00:00+02:00", True),
+        ("2026-03-05T10:00:00Z", "not_equals", "2026-03-05T10:00:01Z", True),
+        ("2026-03-05", "less_than", "2026-03-05T00:00:01Z", True),
+        ("2026-03-06T00:00:00Z", "greater_than", "2026-03-05", True),
+        ("six", "greater_than", 5, False),
+        ("six", "less_than", 5, False),
+        ("Ada", "greater_than", "Grace", False),
+        (True, "greater_than", 0, False),
+        ("2026-03-05", "greater_than", 5, False),
+        ({"a": 1}, "less_than", 2, False),
+        (True, "equals", 1, True),
+        (0, "is_empty", None, False),
+        (0, "equals", "", False),
+    ],
+)
+def test_mixed_types_compare_by_what_they_hold_and_never_raise(left, operator, right, expected):
+    assert evaluate_condition(left, operator, right) is expected
+
+
+def test_an_if_else_on_a_skipped_nps_answer_takes_the_else_branch():
+    card = registry.get("core.if_else")
+    assert card.run(RunContext(), {}, {"left": None, "operator": "greater_than", "right": 8}) == {"result": False}
+    assert card.run(RunContext(), {}, {"left": None, "operator": "is_empty"}) == {"result": True}
 
 
 def test_an_unknown_operator_lists_the_known_ones():

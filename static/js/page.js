@@ -1,4 +1,6 @@
 // Small behaviours shared by every page.
+import { localizeTimes } from "./editor/timefmt.js";
+
 for (const select of document.querySelectorAll("select[data-autosubmit]")) {
   select.addEventListener("change", () => select.form.requestSubmit());
 }
@@ -14,3 +16,4 @@ for (const button of document.querySelectorAll("[data-copy]")) {
     button.textContent = "Copied";
   });
 }
+localizeTimes(document);

@@ -1,4 +1,6 @@
 // Live updates for the runs list, a flow's status page and a run's detail page.
+import { formatDateTime, localizeTimes } from "./editor/timefmt.js";
+
 const runDetail = document.getElementById("run");
 const table = document.querySelector("[data-live-runs]");
 const activationBox = document.getElementById("activation");
@@ -38,7 +40,7 @@ function upsertRow(run) {
     duration.dataset.field = "duration";
     row.append(first, text("td", run.flow.name), status,
       text("td", `${run.response_id ?? "—"} ${run.source ?? ""}`), text("td", `v${run.version}`),
-      text("td", (run.created_at ?? "").replace("T", " ").slice(0, 19)), duration);
+      text("td", formatDateTime(run.created_at)), duration);
     body.prepend(row);
   }
   const badge = row.querySelector('[data-field="status"]');
@@ -71,6 +73,7 @@ function refreshDetail(run) {
     if (fresh) document.getElementById("run-steps").replaceWith(fresh);
     const freshRun = doc.getElementById("run");
     if (freshRun) document.getElementById("run").replaceChildren(...freshRun.childNodes);
+    localizeTimes(document);
   }, 300);
 }
 

@@ -10,9 +10,25 @@ const LOOP_DEFAULTS = [
   { key: "index", label: "Index", type: "number" },
 ];
 
+// A name written like an identifier ("readResponse", "read_response") rather than for people;
+// config/display.py words it the same way on server-rendered pages.
+const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+/** "readResponse" -> "Read Response"; a name already written for people is kept as it is. */
+export function displayName(name) {
+  const text = String(name ?? "");
+  if (!IDENTIFIER.test(text) || !(text.includes("_") || /[a-z][A-Z]/.test(text))) return text;
+  return text
+    .split(/_+|(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/)
+    .filter(Boolean)
+    .map((word) => word[0].toUpperCase() + word.slice(1))
+    .join(" ");
+}
+
 export class Catalog {
   constructor(data) {
-    this.cards = asList(data, "cards");
+    // Keys stay as they are; only the name people read is worded.
+    this.cards = asList(data, "cards").map((card) => ({ ...card, name: displayName(card.name) }));
     this.byKey = new Map(this.cards.map((card) => [card.key, card]));
     this.dynamic = new Map(); // request signature -> output fields
     this.pending = new Map(); // request signature -> promise

@@ -5,13 +5,13 @@
 import { asList, listRuns } from "./api.js";
 import { activationLabel } from "./activation.js";
 import { clear, h } from "./dom.js";
+import { formatTime } from "./timefmt.js";
 
 const MAX_RUNS = 8;
 const MAX_DELAY = 30_000;
 
 function timeText(value) {
-  const date = value ? new Date(value) : null;
-  return date && !Number.isNaN(date.valueOf()) ? date.toLocaleTimeString() : "";
+  return formatTime(value);
 }
 
 export class LivePanel {

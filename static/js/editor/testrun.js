@@ -3,6 +3,7 @@
 import { asList, recentResponses, testFlow } from "./api.js";
 import { clear, h } from "./dom.js";
 import { notify } from "./notice.js";
+import { formatDateTime } from "./timefmt.js";
 
 function responseId(item) {
   if (typeof item === "string") return item;
@@ -14,7 +15,7 @@ function responseLabel(item) {
   const when = item.recorded_date ?? item.recorded_at ?? item.recordedDate ?? item.end_date ?? item.endDate;
   const who = item.recipient_email ?? item.recipientEmail ?? item.email ?? item.label;
   const date = when ? new Date(when) : null;
-  return [date && !Number.isNaN(date.valueOf()) ? date.toLocaleString() : when, who, responseId(item)].filter(Boolean).join(" · ");
+  return [formatDateTime(date) || when, who, responseId(item)].filter(Boolean).join(" · ");
 }
 
 export class TestRun {

@@ -4,6 +4,7 @@ import { asList, getVersion, listVersions, restoreVersion } from "./api.js";
 import { clear, h } from "./dom.js";
 import { notify } from "./notice.js";
 import { branchesOf } from "./state.js";
+import { formatDateTime } from "./timefmt.js";
 
 function who(value) {
   if (!value) return "someone";
@@ -13,7 +14,7 @@ function who(value) {
 function when(value) {
   const date = value ? new Date(value) : null;
   if (!date || Number.isNaN(date.valueOf())) return h("span", { text: value || "" });
-  return h("time", { datetime: value, text: date.toLocaleString() });
+  return h("time", { datetime: value, text: formatDateTime(date) });
 }
 
 export class VersionsPanel {
