@@ -25,7 +25,7 @@ def test_a_missing_page_answers_the_styled_404_inside_the_site_layout(production
     page = response.content.decode()
     assert response.status_code == 404
     assert 'class="card error-page"' in page and "Page not found" in page
-    assert "<code>/flows/not-a-flow/</code>" in page
+    assert "/flows/not-a-flow/" not in page  # the address may hold another team's ids: not repeated
     assert 'href="/flows/">Back to your flows' in page
     assert 'aria-label="Main"' in page  # the signed-in navigation of base.html
 
