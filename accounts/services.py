@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Invitation, Membership, Role, Team
+from accounts.signals import team_deleting
 
 INVITATION_SALT = "accounts.invitation"
 
@@ -34,6 +35,42 @@ def team_create(*, name: str, owner) -> Team:
         team = Team.objects.create(name=name)
         Membership.objects.create(team=team, user=owner, role=Role.OWNER)
     return team
+
+
+TEAM_NAME_MAX = 100
+
+
+def _team_name_clean(name) -> str:
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name:
+        raise ValueError("A team needs a name.")
+    if len(name) > TEAM_NAME_MAX:
+        raise ValueError(f"A team name can have at most {TEAM_NAME_MAX} characters; this one has {len(name)}.")
+    return name
+
+
+def team_rename(*, team: Team, name: str, by: Membership) -> Team:
+    if by.team_id != team.pk or not by.can_manage:
+        raise PermissionError("Only an owner or admin of this team can rename it.")
+    team.name = _team_name_clean(name)
+    team.save(update_fields=["name"])
+    return team
+
+
+def team_delete(*, team: Team, by: Membership, confirm_name: str) -> None:
+    """Deletes the team with its flows, runs, configurations, memberships and invitations.
+    Receivers of `team_deleting` first undo what its flows set up in Qualtrics; they run before
+    the delete's transaction, as they call Qualtrics, and a flow they deactivated stays so if
+    the delete then fails."""
+    if by.team_id != team.pk or by.role != Role.OWNER:
+        raise PermissionError("Only an owner of this team can delete it.")
+    if (confirm_name or "").strip() != team.name:
+        raise ValueError("Type the team's name exactly as shown to confirm that it should be deleted.")
+    team_deleting.send(sender=Team, team=team)
+    with transaction.atomic():
+        # A run protects the flow version it ran from deletion, so the team's runs go first.
+        team.runs.all().delete()
+        team.delete()
 
 
 def invitation_create(*, team: Team, email: str, role: str, invited_by) -> Invitation:
@@ -116,6 +153,31 @@ def membership_change_role(*, membership: Membership, role: str, by: Membership)
     membership.role = role
     membership.save(update_fields=["role"])
     return membership
+
+
+def membership_remove(*, membership: Membership, by: Membership) -> None:
+    if membership.team_id != by.team_id or not by.can_manage:
+        raise PermissionError("Only an owner or admin of this team can remove members.")
+    if membership.role == Role.OWNER and by.role != Role.OWNER:
+        raise PermissionError("Only an owner can remove another owner.")
+    with transaction.atomic():
+        if membership.role == Role.OWNER:
+            # Counted under a lock, so that two owners removing each other at once leave one.
+            owners = list(Membership.objects.select_for_update().filter(team_id=membership.team_id, role=Role.OWNER))
+            if len(owners) <= 1:
+                raise ValueError("A team must keep at least one owner. Make someone else an owner first.")
+        membership.delete()
+
+
+def invitation_revoke(*, invitation: Invitation, by: Membership) -> None:
+    """Deletes a pending invitation: its link then says it no longer exists."""
+    if invitation.team_id != by.team_id or not by.can_manage:
+        raise PermissionError("Only an owner or admin of this team can revoke invitations.")
+    if invitation.role == Role.OWNER and by.role != Role.OWNER:
+        raise PermissionError("Only an owner can revoke an invitation to become an owner.")
+    if invitation.accepted_at is not None:
+        raise ValueError("This invitation has already been used; remove the member instead.")
+    invitation.delete()
 
 
 def user_create(*, username: str, password: str, email: str = ""):

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts import services
 from accounts.forms import InviteForm, SignUpForm, TeamForm, ThrottledAuthenticationForm
 from accounts.middleware import SESSION_TEAM_KEY
-from accounts.models import Membership, Role
+from accounts.models import Invitation, Membership, Role
 from config.ids import row_id
 
 
@@ -92,15 +93,95 @@ def invitation_create(request):
 @login_required
 @require_POST
 def membership_role(request, pk: int):
+    """Asks for confirmation first (the role picker submits on change), then saves."""
     membership = request.membership
-    target = get_object_or_404(Membership, pk=pk, team=membership.team if membership else None)
+    target = get_object_or_404(Membership.objects.select_related("user"), pk=pk, team=membership.team if membership else None)
+    role = request.POST.get("role", "")
+    if not membership.can_manage:
+        messages.error(request, "Only an owner or admin of this team can change roles.")
+        return redirect("team")
+    if role not in Role.values:
+        messages.error(request, f"Pick one of the roles: {', '.join(Role.labels)}.")
+        return redirect("team")
+    if request.POST.get("confirm") != "yes":
+        context = {"target": target, "role": role, "role_label": Role(role).label}
+        return render(request, "accounts/role_confirm.html", context)
     try:
-        services.membership_change_role(membership=target, role=request.POST.get("role", ""), by=membership)
+        services.membership_change_role(membership=target, role=role, by=membership)
     except (PermissionError, ValueError) as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"{target.user.username} is now {target.get_role_display()}.")
     return redirect("team")
+
+
+@login_required
+@require_POST
+def membership_remove(request, pk: int):
+    membership = request.membership
+    target = get_object_or_404(Membership.objects.select_related("user"), pk=pk, team=membership.team if membership else None)
+    try:
+        services.membership_remove(membership=target, by=membership)
+    except (PermissionError, ValueError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{target.user.username} was removed from {membership.team.name}.")
+    return redirect("team")
+
+
+@login_required
+@require_POST
+def invitation_revoke(request, pk: int):
+    membership = request.membership
+    invitation = get_object_or_404(Invitation, pk=pk, team=membership.team if membership else None)
+    try:
+        services.invitation_revoke(invitation=invitation, by=membership)
+    except (PermissionError, ValueError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"The invitation for {invitation.email} was revoked; its link no longer works.")
+    return redirect("team")
+
+
+def _membership_of(request, team_pk: int) -> Membership:
+    """The user's membership of the team named in the URL (not only the current one): 404 for others."""
+    return get_object_or_404(Membership.objects.select_related("team"), user=request.user, team_id=team_pk)
+
+
+@login_required
+@require_POST
+def team_rename(request, pk: int):
+    membership = _membership_of(request, pk)
+    try:
+        team = services.team_rename(team=membership.team, name=request.POST.get("name", ""), by=membership)
+    except (PermissionError, ValueError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"The team is now called “{team.name}”.")
+    return redirect("team")
+
+
+@login_required
+def team_delete(request, pk: int):
+    membership = _membership_of(request, pk)
+    if membership.role != Role.OWNER:
+        raise PermissionDenied("Only an owner of this team can delete it.")
+    team = membership.team
+    error = ""
+    if request.method == "POST":
+        try:
+            services.team_delete(team=team, by=membership, confirm_name=request.POST.get("name", ""))
+        except (PermissionError, ValueError) as exc:
+            error = str(exc)
+        else:
+            if request.session.get(SESSION_TEAM_KEY) == pk:
+                del request.session[SESSION_TEAM_KEY]
+            messages.success(request, f"Team “{team.name}” was deleted.")
+            return redirect("team")
+    elif request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    context = {"team": team, "flow_count": team.flows.count(), "member_count": team.memberships.count(), "error": error}
+    return render(request, "accounts/team_delete.html", context, status=400 if error else 200)
 
 
 def invitation_accept(request, token: str):

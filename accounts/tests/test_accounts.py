@@ -150,11 +150,11 @@ def test_an_admin_can_change_an_editor_to_viewer_but_not_touch_owners(client, te
     admin_user = member(Role.ADMIN)
     editor = Membership.objects.get(user=member(Role.EDITOR))
     client.force_login(admin_user)
-    client.post(reverse("membership_role", args=[editor.pk]), {"role": Role.VIEWER})
+    client.post(reverse("membership_role", args=[editor.pk]), {"role": Role.VIEWER, "confirm": "yes"})
     editor.refresh_from_db()
     assert editor.role == Role.VIEWER
     owner = team.memberships.get(role=Role.OWNER)
-    client.post(reverse("membership_role", args=[owner.pk]), {"role": Role.VIEWER})
+    client.post(reverse("membership_role", args=[owner.pk]), {"role": Role.VIEWER, "confirm": "yes"})
     owner.refresh_from_db()
     assert owner.role == Role.OWNER
 

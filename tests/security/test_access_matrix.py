@@ -143,13 +143,56 @@ MATRIX: dict[str, dict[str, Call]] = {
     },
     "membership_role": {
         "GET": get((302, 405, 405, 405, 405, 405)),
+        # Without "confirm", owners and admins get a confirmation page (test_team_management.py).
         "POST": form(
             (302, 404, 302, 302, 302, 302),
-            lambda w: {"role": "viewer"},
+            lambda w: {"role": "viewer", "confirm": "yes"},
             effect=(
                 "the editor becomes a viewer",
                 lambda w: Membership.objects.get(pk=w.editor_membership.pk).role == "viewer",
                 MANAGERS,
+            ),
+        ),
+    },
+    "membership_remove": {
+        "GET": get((302, 405, 405, 405, 405, 405)),
+        "POST": form(
+            (302, 404, 302, 302, 302, 302),
+            effect=(
+                "the editor is removed from team A",
+                lambda w: not Membership.objects.filter(pk=w.editor_membership.pk).exists(),
+                MANAGERS,
+            ),
+        ),
+    },
+    "invitation_revoke": {
+        "GET": get((302, 405, 405, 405, 405, 405)),
+        "POST": form(
+            (302, 404, 302, 302, 302, 302),
+            effect=(
+                "team A's invitation is revoked",
+                lambda w: not Invitation.objects.filter(pk=w.invitation.pk).exists(),
+                MANAGERS,
+            ),
+        ),
+    },
+    "team_rename": {
+        "GET": get((302, 405, 405, 405, 405, 405)),
+        "POST": form(
+            (302, 404, 302, 302, 302, 302),
+            lambda w: {"name": "Renamed team"},
+            effect=("team A is renamed", lambda w: Team.objects.get(pk=w.team.pk).name == "Renamed team", MANAGERS),
+        ),
+    },
+    "team_delete": {
+        "GET": get((302, 404, 403, 403, 403, 200)),
+        "POST": form(
+            (302, 404, 403, 403, 403, 302),
+            lambda w: {"name": w.team.name},
+            effect=(
+                "team A is deleted",
+                lambda w: not Team.objects.filter(pk=w.team.pk).exists(),
+                (False, False, False, False, False, True),
             ),
         ),
     },
@@ -381,6 +424,8 @@ PK_OWNERS = (
     (("runs/", "api/runs/"), "run"),
     (("configurations/", "api/configurations/"), "configuration"),
     (("team/members/",), "editor_membership"),
+    (("team/invitations/",), "invitation"),
+    (("team/",), "team"),
 )
 
 
