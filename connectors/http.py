@@ -320,6 +320,7 @@ class HttpClient:
         records: list[AttemptRecord] = []
         started = time.monotonic()
         waited = 0.0
+        earlier_may_have_applied = False
         while True:
             waited += self._wait_for_room(method, url, records)
             response: requests.Response | None = None
@@ -333,13 +334,16 @@ class HttpClient:
                 may_be_applied = not failed_before_sending(exc)
                 cause = exc
             else:
-                if response.status_code < 300:
+                # A DELETE repeated after an attempt that may have deleted it finds nothing: done.
+                deleted_before = method == "DELETE" and response.status_code in (404, 410) and earlier_may_have_applied
+                if response.status_code < 300 or deleted_before:
                     self._record(records, method, path, response.status_code, None, waited, None, sent_at, clock)
                     return response
                 error = self.error_for_response(response, method=method, url=url)
                 # A 429 refuses the call as a whole; a 5xx may come from a server or proxy that
                 # applied the change first; any other status is a refusal.
                 may_be_applied = response.status_code >= 500
+            earlier_may_have_applied = earlier_may_have_applied or may_be_applied
             status = response.status_code if response is not None else None
             self._record(records, method, path, status, type(error).__name__, waited, error.retry_after, sent_at, clock)
             waited = 0.0
