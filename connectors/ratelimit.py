@@ -79,16 +79,18 @@ class DatabaseStore:
         from connectors.models import RateLimitBucket
 
         ordered = sorted(buckets, key=lambda b: b.key)  # one lock order, so no deadlock
-        now = time.time()
-        RateLimitBucket.objects.bulk_create(
-            [RateLimitBucket(key=b.key, tokens=b.capacity, updated=now) for b in ordered], ignore_conflicts=True
-        )
+        keys = [b.key for b in ordered]
         waits: dict[str, float] = {}
         with transaction.atomic():
-            rows = {
-                row.key: row
-                for row in RateLimitBucket.objects.select_for_update().filter(key__in=[b.key for b in ordered])
-            }
+            rows = {row.key: row for row in RateLimitBucket.objects.select_for_update().filter(key__in=keys)}
+            if len(rows) < len(ordered):
+                # First use of a bucket: another worker may be creating it at the same moment.
+                now = time.time()
+                RateLimitBucket.objects.bulk_create(
+                    [RateLimitBucket(key=b.key, tokens=b.capacity, updated=now) for b in ordered if b.key not in rows],
+                    ignore_conflicts=True,
+                )
+                rows = {row.key: row for row in RateLimitBucket.objects.select_for_update().filter(key__in=keys)}
             now = time.time()
             for bucket in ordered:
                 row = rows[bucket.key]

@@ -68,7 +68,8 @@ def run_read_contact(ctx, options, inputs):
 def run_update_contact(ctx, options, inputs):
     directory_id = required_text(options, "directory_id", "Directory")
     contact_id = required_text(inputs, "contact_id", "Contact ID")
-    client_of(ctx).update_contact(directory_id, contact_id, **contact_body(inputs, action="Update Contact"))
+    body = contact_body(inputs, action="Update Contact")
+    client_of(ctx).update_contact(directory_id, contact_id, **body)
     return {"updated": True}
 
 
