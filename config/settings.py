@@ -232,6 +232,20 @@ SPECTACULAR_SETTINGS = {
 # Qualtrics
 QUALTRICS_API_BASE = env_str("QUALTRICS_API_BASE", "https://{datacenter}.qualtrics.com/API/v3/")
 QUALTRICS_SANDBOX_ENABLED = not PRODUCTION and env_bool("QUALTRICS_SANDBOX_ENABLED", True)
+# The longest wait Qualtrics (Retry-After) or the rate limiter may ask for that a call sleeps
+# through; a longer one raises RetryLaterError so the run is taken up again later.
+QUALTRICS_MAX_INLINE_WAIT_SECONDS = env_int("QUALTRICS_MAX_INLINE_WAIT_SECONDS", 10)
+# Where the rate limiter shared by all workers keeps its buckets: "redis" (the default with
+# REDIS_URL), "database" (the default otherwise), "memory" (this process only) or "off".
+QUALTRICS_RATE_LIMIT_BACKEND = env_str("QUALTRICS_RATE_LIMIT_BACKEND", "redis" if REDIS_URL else "database")
+# Requests per minute by limit name ("brand", "export-start", ...), replacing the published
+# figures in connectors/qualtrics/limits.py, e.g. QUALTRICS_RATE_LIMITS=brand=1500,export-start=50.
+QUALTRICS_RATE_LIMITS: dict[str, int] = {}
+for _item in env_list("QUALTRICS_RATE_LIMITS", []):
+    _name, _, _value = _item.partition("=")
+    if not _name.strip() or not _value.strip().isdigit() or int(_value) < 1:
+        raise ImproperlyConfigured(f"QUALTRICS_RATE_LIMITS takes name=requests-per-minute pairs, not {_item!r}")
+    QUALTRICS_RATE_LIMITS[_name.strip()] = int(_value)
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 60)
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 600)
 # Task workers (manage.py worker, Celery workers) also run the scheduler's duties in a thread;

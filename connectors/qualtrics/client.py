@@ -24,13 +24,20 @@ from urllib.parse import unquote, urljoin, urlsplit
 import requests
 from django.conf import settings
 
-from connectors.http import ConnectorError, HttpClient
+from connectors import ratelimit
+from connectors.http import AttemptRecord, ConnectorError, HttpClient
+from connectors.qualtrics import limits
 from connectors.qualtrics.errors import (
     AuthenticationError,
     ExportFailedError,
     InvalidDatacenterError,
+    MaybeAppliedError,
     QualtricsError,
+    RateLimitedError,
+    RateLimitRetryLaterError,
+    RetryLaterError,
     TransientError,
+    TransientRetryLaterError,
     UnsafeRequestError,
     ValidationError,
     error_from_response,
@@ -71,6 +78,10 @@ IMPORT_CONTENT_TYPES = {
     ".docx": "application/vnd.qualtrics.survey.doc",
 }
 EXPORT_EXTENSIONS = {"csv": "csv", "tsv": "tsv", "json": "json", "ndjson": "ndjson", "spss": "sav", "xml": "xml"}
+# The client keeps this far under each published limit: the limits are the brand's, and other
+# tools of the same brand spend from them too.
+RATE_LIMIT_HEADROOM = 0.9
+_FROM_SETTINGS: Any = object()
 
 
 @dataclass(frozen=True)
@@ -123,9 +134,15 @@ class QualtricsClient(HttpClient):
         max_retry_seconds: float = 60,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
-        max_retry_after: float = 60.0,
+        max_retry_after: float | None = None,
         session: requests.Session | None = None,
+        rate_limiter: ratelimit.RateLimiter | None = _FROM_SETTINGS,
+        on_attempt: Callable[[AttemptRecord], None] | None = None,
     ) -> None:
+        """`max_retry_after` is the longest wait slept through inline (Retry-After, or the rate
+        limiter's), `settings.QUALTRICS_MAX_INLINE_WAIT_SECONDS` unless given. `rate_limiter` is
+        the shared one of `settings.QUALTRICS_RATE_LIMIT_BACKEND` unless given (None: none).
+        `on_attempt(record)` is called with an `AttemptRecord` after every HTTP attempt."""
         datacenter = (datacenter or "").strip()
         # The data center is put into a URL; letters and digits only keeps it from changing the
         # host or path (ids in §1 look like `iad1`, `fra1`).
@@ -141,8 +158,13 @@ class QualtricsClient(HttpClient):
             max_retry_seconds=max_retry_seconds,
             backoff_base=backoff_base,
             backoff_max=backoff_max,
-            max_retry_after=max_retry_after,
+            max_retry_after=(
+                float(getattr(settings, "QUALTRICS_MAX_INLINE_WAIT_SECONDS", 10))
+                if max_retry_after is None
+                else max_retry_after
+            ),
             session=session,
+            on_attempt=on_attempt,
         )
         self.datacenter = datacenter
         template = base_url if base_url is not None else settings.QUALTRICS_API_BASE
@@ -157,6 +179,13 @@ class QualtricsClient(HttpClient):
         # Header name is case-insensitive for Qualtrics (§1, [H]); the session pools connections.
         self.session.headers["X-API-TOKEN"] = token
         self.session.headers["Accept"] = "application/json"
+        self._connection = ratelimit.connection_key(datacenter, token)
+        if rate_limiter is _FROM_SETTINGS:
+            store = ratelimit.store_for(
+                getattr(settings, "QUALTRICS_RATE_LIMIT_BACKEND", "memory"), redis_url=getattr(settings, "REDIS_URL", "")
+            )
+            rate_limiter = ratelimit.RateLimiter(store, self.rate_limit_buckets) if store is not None else None
+        self.rate_limiter = rate_limiter
 
     def __repr__(self) -> str:
         return f"<QualtricsClient {self.base_url}>"
@@ -176,6 +205,85 @@ class QualtricsClient(HttpClient):
         if url.startswith(self.base_url):
             return url[len(self.base_url) :].split("?", 1)[0] or "/"
         return url
+
+    def describe_path(self, url: str) -> str:
+        return self._describe(url)
+
+    def rate_limit_buckets(self, method: str, url: str) -> list[ratelimit.Bucket]:
+        """The shared buckets a call spends from: this connection's brand-wide one and its
+        endpoint's (connectors/qualtrics/limits.py), each a little under the published figure."""
+        overrides = getattr(settings, "QUALTRICS_RATE_LIMITS", None) or {}
+        buckets = []
+        for name, per_minute in limits.limits_for(method, self._describe(url), overrides):
+            allowed = per_minute * RATE_LIMIT_HEADROOM
+            buckets.append(
+                ratelimit.Bucket(
+                    key=f"qualtrics:{self._connection}:{name}",
+                    per_minute=allowed,
+                    capacity=max(1.0, allowed * limits.BURST_SECONDS / 60.0),
+                    label=f"Qualtrics {name} limit, {per_minute}/min",
+                )
+            )
+        return buckets
+
+    def maybe_applied_error(self, error: ConnectorError, *, method: str, url: str) -> MaybeAppliedError:
+        action = f"{method} {self._describe(url)}"
+        return MaybeAppliedError(
+            f"{error.message} Qualtrics may have applied the change, so it was not sent again.",
+            method=method,
+            action=action,
+            cause=error,
+            status=error.status,
+            request_id=error.request_id,
+            retry_after=error.retry_after,
+            code=error.code,
+        )
+
+    def retry_later_error(self, error: ConnectorError, *, retry_after: float) -> RetryLaterError:
+        cls = RateLimitRetryLaterError if isinstance(error, RateLimitedError) else TransientRetryLaterError
+        message = error.message
+        if "asked to wait" not in message:
+            message = f"{message} Qualtrics asked to wait {retry_after:g} s."
+        return cls(
+            f"{message} That is longer than is waited inline, so the call is to be made again later.",
+            retry_after=retry_after,
+            status=error.status,
+            request_id=error.request_id,
+            code=error.code,
+        )
+
+    def rate_limit_wait_error(self, *, method: str, url: str, wait: float, limit: str) -> RetryLaterError:
+        return RateLimitRetryLaterError(
+            f"{method} {self._describe(url)} was not sent: staying under the {limit} needs a wait of {wait:.0f} s, "
+            "longer than is waited inline, so the call is to be made again later.",
+            retry_after=wait,
+        )
+
+    def _create_or_find(self, create: Callable[[], Any], find: Callable[[], Any] | None, what: str) -> Any:
+        """`create()`, or, when Qualtrics may have applied it without saying so, the record
+        `find()` looks up by its natural key. Not found (or no key to look by): MaybeAppliedError,
+        because only a person can tell whether sending it again would make a second one."""
+        try:
+            return create()
+        except MaybeAppliedError as exc:
+            if find is None:
+                exc.message += f" There is nothing to look the {what} up by: check Qualtrics, then re-run."
+                raise
+            try:
+                found = find()
+            except ConnectorError as lookup:
+                exc.message += f" Looking for the {what} failed too ({lookup.message}): check Qualtrics, then re-run."
+                raise exc from lookup
+            if found is None:
+                exc.message += f" No such {what} was found: check Qualtrics, then re-run."
+                raise
+            logger.info("%s was applied before Qualtrics failed to answer; continuing with %s", exc.action, what)
+            return found
+
+    @staticmethod
+    def _only(matches: list[Any]) -> Any:
+        """The one match, or None when there is none or more than one (then it is not ours to pick)."""
+        return matches[0] if len(matches) == 1 else None
 
     def error_for_response(self, response: requests.Response, *, method: str, url: str) -> ConnectorError:
         return error_from_response(response, action=f"{method} {self._describe(url)}")
@@ -271,7 +379,18 @@ class QualtricsClient(HttpClient):
         return self._result("GET", f"users/{self._seg(user_id, 'user id')}")
 
     def create_user(self, **fields: Any) -> str:
-        return self._id_of(self._result("POST", "users", json=fields))
+        """The new user's id; after an unanswered create, the user found by its username."""
+        username = str(fields.get("username") or "").strip()
+        return self._create_or_find(
+            lambda: self._id_of(self._result("POST", "users", json=fields)),
+            (lambda: self.find_user_id(username)) if username else None,
+            f"user {username!r}" if username else "user",
+        )
+
+    def find_user_id(self, username: str) -> str | None:
+        """The id of the user with this username (usernames are unique in a brand, any case)."""
+        wanted = username.strip().casefold()
+        return self._only([u["id"] for u in self.list_users() if str(u.get("username") or "").casefold() == wanted])
 
     def update_user(self, user_id: str, **fields: Any) -> None:
         self._result("PUT", f"users/{self._seg(user_id, 'user id')}", json=fields)
@@ -288,7 +407,23 @@ class QualtricsClient(HttpClient):
         return self._result("GET", f"groups/{self._seg(group_id, 'group id')}")
 
     def create_group(self, **fields: Any) -> str:
-        return self._id_of(self._result("POST", "groups", json=fields))
+        """The new group's id; after an unanswered create, the one group found by name and type."""
+        name = str(fields.get("name") or "").strip()
+        return self._create_or_find(
+            lambda: self._id_of(self._result("POST", "groups", json=fields)),
+            (lambda: self.find_group_id(name, fields.get("type"))) if name else None,
+            f"group {name!r}" if name else "group",
+        )
+
+    def find_group_id(self, name: str, group_type: str | None = None) -> str | None:
+        """The id of the only group with this name (and type); None when none or several match."""
+        return self._only(
+            [
+                g["id"]
+                for g in self.list_groups()
+                if str(g.get("name") or "").strip() == name.strip() and group_type in (None, "", g.get("type"))
+            ]
+        )
 
     def update_group(self, group_id: str, **fields: Any) -> None:
         self._result("PUT", f"groups/{self._seg(group_id, 'group id')}", json=fields)
@@ -347,7 +482,10 @@ class QualtricsClient(HttpClient):
 
     def start_export(self, survey_id: str, **body: Any) -> dict[str, Any]:
         body.setdefault("format", "csv")
-        return self._result("POST", f"surveys/{self._seg(survey_id, 'survey id')}/export-responses", json=body)
+        path = f"surveys/{self._seg(survey_id, 'survey id')}/export-responses"
+        # Starting an export changes nothing anyone sees: a second start after an unanswered one
+        # only makes a second file, so it may be repeated like a read.
+        return self._result("POST", path, json=body, idempotent=True)
 
     def export_progress(self, survey_id: str, progress_id: str) -> dict[str, Any]:
         path = f"surveys/{self._seg(survey_id, 'survey id')}/export-responses/{self._seg(progress_id, 'export id')}"
@@ -507,7 +645,26 @@ class QualtricsClient(HttpClient):
         return self._list(self._contacts(directory_id))
 
     def create_contact(self, directory_id: str, **fields: Any) -> str:
-        return self._id_of(self._result("POST", self._contacts(directory_id), json=fields))
+        """The new contact's id; after an unanswered create, the contact of the directory with the
+        same email, or else extRef."""
+        email, ext_ref = fields.get("email"), fields.get("extRef")
+        return self._create_or_find(
+            lambda: self._id_of(self._result("POST", self._contacts(directory_id), json=fields)),
+            (lambda: self.find_contact_id(directory_id, email=email, ext_ref=ext_ref)) if email or ext_ref else None,
+            "contact",
+        )
+
+    @staticmethod
+    def _matching_contacts(contacts: list[dict[str, Any]], email: Any, ext_ref: Any) -> list[dict[str, Any]]:
+        if email:
+            wanted = str(email).strip().casefold()
+            return [c for c in contacts if str(c.get("email") or "").strip().casefold() == wanted]
+        return [c for c in contacts if ext_ref and str(c.get("extRef") or "") == str(ext_ref)]
+
+    def find_contact_id(self, directory_id: str, *, email: Any = None, ext_ref: Any = None) -> str | None:
+        """The id of the only directory contact with this email (or, without one, this extRef)."""
+        found = self._only(self._matching_contacts(self.list_contacts(directory_id), email, ext_ref))
+        return (found.get("contactId") or found.get("id")) if found else None
 
     def get_contact(self, directory_id: str, contact_id: str) -> dict[str, Any]:
         return self._result("GET", f"{self._contacts(directory_id)}/{self._seg(contact_id, 'contact id')}")
@@ -534,9 +691,28 @@ class QualtricsClient(HttpClient):
         return self._list(self._list_contacts(directory_id, mailing_list_id))
 
     def create_mailing_list_contact(self, directory_id: str, mailing_list_id: str, **fields: Any) -> dict[str, Any]:
-        """Returns `{"id", "contactLookupId"}` (§8, [H])."""
-        result = self._result("POST", self._list_contacts(directory_id, mailing_list_id), json=fields)
-        return {"id": self._id_of(result), "contactLookupId": (result or {}).get("contactLookupId")}
+        """Returns `{"id", "contactLookupId"}` (§8, [H]); after an unanswered create, those of the
+        list's contact with the same email, or else extRef."""
+        email, ext_ref = fields.get("email"), fields.get("extRef")
+
+        def create() -> dict[str, Any]:
+            result = self._result("POST", self._list_contacts(directory_id, mailing_list_id), json=fields)
+            return {"id": self._id_of(result), "contactLookupId": (result or {}).get("contactLookupId")}
+
+        def find() -> dict[str, Any] | None:
+            return self.find_mailing_list_contact(directory_id, mailing_list_id, email=email, ext_ref=ext_ref)
+
+        return self._create_or_find(create, find if email or ext_ref else None, "contact in the mailing list")
+
+    def find_mailing_list_contact(
+        self, directory_id: str, mailing_list_id: str, *, email: Any = None, ext_ref: Any = None
+    ) -> dict[str, Any] | None:
+        """`{"id", "contactLookupId"}` of the only list member with this email (or else extRef)."""
+        members = self.list_mailing_list_contacts(directory_id, mailing_list_id)
+        found = self._only(self._matching_contacts(members, email, ext_ref))
+        if not found:
+            return None
+        return {"id": found.get("contactId") or found.get("id"), "contactLookupId": found.get("contactLookupId")}
 
     def get_mailing_list_contact(self, directory_id: str, mailing_list_id: str, contact_id: str) -> dict[str, Any]:
         path = f"{self._list_contacts(directory_id, mailing_list_id)}/{self._seg(contact_id, 'contact id')}"
@@ -562,7 +738,21 @@ class QualtricsClient(HttpClient):
         if urlsplit(publication_url).scheme not in ("http", "https"):
             raise ValidationError(f"The publication URL {publication_url!r} must be an http(s) URL.")
         body = {"topics": topics, "publicationUrl": publication_url, "encrypt": bool(encrypt), "sharedKey": shared_key}
-        return self._id_of(self._result("POST", "eventsubscriptions", json=body))
+        return self._create_or_find(
+            lambda: self._id_of(self._result("POST", "eventsubscriptions", json=body)),
+            lambda: self.find_event_subscription_id(topics=topics, publication_url=publication_url),
+            "event subscription",
+        )
+
+    def find_event_subscription_id(self, *, topics: str, publication_url: str) -> str | None:
+        """The id of the only subscription of these topics to this publication URL."""
+        return self._only(
+            [
+                s["id"]
+                for s in self.list_event_subscriptions()
+                if s.get("publicationUrl") == publication_url and s.get("topics") == topics
+            ]
+        )
 
     def get_event_subscription(self, subscription_id: str) -> dict[str, Any]:
         return self._result("GET", f"eventsubscriptions/{self._seg(subscription_id, 'subscription id')}")

@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from connectors import http
 from connectors.http import ConnectorError, parse_retry_after
 
 
@@ -42,6 +43,28 @@ class RateLimitedError(QualtricsError):
 class TransientError(QualtricsError):
     default_message = "Qualtrics had a temporary problem."
     retryable = True
+
+
+class MaybeAppliedError(QualtricsError, http.MaybeAppliedError):
+    """A change Qualtrics may have applied (it answered 5xx, or did not answer, after receiving
+    it); it was not sent again. Not retryable: a person checks Qualtrics and decides."""
+
+    default_message = "Qualtrics may have applied the change, so it was not sent again."
+
+
+class RetryLaterError(QualtricsError, http.RetryLaterError):
+    """Qualtrics (or the shared rate limiter) needs more time than is waited inline: make the
+    call again after `retry_after` seconds. Nothing was applied."""
+
+    default_message = "Qualtrics asked to make the call again later."
+
+
+class RateLimitRetryLaterError(RateLimitedError, RetryLaterError):
+    """A 429 (or no room in the shared rate limiter) with a wait longer than is waited inline."""
+
+
+class TransientRetryLaterError(TransientError, RetryLaterError):
+    """A 5xx on a call that may be repeated, with a Retry-After longer than is waited inline."""
 
 
 class UnsafeRequestError(QualtricsError):
@@ -109,7 +132,11 @@ def error_from_response(response: requests.Response, *, action: str) -> Qualtric
         )
     if status >= 500:
         label = meta.get("httpStatus") or str(status)
-        return TransientError(f"Qualtrics had a temporary problem with {action} ({label}).", **common)
+        # A 503 may carry Retry-After too (RFC 9110 §10.2.3); it is honoured like a 429's.
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return TransientError(
+            f"Qualtrics had a temporary problem with {action} ({label}).", retry_after=retry_after, **common
+        )
     if 300 <= status < 400:
         where = response.headers.get("Location", "elsewhere")
         return QualtricsError(

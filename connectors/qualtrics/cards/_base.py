@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from connectors.coercion import TEXT_TYPES, as_text
 from connectors.registry import register
 from connectors.specs import Card, CardInputError, Field, RunContext
 
@@ -90,7 +91,10 @@ def api_fields(inputs: Mapping[str, Any], api_keys: Mapping[str, str], fields: I
             value = as_bool(value, field.label)
         elif field.type == "object":
             value = as_object(value, field.label)
-        elif isinstance(value, str):
+        elif field.type in TEXT_TYPES:
+            # A number mapped into a text field goes out as text: Qualtrics refuses 5 for "5".
+            value = as_text(value)
+        if isinstance(value, str):
             value = value.strip()
         if value is None or value == "":
             continue

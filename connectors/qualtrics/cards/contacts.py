@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.coercion import as_text, require_something
 from connectors.qualtrics import fields as qf
 from connectors.qualtrics.cards._base import api_fields, client_of, qualtrics_card, required_text
 from connectors.specs import Field
@@ -27,17 +28,30 @@ def contact_outputs(contact: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def contact_body(inputs) -> dict[str, Any]:
+def contact_body(inputs, *, action: str) -> dict[str, Any]:
+    """The contact's JSON body; CardInputError when every input is empty (`action` names the card)."""
     body = api_fields(inputs, qf.CONTACT_API_KEYS, qf.CONTACT_INPUTS)
     if "embeddedData" in body:
         # Qualtrics stores embedded data as strings (qualtrics-api.md §8).
-        body["embeddedData"] = {str(k): "" if v is None else str(v) for k, v in body["embeddedData"].items()}
+        body["embeddedData"] = {str(k): "" if v is None else as_text(v) for k, v in body["embeddedData"].items()}
+    require_something(body, qf.CONTACT_INPUTS, action=action)
     return body
+
+
+def mailing_list_membership(membership: Any) -> list[dict[str, Any]]:
+    """Qualtrics gives the lists a contact is on as an object keyed by list id (§8); the output
+    is a list, one entry per mailing list, with its id among the entry's fields."""
+    if isinstance(membership, list):
+        return membership
+    if not isinstance(membership, dict):
+        return []
+    return [{"mailingListId": list_id, **(entry if isinstance(entry, dict) else {})} for list_id, entry in membership.items()]
 
 
 def run_create_contact(ctx, options, inputs):
     directory_id = required_text(options, "directory_id", "Directory")
-    return {"contact_id": client_of(ctx).create_contact(directory_id, **contact_body(inputs))}
+    body = contact_body(inputs, action="Create Contact")
+    return {"contact_id": client_of(ctx).create_contact(directory_id, **body)}
 
 
 def run_read_contact(ctx, options, inputs):
@@ -47,14 +61,15 @@ def run_read_contact(ctx, options, inputs):
         **contact_outputs(contact),
         "creation_date": contact.get("creationDate"),
         "last_modified": contact.get("lastModified"),
-        "mailing_list_membership": contact.get("mailingListMembership") or {},
+        "mailing_list_membership": mailing_list_membership(contact.get("mailingListMembership")),
     }
 
 
 def run_update_contact(ctx, options, inputs):
     directory_id = required_text(options, "directory_id", "Directory")
     contact_id = required_text(inputs, "contact_id", "Contact ID")
-    client_of(ctx).update_contact(directory_id, contact_id, **contact_body(inputs))
+    body = contact_body(inputs, action="Update Contact")
+    client_of(ctx).update_contact(directory_id, contact_id, **body)
     return {"updated": True}
 
 
@@ -83,7 +98,13 @@ READ_CONTACT = qualtrics_card(
         *qf.CONTACT_OUTPUTS,
         Field("creation_date", "Creation Date", help="When the contact was created (epoch milliseconds)."),
         Field("last_modified", "Last Modified", help="When the contact last changed (epoch milliseconds)."),
-        Field("mailing_list_membership", "Mailing List Membership", type="object", help="The lists the contact is on."),
+        Field(
+            "mailing_list_membership",
+            "Mailing List Membership",
+            type="list",
+            help="The lists the contact is on, one entry each: mailingListId, name, contactLookupId, unsubscribed, "
+            "unsubscribeDate, ownerId.",
+        ),
     ),
     run=run_read_contact,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connectors.coercion import require_something
 from connectors.qualtrics import fields as qf
 from connectors.qualtrics.cards._base import api_fields, client_of, pick, qualtrics_card, required_text
 from connectors.specs import Field
@@ -55,7 +56,9 @@ def run_create_group(ctx, options, inputs):
     for f in CREATE_INPUTS:
         if f.required:
             required_text(inputs, f.key, f.label)
-    group_id = client_of(ctx).create_group(**api_fields(inputs, GROUP_API_KEYS, CREATE_INPUTS))
+    body = api_fields(inputs, GROUP_API_KEYS, CREATE_INPUTS)
+    require_something(body, CREATE_INPUTS, action="Create Group")
+    group_id = client_of(ctx).create_group(**body)
     return {"group_id": group_id}
 
 
@@ -65,7 +68,9 @@ def run_read_group(ctx, options, inputs):
 
 def run_update_group(ctx, options, inputs):
     group_id = required_text(inputs, "group_id", "Group ID")
-    client_of(ctx).update_group(group_id, **api_fields(inputs, GROUP_API_KEYS, GROUP_INPUTS))
+    changes = api_fields(inputs, GROUP_API_KEYS, GROUP_INPUTS)
+    require_something(changes, GROUP_INPUTS, action="Update Group")
+    client_of(ctx).update_group(group_id, **changes)
     return {"updated": True}
 
 

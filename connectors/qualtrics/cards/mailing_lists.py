@@ -22,7 +22,8 @@ def _list_ids(options) -> tuple[str, str]:
 
 
 def run_create_contact_in_mailing_list(ctx, options, inputs):
-    created = client_of(ctx).create_mailing_list_contact(*_list_ids(options), **contact_body(inputs))
+    body = contact_body(inputs, action="Create Contact in Mailing List")
+    created = client_of(ctx).create_mailing_list_contact(*_list_ids(options), **body)
     return {"contact_id": created.get("id"), "contact_lookup_id": created.get("contactLookupId")}
 
 
@@ -38,7 +39,8 @@ def run_read_contact_from_mailing_list(ctx, options, inputs):
 
 def run_update_contact_in_mailing_list(ctx, options, inputs):
     contact_id = required_text(inputs, "contact_id", "Contact ID")
-    client_of(ctx).update_mailing_list_contact(*_list_ids(options), contact_id, **contact_body(inputs))
+    body = contact_body(inputs, action="Update Contact in Mailing List")
+    client_of(ctx).update_mailing_list_contact(*_list_ids(options), contact_id, **body)
     return {"updated": True}
 
 

@@ -124,6 +124,12 @@ STATUS_LABELS = {
 # Qualtrics has one response set per survey since the v3 API; exports name it like this.
 DEFAULT_RESPONSE_SET = "Default Response Set"
 
+# What a Net Promoter score means (Qualtrics' NPS question: 0-10, grouped as the export's
+# `_NPS_GROUP` column does).
+NPS_HELP = (
+    "Likelihood to recommend, a whole number from 0 (not at all likely) to 10 (extremely likely): "
+    "0-6 is a detractor, 7-8 a passive, 9-10 a promoter."
+)
 MULTI_SELECTORS = frozenset({"MAVR", "MAHR", "MACOL", "MSB"})
 SKIPPED_TYPES = frozenset({"DB", "Timing", "Meta", "Captcha"})
 QID_KEY = re.compile(r"^QID\d+")
@@ -196,7 +202,8 @@ def survey_questions(survey: Mapping[str, Any] | None) -> list[Question]:
         text = _plain(q.get("questionText") or q.get("QuestionText") or q.get("questionName") or qid) or qid
         raw_choices = q.get("choices") if "choices" in q else q.get("Choices")
         recodes = q.get("RecodeValues")
-        if type_ == "MC" and selector == "NPS":
+        # Net Promoter questions come as MC with the NPS selector, or as their own type (QSF).
+        if (type_ == "MC" and selector == "NPS") or type_ == "NPS":
             kind = "nps"
         elif type_ == "MC":
             kind = "multi" if selector in MULTI_SELECTORS else "choice"
@@ -269,7 +276,7 @@ def survey_output_fields(survey: Mapping[str, Any] | None) -> tuple[Field, ...]:
                 )
             )
         elif q.kind == "nps":
-            fields.append(Field(key, q.text, type="number", group=QUESTIONS, help="Score from 0 to 10."))
+            fields.append(Field(key, q.text, type="number", group=QUESTIONS, help=NPS_HELP))
         elif q.kind == "text":
             fields.append(Field(key, q.text, group=QUESTIONS, help="The text the respondent typed."))
         elif q.kind == "matrix":

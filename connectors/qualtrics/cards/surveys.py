@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.coercion import require_something
 from connectors.qualtrics import fields as qf
 from connectors.qualtrics.cards._base import as_bool, client_of, qualtrics_card, required_text
 from connectors.specs import Field
@@ -48,6 +49,15 @@ def survey_outputs(survey: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+UPDATE_SURVEY_INPUTS = (
+    qf.SURVEY_ID,
+    Field("name", "Name", help="A new name for the survey."),
+    Field("is_active", "Active?", type="boolean", help="True to activate the survey, false to close it."),
+    Field("expiration_start_date", "Expiration Start Date", type="date", help="When the survey opens."),
+    Field("expiration_end_date", "Expiration End Date", type="date", help="When the survey closes."),
+)
+
+
 def run_read_all_surveys(ctx, options, inputs):
     surveys = client_of(ctx).list_surveys()
     return {"surveys": surveys, "count": len(surveys)}
@@ -72,6 +82,7 @@ def run_update_survey(ctx, options, inputs):
     }
     if expiration:
         changes["expiration"] = expiration
+    require_something(changes, UPDATE_SURVEY_INPUTS[1:], action="Update Survey")
     client_of(ctx).update_survey(survey_id, **changes)
     return {"updated": True}
 
@@ -108,13 +119,7 @@ UPDATE_SURVEY = qualtrics_card(
     name="Update Survey",
     description="Update information about a survey using the survey ID",
     group=GROUP,
-    inputs=(
-        qf.SURVEY_ID,
-        Field("name", "Name", help="A new name for the survey."),
-        Field("is_active", "Active?", type="boolean", help="True to activate the survey, false to close it."),
-        Field("expiration_start_date", "Expiration Start Date", type="date", help="When the survey opens."),
-        Field("expiration_end_date", "Expiration End Date", type="date", help="When the survey closes."),
-    ),
+    inputs=UPDATE_SURVEY_INPUTS,
     outputs=(qf.UPDATED,),
     run=run_update_survey,
 )

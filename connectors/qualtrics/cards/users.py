@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connectors.coercion import require_something
 from connectors.qualtrics import fields as qf
 from connectors.qualtrics.cards._base import api_fields, client_of, pick, qualtrics_card, required_text
 from connectors.specs import Field, choices
@@ -79,7 +80,9 @@ def run_create_user(ctx, options, inputs):
     for f in CREATE_INPUTS:
         if f.required:
             required_text(inputs, f.key, f.label)
-    user_id = client_of(ctx).create_user(**api_fields(inputs, USER_API_KEYS, CREATE_INPUTS))
+    body = api_fields(inputs, USER_API_KEYS, CREATE_INPUTS)
+    require_something(body, CREATE_INPUTS, action="Create User")
+    user_id = client_of(ctx).create_user(**body)
     return {"user_id": user_id}
 
 
@@ -91,6 +94,7 @@ def run_read_user(ctx, options, inputs):
 def run_update_user(ctx, options, inputs):
     user_id = required_text(inputs, "user_id", "User ID")
     changes = api_fields(inputs, USER_API_KEYS, UPDATE_INPUTS[1:])
+    require_something(changes, UPDATE_INPUTS[1:], action="Update User")
     client_of(ctx).update_user(user_id, **changes)
     return {"updated": True}
 

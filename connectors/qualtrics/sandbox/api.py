@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import time
 import uuid
@@ -341,12 +342,24 @@ class SandboxApp:
         if delay:
             time.sleep(delay)
         fault = self.state.take_fault(method, path)
-        if fault is not None:
-            extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-            message = fault.message or {429: "Too many requests. Slow down."}.get(
-                fault.status, "The sandbox was asked to fail this call."
-            )
-            return error_envelope(fault.status, message, extra)
+        if fault is not None and not fault.apply:
+            return self._fault_reply(fault)
+        reply = self._serve(method, datacenter, path, query, headers, body)
+        if fault is not None and reply.status < 400:
+            return self._fault_reply(fault)  # applied, then failed
+        return reply
+
+    @staticmethod
+    def _fault_reply(fault: Any) -> Reply:
+        extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        message = fault.message or {429: "Too many requests. Slow down."}.get(
+            fault.status, "The sandbox was asked to fail this call."
+        )
+        return error_envelope(fault.status, message, extra)
+
+    def _serve(
+        self, method: str, datacenter: str, path: str, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> Reply:
 
         token_value = next((v for k, v in headers.items() if k.lower() == "x-api-token"), None)
         with self.state.lock:
@@ -357,6 +370,10 @@ class SandboxApp:
             if not token.api_access:
                 return error_envelope(403, "This user does not have permission to access the API.")
             brand = self.state.brands[token.brand_id]
+            wait = self.state.take_rate_limit(brand.brand_id, method, path)
+            if wait is not None:
+                # Qualtrics answers 429 once a limit is reached (docs/qualtrics-api.md, Rate limits).
+                return error_envelope(429, "Too many requests. Slow down.", {"Retry-After": f"{math.ceil(wait)}"})
             host = next((v for k, v in headers.items() if k.lower() == "host"), "127.0.0.1")
             call = Call(self.state, brand, token, method, path, query, headers, body, f"http://{host}")
             allowed_methods = []

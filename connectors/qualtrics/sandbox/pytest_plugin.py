@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from connectors import ratelimit
 from connectors.qualtrics.sandbox.listener import RecordingListener
 from connectors.qualtrics.sandbox.server import Sandbox
 
@@ -29,6 +30,10 @@ def qualtrics_sandbox(qualtrics_sandbox_server: Sandbox, settings) -> Iterator[S
     sandbox = qualtrics_sandbox_server
     sandbox.reset("default")
     settings.QUALTRICS_API_BASE = sandbox.api_base_template
+    # Clients in the test process share an in-memory rate limiter, so tests without database
+    # access can make calls; tests of the shared backends choose them explicitly.
+    settings.QUALTRICS_RATE_LIMIT_BACKEND = "memory"
+    ratelimit.memory_store().clear()
     yield sandbox
     sandbox.reset("default")
 

@@ -230,13 +230,31 @@ class Sandbox:
         retry_after: float | None = None,
         method: str | None = None,
         message: str | None = None,
+        apply: bool = False,
     ) -> None:
         """The next `count` API calls whose path (relative to /API/v3/) starts with `path_prefix`
-        answer `status`, with a Retry-After header when `retry_after` is given."""
+        answer `status`, with a Retry-After header when `retry_after` is given (on any status).
+        With `apply`, each call is served first and keeps its effect: a write that was applied
+        before the server (or a proxy) failed to say so."""
         with self.state.lock:
             self.state.faults.append(
-                Fault(path_prefix.strip("/"), int(status), int(count), retry_after, method and method.upper(), message)
+                Fault(
+                    path_prefix.strip("/"),
+                    int(status),
+                    int(count),
+                    retry_after,
+                    method and method.upper(),
+                    message,
+                    bool(apply),
+                )
             )
+
+    def set_rate_limits(self, limits: dict[str, int] | None) -> None:
+        """Enforce per-brand limits in requests per minute by name ("brand", "export-start"... as in
+        connectors/qualtrics/limits.py), answering 429 with Retry-After; None or {} lifts them."""
+        with self.state.lock:
+            self.state.rate_limits = {str(k): int(v) for k, v in (limits or {}).items()}
+            self.state.rate_buckets.clear()
 
     def clear_faults(self) -> None:
         with self.state.lock:
@@ -369,7 +387,11 @@ class Sandbox:
                 retry_after=data.get("retry_after"),
                 method=data.get("method"),
                 message=data.get("message"),
+                apply=bool(data.get("apply", False)),
             )
+            return json_reply(200, ok)
+        if key == ("POST", "rate-limits"):
+            self.set_rate_limits(data.get("limits") or {})
             return json_reply(200, ok)
         if key in (("DELETE", "faults"), ("DELETE", "latency")):
             self.clear_faults()
@@ -439,7 +461,8 @@ class Sandbox:
                 "control": {
                     "POST /_sandbox/reset": '{"seed": "empty|default|demo"}',
                     "POST /_sandbox/tokens": '{"token", "datacenter", "brand_id", "api_access", "brand_admin"}',
-                    "POST /_sandbox/faults": '{"path_prefix", "status", "count", "retry_after", "method"}',
+                    "POST /_sandbox/faults": '{"path_prefix", "status", "count", "retry_after", "method", "apply"}',
+                    "POST /_sandbox/rate-limits": '{"limits": {"brand": 3000, "export-progress": 1000}}',
                     "DELETE /_sandbox/faults": "clear faults and latency",
                     "POST /_sandbox/latency": '{"seconds", "path_prefix", "method", "count"}',
                     "POST /_sandbox/subscription-failures": '{"count", "status"}',

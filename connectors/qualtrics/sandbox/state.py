@@ -165,6 +165,9 @@ class Fault:
     retry_after: float | None = None
     method: str | None = None
     message: str | None = None
+    # Serve the call (and keep its change) first, then answer `status`: a server or proxy that
+    # failed after applying a write.
+    apply: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         return self.remaining > 0 and path.startswith(self.path_prefix) and self.method in (None, method)
@@ -213,6 +216,9 @@ class SandboxState:
             self.page_size = self.default_page_size
             self.export_polls = self.default_export_polls
             self.next_page_base: str | None = None
+            # Requests per minute by limit name (connectors/qualtrics/limits.py); empty: no limits.
+            self.rate_limits: dict[str, int] = {}
+            self.rate_buckets: dict[tuple[str, str], tuple[float, float]] = {}
             self.changed.notify_all()
 
     # Brands and tokens ------------------------------------------------------------------------
@@ -257,6 +263,37 @@ class SandboxState:
                     fault.remaining -= 1
                     return fault
             self.faults = [f for f in self.faults if f.remaining > 0]
+            return None
+
+    def take_rate_limit(self, brand_id: str, method: str, path: str) -> float | None:
+        """None when the brand's limits leave room for the call (it is counted), else the
+        seconds until they do (the call is refused and not counted)."""
+        from connectors.qualtrics import limits
+
+        with self.lock:
+            if not self.rate_limits:
+                return None
+            now = time.monotonic()
+            counted = [
+                (name, per_minute)
+                for name, per_minute in limits.limits_for(method, path, self.rate_limits)
+                if name in self.rate_limits
+            ]
+            updates, longest = [], 0.0
+            for name, per_minute in counted:
+                rate = per_minute / 60.0
+                capacity = max(1.0, per_minute * limits.BURST_SECONDS / 60.0)
+                tokens, updated = self.rate_buckets.get((brand_id, name), (capacity, now))
+                tokens = min(capacity, tokens + (now - updated) * rate)
+                if tokens < 1:
+                    longest = max(longest, (1 - tokens) / rate)
+                updates.append(((brand_id, name), tokens))
+            if longest > 0:
+                for key, tokens in updates:
+                    self.rate_buckets[key] = (tokens, now)
+                return longest
+            for key, tokens in updates:
+                self.rate_buckets[key] = (tokens - 1, now)
             return None
 
     def take_latency(self, method: str, path: str) -> float:

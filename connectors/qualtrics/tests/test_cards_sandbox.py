@@ -505,7 +505,7 @@ CASES = [
             contact_outputs(w, out),
             assert_equal((out["external_reference"], out["unsubscribed"]), ("crm-1815", False)),
             assert_equal(out["embedded_data"], {"plan": "gold"}),
-            assert_equal(out["mailing_list_membership"], {}),
+            assert_equal(out["mailing_list_membership"], []),
         ),
         setup=make_contact,
         error_inputs=lambda w: {"contact_id": MISSING["contact"]},

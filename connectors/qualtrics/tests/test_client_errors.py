@@ -10,6 +10,7 @@ import requests
 
 from connectors.qualtrics.errors import (
     AuthenticationError,
+    MaybeAppliedError,
     NotFoundError,
     PermissionDeniedError,
     QualtricsError,
@@ -225,10 +226,12 @@ def test_it_does_not_repeat_a_create_after_a_read_timeout(make_client, qualtrics
     client = make_client(timeout=(2, 0.2))
     group_type = next(iter(qualtrics_sandbox.brand.group_types))
 
-    with pytest.raises(TransientError) as caught:
+    with pytest.raises(MaybeAppliedError) as caught:
         client.create_group(type=group_type, name="Only once")
 
     assert "did not answer POST groups in time" in caught.value.message
+    assert "may have applied the change, so it was not sent again" in caught.value.message
+    assert (caught.value.retryable, caught.value.attempts, caught.value.action) == (False, 1, "POST groups")
     time.sleep(0.5)
     assert len(qualtrics_sandbox.requests("groups", method="POST")) == 1
     # The server did apply it: exactly why the client must not send it again.
@@ -243,14 +246,17 @@ def test_it_repeats_a_read_after_a_read_timeout(make_client, qualtrics_sandbox):
     assert len(qualtrics_sandbox.requests("whoami")) == 2
 
 
-def test_it_repeats_a_create_refused_with_503(client, qualtrics_sandbox):
+def test_a_create_answered_503_is_not_sent_again_and_asks_a_person_when_nothing_was_made(client, qualtrics_sandbox):
     qualtrics_sandbox.inject_fault("groups", status=503, method="POST", count=1)
     group_type = next(iter(qualtrics_sandbox.brand.group_types))
 
-    client.create_group(type=group_type, name="After a 503")
+    with pytest.raises(MaybeAppliedError) as caught:
+        client.create_group(type=group_type, name="After a 503")
 
-    assert [r["status"] for r in qualtrics_sandbox.requests("groups", method="POST")] == [503, 200]
-    assert len(qualtrics_sandbox.brand.groups) == 1
+    assert [r["status"] for r in qualtrics_sandbox.requests("groups", method="POST")] == [503]
+    assert len(qualtrics_sandbox.brand.groups) == 0
+    assert caught.value.status == 503
+    assert "No such group 'After a 503' was found: check Qualtrics, then re-run." in caught.value.message
 
 
 class CountingSession(requests.Session):

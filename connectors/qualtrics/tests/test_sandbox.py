@@ -176,7 +176,9 @@ def test_it_answers_many_concurrent_clients_consistently(qualtrics_sandbox):
 
 def test_a_standalone_demo_sandbox_starts_and_stops():
     with Sandbox(seed="demo") as sandbox:
-        client = QualtricsClient(datacenter="sandbox1", token=DEMO_TOKEN, base_url=sandbox.api_base_template)
+        client = QualtricsClient(
+            datacenter="sandbox1", token=DEMO_TOKEN, base_url=sandbox.api_base_template, rate_limiter=None
+        )
         surveys = client.list_surveys()
         [directory] = client.list_directories()
         groups = client.list_groups()

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from connectors.qualtrics.errors import TransientError
+from connectors.qualtrics.errors import MaybeAppliedError
 
 
 def subscribe(client, listener, topics="surveyengine.completedResponse.*", key="s3cret-shared-key"):
@@ -108,13 +108,14 @@ def test_a_failing_receiver_is_recorded_with_its_status(client, qualtrics_sandbo
     assert delivery["status"] == 500
 
 
-def test_subscription_creation_can_be_made_to_fail(client, qualtrics_sandbox, recording_listener):
+def test_subscription_creation_can_be_made_to_fail_and_is_sent_once(client, qualtrics_sandbox, recording_listener):
     qualtrics_sandbox.fail_subscription_creation(count=10, status=500)
 
-    with pytest.raises(TransientError):
+    with pytest.raises(MaybeAppliedError):
         subscribe(client, recording_listener)
 
     assert qualtrics_sandbox.brand.subscriptions == {}
+    assert len(qualtrics_sandbox.requests("eventsubscriptions", method="POST")) == 1
 
 
 def test_a_subscription_without_a_shared_key_sends_no_hmac(client, qualtrics_sandbox, recording_listener):
