@@ -332,12 +332,25 @@ def test_a_permanent_qualtrics_error_fails_the_run_with_a_clear_message(settings
     assert run.steps.get(step_id="step_1").status == RunStatus.FAILED
 
 
-def test_a_transient_error_is_retried(settings, make_flow, qualtrics_sandbox):
+def test_a_transient_error_on_a_read_is_retried(settings, make_flow, qualtrics_sandbox):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     run = deliver(make_flow(), qualtrics_sandbox)
-    qualtrics_sandbox.inject_fault("directories", 503, count=2)
+    qualtrics_sandbox.inject_fault("surveys", 503, count=2, method="GET")
     assert run_execute(run.pk) == RunStatus.SUCCEEDED
     assert len(list_contacts(qualtrics_sandbox)) == 1
+
+
+def test_a_create_answered_503_is_not_sent_again_and_the_run_says_it_may_have_been_applied(
+    settings, make_flow, qualtrics_sandbox
+):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    run = deliver(make_flow(), qualtrics_sandbox)
+    qualtrics_sandbox.inject_fault("directories", 503, count=5, method="POST")
+    assert run_execute(run.pk) == RunStatus.FAILED
+    run.refresh_from_db()
+    assert "may have applied" in run.error
+    posts = [r for r in qualtrics_sandbox.requests("directories") if r["method"] == "POST"]
+    assert len(posts) == 1 and list_contacts(qualtrics_sandbox) == []
 
 
 def test_a_response_that_404s_briefly_is_retried(settings, make_flow, qualtrics_sandbox, monkeypatch):
