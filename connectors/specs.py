@@ -16,15 +16,6 @@ from typing import IO, Any
 FIELD_TYPES = ("text", "number", "boolean", "date", "object", "list", "file")
 CARD_KINDS = ("event", "action", "function")
 
-# Option sources loaded from the account, and the option each one needs to be chosen first.
-SOURCES = ("surveys", "directories", "mailing_lists", "groups")
-SOURCE_PARAMS: Mapping[str, tuple[str, ...]] = {
-    "surveys": (),
-    "directories": (),
-    "mailing_lists": ("directory_id",),
-    "groups": (),
-}
-
 
 @dataclass(frozen=True)
 class Choice:
@@ -56,6 +47,8 @@ class Field:
     choices: tuple[Choice, ...] | None = None
     source: str | None = None
     depends_on: tuple[str, ...] = ()
+    # Credential fields only: stored encrypted, never shown again once saved.
+    secret: bool = False
 
     def but(self, **changes: Any) -> Field:
         """A copy with some attributes changed (shared fields reused with another label, say)."""
@@ -73,6 +66,7 @@ class Field:
             "choices": [c.to_json() for c in self.choices] if self.choices is not None else None,
             "source": self.source,
             "depends_on": list(self.depends_on),
+            **({"secret": True} if self.secret else {}),
         }
 
 
@@ -188,3 +182,210 @@ def file_value(path: Path, *, name: str | None = None, content_type: str | None 
         "size": path.stat().st_size,
         "content_type": content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
     }
+
+
+# Connectors ---------------------------------------------------------------------------------------
+
+
+class CredentialsError(ValueError):
+    """Credentials a person typed cannot be used; `field` names the form field to fix."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Account:
+    """Whom a connection's credentials belong to, as its service answered `authorize`."""
+
+    id: str
+    name: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+# load(client, **params) -> [{"value", "label"}]
+SourceLoader = Callable[..., list[dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A list of choices loaded from the account (a connector's surveys, say) for an option picker.
+
+    `params` are the keys of options that must be chosen first (a directory before its lists);
+    `param_labels` names them for a person ("a directory").
+    """
+
+    key: str
+    label: str
+    load: SourceLoader
+    params: tuple[str, ...] = ()
+    param_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened, as a trigger found it.
+
+    `id` is unique within the flow: a second event with the same id never starts a second run.
+    `data` is stored with the delivery and becomes the event card's inputs when the run starts.
+    """
+
+    id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """An HTTP delivery to a trigger's webhook URL, as received (headers keyed in lower case)."""
+
+    method: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    content_type: str = ""
+    form: Mapping[str, str] | None = None  # the parsed body when it was a form post
+
+
+class DeliveryRefused(Exception):
+    """A delivery is not accepted; `status` is answered to the caller with `message`."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class TriggerContext:
+    """What a trigger may use: the event card's options, a client for its connection (None for a
+    connector without credentials), the state it saved when it was enabled, the public URL of
+    this activation's webhook ("" when the server has none) and the time now."""
+
+    options: Mapping[str, Any]
+    client: Any = None
+    state: Mapping[str, Any] = field(default_factory=dict)
+    webhook_url: str = ""
+    now: Any = None
+
+
+@dataclass(frozen=True)
+class Enabled:
+    """How a trigger was switched on: `mode` is "webhook" (the service calls us), "polling" (we
+    ask it) or "schedule" (the clock starts runs); `state` is kept for disable() and parse();
+    `message` tells a person what happens now."""
+
+    mode: str
+    state: Mapping[str, Any] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What one poll found, the cursor to start from next time, and when to poll next (None: the
+    operator's poll interval)."""
+
+    events: list[Event]
+    cursor: str = ""
+    next_poll_at: Any = None
+
+
+TRIGGER_MODES = ("webhook", "polling", "schedule")
+
+
+class Trigger:
+    """How a connector's event card starts runs. Subclasses override what they support.
+
+    - enable/disable: called on activation and deactivation (a service's event subscription).
+    - parse: an inbound delivery to this activation's URL -> events (raise DeliveryRefused).
+    - poll: events since a saved cursor; the scheduler calls it when the activation is due.
+    - recent: recent events for the editor's Test button, newest first, as [{"id", "label"}].
+    The event card's `run` turns an event's data into the card's outputs (fetching the full
+    record from the service when the event only names it).
+    """
+
+    card: str = ""  # key of the event card this trigger serves
+    accepts_deliveries: bool = False  # whether activations get a webhook URL
+    csrf_exempt: bool = True
+
+    def enable(self, ctx: TriggerContext) -> Enabled:
+        return Enabled(mode="polling")
+
+    def disable(self, ctx: TriggerContext) -> None:
+        return None
+
+    def parse(self, ctx: TriggerContext, request: InboundRequest) -> list[Event]:
+        raise DeliveryRefused(404, "This flow does not take deliveries.")
+
+    def poll(self, ctx: TriggerContext, cursor: str) -> Polled:
+        return Polled(events=[], cursor=cursor)
+
+    def recent(self, ctx: TriggerContext, limit: int = 20) -> list[dict[str, Any]]:
+        return []
+
+    def check(self, options: Mapping[str, Any]) -> list[str]:
+        """Problems with the event card's options that stop activation, in words."""
+        return []
+
+
+# build_client(credentials, **options) -> a client; options are timeouts and retry limits.
+ClientFactory = Callable[..., Any]
+
+
+def _describe_any(exc: Exception, connection_name: str) -> str:
+    return f"{connection_name}: {getattr(exc, 'message', None) or exc}"
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A service flows can use: its connection form, client, authorization, sources and triggers.
+
+    Its cards declare `connector=<key>` and register themselves when `card_modules` are imported.
+    A connector without `credentials` needs no connection (Schedule, the core functions).
+    """
+
+    key: str
+    name: str
+    description: str = ""
+    credentials: tuple[Field, ...] = ()
+    client: ClientFactory | None = None
+    # authorize(client) -> Account, raising the client's errors when the credentials do not work.
+    authorize: Callable[[Any], Account] | None = None
+    # describe_error(exc, connection_name) -> a sentence for a person.
+    describe_error: Callable[[Exception, str], str] = _describe_any
+    # clean_credentials(dict) -> dict, raising CredentialsError; runs after the generic checks.
+    clean_credentials: Callable[[dict[str, str]], dict[str, str]] | None = None
+    sources: tuple[Source, ...] = ()
+    # Output keys that start with one of these are added by a card's dynamic_outputs.
+    output_prefixes: tuple[str, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
+    card_modules: tuple[str, ...] = ()
+    connection_label: str = "connection"  # what the product calls one of its connections
+    help: str = ""  # shown on the connection form
+
+    @property
+    def needs_connection(self) -> bool:
+        return bool(self.credentials)
+
+    def source(self, key: str) -> Source | None:
+        return next((s for s in self.sources if s.key == key), None)
+
+    def credential(self, key: str) -> Field | None:
+        return next((f for f in self.credentials if f.key == key), None)
+
+    def trigger(self, card_key: str) -> Trigger | None:
+        return next((t for t in self.triggers if t.card == card_key), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "description": self.description,
+            "connection_label": self.connection_label,
+            "help": self.help,
+            "credentials": [f.to_json() for f in self.credentials],
+            "sources": [{"key": s.key, "label": s.label, "params": list(s.params)} for s in self.sources],
+            "triggers": [t.card for t in self.triggers],
+        }
