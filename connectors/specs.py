@@ -262,12 +262,16 @@ class DeliveryRefused(Exception):
 class TriggerContext:
     """What a trigger may use: the event card's options, a client for its connection (None for a
     connector without credentials), the state it saved when it was enabled, the public URL of
-    this activation's webhook ("" when the server has none) and the time now."""
+    this activation's webhook ("" when the server has none), a random key kept encrypted for this
+    activation (to sign or check deliveries), when it was activated and the time now (aware
+    datetimes)."""
 
     options: Mapping[str, Any]
     client: Any = None
     state: Mapping[str, Any] = field(default_factory=dict)
     webhook_url: str = ""
+    shared_key: str = ""
+    activated_at: Any = None
     now: Any = None
 
 
