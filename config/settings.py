@@ -83,7 +83,15 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "accounts",
     "connectors",
+    "catalog",
     "designer",
+]
+
+# The connectors this server offers, in the order the catalog lists them. Adding one is its folder
+# under connectors/ plus a line here (CONTRIBUTING.md).
+CONNECTORS = [
+    "connectors.qualtrics.connector.connector",
+    "connectors.core.connector",
 ]
 
 MIDDLEWARE = [

@@ -8,7 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("", include("accounts.urls")),
-    path("", include("connectors.urls")),
+    path("", include("catalog.urls")),
     path("", include("designer.urls")),
 ]
 

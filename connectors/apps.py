@@ -1,10 +1,5 @@
-from importlib import import_module
-
 from django.apps import AppConfig
 from django.core import checks
-
-# Importing these registers their cards; the catalog lists groups in this order.
-CARD_MODULES = ("connectors.qualtrics.cards", "connectors.functions")
 
 
 class ConnectorsConfig(AppConfig):
@@ -12,8 +7,13 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Connectors and card catalog"
 
     def ready(self) -> None:
-        for module in CARD_MODULES:
-            import_module(module)
-        from connectors.checks import check_card_declarations
+        from django.conf import settings
+        from django.utils.module_loading import import_string
 
+        from connectors.checks import check_card_declarations
+        from connectors.registry import register_connector
+
+        # settings.CONNECTORS names each connector's declaration; the catalog lists them in order.
+        for path in settings.CONNECTORS:
+            register_connector(import_string(path))
         checks.register(check_card_declarations, "connectors")

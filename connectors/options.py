@@ -1,8 +1,10 @@
-"""Services behind the editor's pickers: choices loaded from an account, and a card's outputs
-for the options chosen (a survey's questions).
+"""Services behind the editor's pickers: choices loaded from an account through a connector's
+option sources, and a card's outputs for the options chosen (a survey's questions, say).
 
-Answers are cached for a minute per configuration and token, so opening the same picker twice
-does not call Qualtrics twice, and a new token never sees choices loaded with the old one.
+`configuration` is a stored connection: anything with `pk`, `name`, `connector` and
+`credentials`. Answers are cached for a minute per connection and credentials, so opening the
+same picker twice does not call the service twice, and new credentials never see choices loaded
+with the old ones.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from django.core.cache import cache
 from django.utils.crypto import salted_hmac
 
 from connectors.http import ConnectorError
-from connectors.specs import SOURCE_PARAMS, SOURCES, Card, Field
+from connectors.registry import UnknownConnectorError, registry
+from connectors.specs import Card, Field
 
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 60
-# A picker waits for Qualtrics while someone watches: one quick retry, not the engine's minute.
+# A picker waits for the service while someone watches: one quick retry, not the engine's minute.
 CLIENT_OPTIONS: dict[str, Any] = {"timeout": (5, 20), "max_retries": 1, "max_retry_seconds": 5}
 
 
@@ -31,7 +34,7 @@ class OptionsError(Exception):
     """Choices or outputs could not be loaded; `message` is for the person editing the flow.
 
     `status` is 400 when the request or the account is at fault (bad token, missing right,
-    unknown id) and 502 when Qualtrics itself failed or is rate limiting.
+    unknown id) and 502 when the service itself failed or is rate limiting.
     """
 
     def __init__(self, message: str, *, status: int = 400):
@@ -40,69 +43,27 @@ class OptionsError(Exception):
         self.status = status
 
 
-# Loaders, one per source ------------------------------------------------------------------------
-
-
-def _choices(items: list[dict[str, Any]], id_key: str) -> list[dict[str, str]]:
-    found = [
-        {"value": str(item[id_key]), "label": str(item.get("name") or item[id_key])}
-        for item in items
-        if isinstance(item, Mapping) and item.get(id_key)
-    ]
-    return sorted(found, key=lambda c: (c["label"].casefold(), c["value"]))
-
-
-LOADERS: dict[str, Callable[..., list[dict[str, str]]]] = {
-    "surveys": lambda client: _choices(client.list_surveys(), "id"),
-    "directories": lambda client: _choices(client.list_directories(), "directoryId"),
-    "mailing_lists": lambda client, directory_id: _choices(client.list_mailing_lists(directory_id), "mailingListId"),
-    "groups": lambda client: _choices(client.list_groups(), "id"),
-}
-SOURCE_NAMES = {
-    "surveys": "surveys",
-    "directories": "directories",
-    "mailing_lists": "mailing lists",
-    "groups": "groups",
-}
-PARAM_LABELS = {"directory_id": "a directory"}
-
-
 # Plumbing ----------------------------------------------------------------------------------------
 
 
 def _cache_key(configuration: Any, kind: str, params: Mapping[str, Any]) -> str:
-    token_fingerprint = salted_hmac(
-        "connectors.options.token", configuration.api_token or "", algorithm="sha256"
-    ).hexdigest()[:16]
+    credentials = json.dumps(configuration.credentials, sort_keys=True, default=str)
+    fingerprint = salted_hmac("connectors.options.credentials", credentials, algorithm="sha256").hexdigest()[:16]
     params_digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:24]
-    return f"connectors:{kind}:{configuration.pk}:{configuration.datacenter}:{token_fingerprint}:{params_digest}"
+    return f"connectors:{kind}:{configuration.pk}:{fingerprint}:{params_digest}"
 
 
 def explain(exc: ConnectorError, configuration: Any) -> OptionsError:
-    """A Qualtrics failure in words for the editor, with the status the API answers."""
-    from connectors.qualtrics import errors
-
-    name = f"“{configuration.name}”"
-    if isinstance(exc, errors.InvalidDatacenterError):
-        return OptionsError(f"The data center ID of {name} is not valid. Fix it on the Configurations page.")
-    if isinstance(exc, errors.AuthenticationError):
-        return OptionsError(
-            f"Qualtrics refused the API token of {name}. Check the token and the data center ID, then "
-            "authorize it again on the Configurations page."
-        )
-    if isinstance(exc, errors.PermissionDeniedError):
-        return OptionsError(f"{exc.message} (configuration {name})")
-    if isinstance(exc, (errors.NotFoundError, errors.ValidationError, errors.UnsafeRequestError)):
-        return OptionsError(exc.message)
-    if isinstance(exc, errors.RateLimitedError):
-        return OptionsError(f"Qualtrics is rate limiting {name}. Try again in a minute.", status=502)
-    if isinstance(exc, errors.TransientError):
-        return OptionsError(f"Qualtrics did not answer for {name}: {exc.message} Try again shortly.", status=502)
-    return OptionsError(f"Qualtrics answered with an error for {name}: {exc.message}", status=502)
+    """A connector's failure in words for the editor (its own wording), with the status the API
+    answers: 502 when the service failed or is rate limiting, 400 when the request or the
+    account is at fault."""
+    message = registry.connector(configuration.connector).describe_error(exc, configuration.name)
+    upstream = exc.status == 429 or (exc.status or 0) >= 500 or (exc.status is None and exc.retryable)
+    return OptionsError(message, status=502 if upstream else 400)
 
 
 @contextmanager
-def _qualtrics_calls(configuration: Any):
+def _service_calls(configuration: Any):
     try:
         yield
     except ConnectorError as exc:
@@ -117,9 +78,7 @@ def _qualtrics_calls(configuration: Any):
 
 
 def _client(configuration: Any):
-    from connectors.qualtrics.client import QualtricsClient
-
-    return QualtricsClient.for_configuration(configuration, **CLIENT_OPTIONS)
+    return registry.connector(configuration.connector).client(configuration.credentials, **CLIENT_OPTIONS)
 
 
 def _cached(key: str, load: Callable[[], Any], *, refresh: bool) -> Any:
@@ -139,20 +98,26 @@ def option_choices(
     *, configuration: Any, source: str, params: Mapping[str, Any], refresh: bool = False
 ) -> list[dict[str, str]]:
     """`[{"value", "label"}]` for a picker, loaded from the configuration's account."""
-    if source not in SOURCES:
-        raise OptionsError(f"There is no option source '{source}'. Known sources: {', '.join(SOURCES)}.", status=404)
+    try:
+        connector = registry.connector(configuration.connector)
+    except UnknownConnectorError as exc:
+        raise OptionsError(str(exc), status=404) from None
+    found = connector.source(source)
+    if found is None:
+        known = ", ".join(s.key for s in connector.sources) or "none"
+        raise OptionsError(f"There is no option source '{source}'. Known sources: {known}.", status=404)
     needed = {}
-    for param in SOURCE_PARAMS[source]:
+    for param in found.params:
         value = str(params.get(param) or "").strip()
         if not value:
-            raise OptionsError(f"Choose {PARAM_LABELS.get(param, param)} first to load its {SOURCE_NAMES[source]}.")
+            raise OptionsError(f"Choose {found.param_labels.get(param, param)} first to load its {found.label}.")
         needed[param] = value
 
     def load() -> list[dict[str, str]]:
-        with _qualtrics_calls(configuration):
+        with _service_calls(configuration):
             client = _client(configuration)
             try:
-                return LOADERS[source](client, **needed)
+                return found.load(client, **needed)
             finally:
                 client.close()
 
@@ -172,7 +137,7 @@ def card_outputs(
     dynamic_outputs = card.dynamic_outputs
 
     def load() -> list[dict[str, Any]]:
-        with _qualtrics_calls(configuration):
+        with _service_calls(configuration):
             client = _client(configuration)
             try:
                 extra: tuple[Field, ...] = dynamic_outputs(client, chosen)

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.openapi import errors
 from accounts.permissions import TeamRole
 from accounts.selectors import configurations_usable
-from connectors import openapi
+from catalog import openapi
 from connectors import options as services
 from connectors.registry import UnknownCardError, registry
 

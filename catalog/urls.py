@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connectors import api, views
+from catalog import api, views
 
 urlpatterns = [
     path("catalog/", views.catalog_page, name="catalog"),

@@ -5,7 +5,6 @@ from django.shortcuts import render
 from accounts.permissions import team_required
 from connectors.registry import registry
 
-CONNECTOR_NAMES = {"qualtrics": "Qualtrics", "core": "Functions"}
 KIND_NAMES = {"event": "Event", "action": "Action", "function": "Function"}
 
 
@@ -20,7 +19,7 @@ def _sections():
     """[(connector name, [(group, [entry])])] in catalog order."""
     sections: dict[str, list[tuple[str, list]]] = {}
     for group, cards in registry.by_group().items():
-        connector = CONNECTOR_NAMES.get(cards[0].connector, cards[0].connector.title())
+        connector = registry.connector(cards[0].connector).name
         entries = [
             {
                 "card": c,
@@ -41,6 +40,6 @@ def catalog_page(request):
     cards = registry.all_cards()
     return render(
         request,
-        "connectors/catalog.html",
+        "catalog/catalog.html",
         {"sections": _sections(), "card_count": len(cards)},
     )

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from connectors.specs import CARD_KINDS, FIELD_TYPES, SOURCES
+from connectors.specs import CARD_KINDS, FIELD_TYPES
 
 
 class ChoiceOut(serializers.Serializer):
@@ -23,7 +23,7 @@ class FieldOut(serializers.Serializer):
     help = serializers.CharField(allow_blank=True)
     group = serializers.CharField(allow_blank=True)
     choices = ChoiceOut(many=True, allow_null=True)
-    source = serializers.ChoiceField(choices=SOURCES, allow_null=True, help_text="Where a picker loads its choices.")
+    source = serializers.CharField(allow_null=True, help_text="Where a picker loads its choices: a source of the card's connector.")
     depends_on = serializers.ListField(child=serializers.CharField())
 
 
@@ -41,7 +41,25 @@ class CardOut(serializers.Serializer):
     dynamic_outputs = serializers.BooleanField()
 
 
+class SourceOut(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    params = serializers.ListField(child=serializers.CharField())
+
+
+class ConnectorOut(serializers.Serializer):
+    key = serializers.CharField(help_text="Like qualtrics.")
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    connection_label = serializers.CharField(help_text="What one of its connections is called.")
+    help = serializers.CharField(allow_blank=True)
+    credentials = FieldOut(many=True, help_text="The fields of its connection form; secret ones are write-only.")
+    sources = SourceOut(many=True)
+    triggers = serializers.ListField(child=serializers.CharField(), help_text="Keys of the event cards it can start.")
+
+
 class Catalog(serializers.Serializer):
+    connectors = ConnectorOut(many=True)
     cards = CardOut(many=True)
 
 
@@ -64,4 +82,4 @@ CONFIGURATION = OpenApiParameter(
 SURVEY_ID = OpenApiParameter("survey_id", OpenApiTypes.STR, description="An option of the card (here: New Response's).")
 DIRECTORY_ID = OpenApiParameter("directory_id", OpenApiTypes.STR, description="Needed by the mailing_lists source.")
 CARD_KEY = OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH, description="A card key.")
-SOURCE = OpenApiParameter("source", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(SOURCES))
+SOURCE = OpenApiParameter("source", OpenApiTypes.STR, OpenApiParameter.PATH, description="A source of the connection's connector.")
