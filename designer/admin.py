@@ -33,20 +33,21 @@ class FlowVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Activation)
 class ActivationAdmin(admin.ModelAdmin):
-    list_display = ["flow", "status", "subscription_id", "survey_id", "last_event_at", "failing_since"]
+    list_display = ["flow", "status", "trigger", "mode", "last_event_at", "failing_since"]
     list_filter = ["status"]
-    search_fields = ["flow__name", "subscription_id", "survey_id"]
+    search_fields = ["flow__name", "trigger"]
     exclude = ["shared_key_encrypted", "secret"]
-    readonly_fields = ["flow", "version", "configuration", "subscription_id", "continuation_token", "last_polled_at",
+    readonly_fields = ["flow", "version", "configuration", "trigger", "options", "mode", "state", "cursor",
+                       "next_poll_at", "last_polled_at",
                        "last_reconciled_at", "last_event_at", "activated_at", "activated_by"]
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["flow", "response_id", "source", "topic", "received_at"]
+    list_display = ["flow", "event_id", "source", "topic", "received_at"]
     list_filter = ["source"]
-    search_fields = ["flow__name", "response_id", "survey_id"]
-    readonly_fields = ["flow", "response_id", "survey_id", "topic", "source", "payload", "received_at"]
+    search_fields = ["flow__name", "event_id"]
+    readonly_fields = ["flow", "event_id", "topic", "source", "payload", "received_at"]
 
 
 class RunStepInline(admin.TabularInline):
@@ -61,7 +62,7 @@ class RunStepInline(admin.TabularInline):
 class RunAdmin(admin.ModelAdmin):
     list_display = ["id", "flow", "team", "status", "version", "created_at", "finished_at"]
     list_filter = ["status", "team"]
-    search_fields = ["flow__name", "delivery__response_id", "error"]
+    search_fields = ["flow__name", "delivery__event_id", "error"]
     readonly_fields = ["flow", "team", "version", "delivery", "rerun_of", "status", "error", "trigger", "attempts",
                        "created_at", "started_at", "finished_at"]
     inlines = [RunStepInline]

@@ -168,7 +168,8 @@ class FlowImportApi(FlowApiBase):
 class FlowActivateApi(FlowApiBase):
     @extend_schema(
         operation_id="flows_activate",
-        description="Pins the latest version and subscribes a Qualtrics webhook, or polls when it cannot.",
+        description="Pins the latest version and enables its event card's trigger: a webhook subscription "
+        "(or polling when the service cannot call this server), a schedule, or a URL of its own.",
         request=None,
         responses={200: openapi.Activation, **errors(400, 404)},
     )
@@ -198,33 +199,34 @@ class FlowActivationApi(FlowApiBase):
 class FlowTestApi(FlowApiBase):
     @extend_schema(
         operation_id="flows_test",
-        description="Runs the latest saved version on an existing response.",
+        description="Runs the latest saved version on one of the recent events (`event_id` from recent-events).",
         request=openapi.FlowTest,
         responses={202: openapi.RunRef, **errors(400, 404, 415)},
     )
     def post(self, request, pk: int):
         try:
-            run = run_services.flow_test(flow=self.get_flow(request, pk), response_id=str(request.data.get("response_id", "")))
+            event_id = request.data.get("event_id", request.data.get("response_id", ""))
+            run = run_services.flow_test(flow=self.get_flow(request, pk), event_id=str(event_id or ""))
         except run_services.RunRequestError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"run": run.pk}, status=status.HTTP_202_ACCEPTED)
 
 
-class FlowRecentResponsesApi(FlowApiBase):
-    # It reads responses through the flow's configuration, which only editors and up may use.
+class FlowRecentEventsApi(FlowApiBase):
+    # It reads events through the flow's connection, which only editors and up may use.
     read_role = Role.EDITOR
 
     @extend_schema(
-        operation_id="flows_recent_responses",
-        description="The latest responses of the event's survey (last 90 days), to test the flow with.",
-        responses={200: openapi.RecentResponses, **errors(400, 404)},
+        operation_id="flows_recent_events",
+        description="Recent events of the flow's trigger (the latest responses of its survey, say), to test the flow with.",
+        responses={200: openapi.RecentEvents, **errors(400, 404)},
     )
     def get(self, request, pk: int):
         try:
-            items = run_services.recent_responses(flow=self.get_flow(request, pk))
+            items = run_services.flow_recent_events(flow=self.get_flow(request, pk))
         except run_services.RunRequestError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"responses": items})
+        return Response({"events": items})
 
 
 class FileUploadApi(APIView):

@@ -3,12 +3,13 @@
 No HTTP or view code here. A run is claimed with a lease so that two workers never run it at
 once, and a run whose worker died is claimed again after the lease ends; steps that already
 succeeded are not repeated (their recorded outputs are reused), so a retried run never makes the
-same Qualtrics change twice. A step is recorded as running before it first sends a change (a
-POST); a resumed run that finds it so does not send it again, since Qualtrics may have applied
-it, and fails with a message that says so.
+same change twice. A step is recorded as running before it first sends a change (a POST); a
+resumed run that finds it so does not send it again, since the service may have applied it, and
+fails with a message that says so. The event card runs first, like every other card, on the
+event's data stored with the delivery; its outputs are kept on the run.
 
 When the database goes away mid-run (a dropped connection, a lock held past the timeout), the
-run is not failed: the record of a step that changed Qualtrics is written again for a while,
+run is not failed: the record of a step that changed a service is written again for a while,
 and otherwise the run gives up its lease so the scheduler hands it to a worker again.
 """
 
@@ -25,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -40,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 STEP_ATTEMPTS = 3
 STEP_BACKOFF_SECONDS = 1.0
-RESPONSE_404_RETRIES = (1.0, 2.0, 4.0)  # a response can 404 briefly right after its event
 MAX_STORED_JSON = 32 * 1024
 MAX_LOOP_ITEMS = 1000
 LIVE_STEP_SECONDS = 0.25
@@ -85,7 +87,6 @@ class _Context:
     failed: dict[tuple[str, str], RunStep] = field(default_factory=dict)  # failed, but the run was not ended
     position: int = 0
     clients: dict[int, Any] = field(default_factory=dict)
-    identities: dict[int, tuple] = field(default_factory=dict)
     touched: float = field(default_factory=time.monotonic)  # when the run row was last renewed
 
     def resolve(self, ref: str) -> Any:
@@ -113,25 +114,22 @@ class _Context:
         from accounts.models import Configuration
 
         if configuration_id is None:
-            raise RunFailed("This card has no configuration: choose one in the editor.")
+            raise RunFailed("This card has no connection: choose one in the editor.")
         if configuration_id not in self.clients:
-            # Its data center and token, to see whether the kept client is still this configuration's;
-            # the configuration itself (and its token, decrypted) only when a new client is needed.
+            # When it last changed, to see whether the kept client is still this connection's; the
+            # connection itself (and its secrets, decrypted) only when a new client is needed.
             with connection.cursor() as cursor:
                 cursor.execute(_sql().configuration, [configuration_id, self.run.team_id])
                 row = cursor.fetchone()
             if row is None:
-                raise RunFailed("The configuration this card uses was deleted: choose another one in the editor.")
-            identity = (configuration_id, row[0], bytes(row[1] or b""), settings.QUALTRICS_API_BASE)
-            client = _kept_client(identity)
+                raise RunFailed("The connection this card uses was deleted: choose another one in the editor.")
+            client = _kept_client(_identity(configuration_id, row[0], row[1]))
             if client is None:
                 configuration = Configuration.objects.filter(pk=configuration_id, team_id=self.run.team_id).first()
                 if configuration is None:
-                    raise RunFailed("The configuration this card uses was deleted: choose another one in the editor.")
-                identity = _identity(configuration)
+                    raise RunFailed("The connection this card uses was deleted: choose another one in the editor.")
                 client = _pooled_client(configuration)
             self.clients[configuration_id] = client
-            self.identities[configuration_id] = identity
         return self.clients[configuration_id]
 
 
@@ -144,33 +142,18 @@ CLIENTS_KEPT = 32
 _clients = threading.local()
 
 
-def _identity(configuration) -> tuple:
-    return (configuration.pk, configuration.datacenter, bytes(configuration.api_token_encrypted or b""),
-            settings.QUALTRICS_API_BASE)
+# Settings a client is built from (a service's address, its timeouts) may change in a process
+# that keeps clients, as tests do: each change starts a new generation of kept clients.
+_generation = [0]
 
 
-# A survey's definition (questions and their types, for the New Response outputs) is read once
-# per configuration and survey every few seconds instead of once per run: at many runs a second
-# it was a third of the calls to Qualtrics. A survey edited meanwhile shows in runs after that.
-SURVEY_CACHE_SECONDS = 10.0
-SURVEYS_KEPT = 256
-_surveys: dict[tuple, tuple[float, Any]] = {}
+@receiver(setting_changed)
+def _settings_changed(**kwargs) -> None:
+    _generation[0] += 1
 
 
-def _survey(identity: tuple, client, survey_id: str):
-    key = (identity, survey_id)
-    now = time.monotonic()
-    kept = _surveys.get(key)
-    if kept is not None and now - kept[0] < SURVEY_CACHE_SECONDS:
-        return kept[1]
-    try:
-        survey = client.get_survey(survey_id)
-    except ConnectorError:
-        return None  # question labels are a nicety; the answers are in the record
-    _surveys[key] = (now, survey)
-    while len(_surveys) > SURVEYS_KEPT:
-        _surveys.pop(next(iter(_surveys)), None)
-    return survey
+def _identity(configuration_id: int, connector: str, updated_at: Any) -> tuple:
+    return (configuration_id, connector, str(updated_at), _generation[0])
 
 
 def _client_pool() -> dict[int, tuple[tuple, Any, float]]:
@@ -193,10 +176,10 @@ def _kept_client(identity: tuple):
 
 
 def _pooled_client(configuration):
-    from connectors.qualtrics.client import QualtricsClient
+    from designer.triggers import connection_client
 
     pool = _client_pool()
-    identity = _identity(configuration)
+    identity = _identity(configuration.pk, configuration.connector, _when(configuration.updated_at))
     now = time.monotonic()
     kept = pool.pop(configuration.pk, None)
     if kept is not None and kept[0] == identity and now - kept[2] < CLIENT_IDLE_SECONDS:
@@ -204,7 +187,7 @@ def _pooled_client(configuration):
     else:
         if kept is not None:
             kept[1].close()
-        client = QualtricsClient.for_configuration(configuration)
+        client = connection_client(configuration)
     pool[configuration.pk] = (identity, client, now)
     while len(pool) > CLIENTS_KEPT:
         pool.pop(next(iter(pool)))[1].close()
@@ -242,9 +225,9 @@ class _Statements:
             f"RETURNING flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, "
             f"current_step, progress"
         )
-        self.delivery = f"SELECT response_id, survey_id, source FROM {quote(Delivery._meta.db_table)} WHERE id = %s"
+        self.delivery = f"SELECT event_id, payload, source FROM {quote(Delivery._meta.db_table)} WHERE id = %s"
         self.version = f"SELECT flow_id, number, definition FROM {quote(FlowVersion._meta.db_table)} WHERE id = %s"
-        self.configuration = (f"SELECT datacenter, api_token_encrypted FROM {quote(Configuration._meta.db_table)} "
+        self.configuration = (f"SELECT connector, updated_at FROM {quote(Configuration._meta.db_table)} "
                               f"WHERE id = %s AND team_id = %s")
         self.step_insert = (
             f"INSERT INTO {step} (run_id, position, step_id, card, name, iteration, status, inputs, outputs, error, "
@@ -323,8 +306,8 @@ def run_claim(run_id: int) -> Run | None:
             cursor.execute(_sql().delivery, [delivery_id])
             found = cursor.fetchone()
             if found is not None:
-                delivery = _loaded(Delivery, id=delivery_id, flow_id=flow_id, response_id=found[0],
-                                   survey_id=found[1], source=found[2])
+                delivery = _loaded(Delivery, id=delivery_id, flow_id=flow_id, event_id=found[0],
+                                   payload=_json(found[1]), source=found[2])
     # What the run reads (its pinned version and its delivery) and what its live updates show
     # (`run_json`), so that publishing one reads nothing field by field; the flow's name is read
     # once, with the first live update a consumer can receive.
@@ -417,41 +400,22 @@ def _finish(run: Run, status: str, error: str) -> None:
 
 
 def _trigger_outputs(ctx: _Context, event: dict) -> dict:
+    """Runs the event card on the event's data (a response id, a tick, a posted body), like any
+    other card; its outputs are kept on the run, so a resumed run does not fetch them again."""
     run = ctx.run
     if run.trigger:
         return run.trigger
-    card = registry.get(event.get("card", ""))
-    response_id = run.delivery.response_id if run.delivery_id else ""
-    survey_id = (event.get("options") or {}).get("survey_id") or (run.delivery.survey_id if run.delivery_id else "")
-    if not response_id:
-        raise RunFailed("This run has no response to work on.")
-    client = ctx.client(event.get("configuration"))
-    from connectors.qualtrics.errors import NotFoundError
-
-    started = time.monotonic()
-    record = None
-    for attempt, delay in enumerate((*RESPONSE_404_RETRIES, None)):
-        try:
-            record = client.get_response(survey_id, response_id)
-            break
-        except NotFoundError as exc:
-            if delay is None:
-                raise RunFailed(f"Qualtrics has no response {response_id} in survey {survey_id}: {exc.message}") from exc
-            _sleep(delay)
-        except ConnectorError as exc:
-            if not exc.retryable or delay is None:
-                raise RunFailed(f"Could not read response {response_id} from Qualtrics: {exc.message}") from exc
-            _sleep(delay)
-    survey = None
-    if card.dynamic_outputs is not None:
-        survey = _survey(ctx.identities[event.get("configuration")], client, survey_id)
-    outputs = card.event_outputs(record, survey) if card.event_outputs else dict(record or {})
-    trigger = _stored(outputs)
-    run.trigger = json.loads(trigger)
-    _record(ctx, step_id="trigger", card=card, iteration="", status=RunStatus.SUCCEEDED,
-            inputs={"response_id": response_id, "survey_id": survey_id}, outputs=outputs, error="",
-            started=started, attempts=1, trigger=trigger)
-    return outputs
+    if not run.delivery_id:
+        raise RunFailed("This run has no event to work on.")
+    key = event.get("card", "")
+    if key not in registry.registry or registry.get(key).kind != "event":
+        raise RunFailed("The flow does not start with an event card.")
+    card = registry.get(key)
+    step = {"id": "trigger", "card": key, "configuration": event.get("configuration"),
+            "options": event.get("options") or {}}
+    inputs = dict(run.delivery.payload or {}) if isinstance(run.delivery.payload, dict) else {}
+    _run_card(ctx, step, card, inputs, "", time.monotonic(), event=True)
+    return ctx.outputs["trigger"]
 
 
 def _walk(ctx: _Context, steps: list[dict], iteration: str) -> None:
@@ -508,13 +472,15 @@ def _step(ctx: _Context, step: dict, iteration: str) -> None:
         raise _Stop()
 
 
-def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, started: float) -> None:
+def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, started: float, *,
+              event: bool = False) -> None:
     step_id = step["id"]
     run = ctx.run
     interrupted = ctx.in_flight.get((step_id, iteration))
     if interrupted is not None:
-        error = ("It was sending a change to Qualtrics when this run was interrupted. Qualtrics may have applied "
-                 "it, so it was not sent again: check Qualtrics, then re-run.")
+        service = registry.connector(card.connector).name
+        error = (f"It was sending a change to {service} when this run was interrupted. {service} may have applied "
+                 f"it, so it was not sent again: check {service}, then re-run.")
         _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
                 outputs={}, error=error, started=started, attempts=interrupted.attempts)
         raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
@@ -544,9 +510,13 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
         except CardInputError as exc:
             error = str(exc)
         else:
+            trigger = None
+            if event:  # kept on the run as it is stored, so a resumed run sees the same outputs
+                trigger = _stored(outputs)
+                outputs = run.trigger = json.loads(trigger)
             ctx.outputs[step_id] = outputs
             _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.SUCCEEDED, inputs=inputs,
-                    outputs=outputs, error="", started=started, attempts=attempts)
+                    outputs=outputs, error="", started=started, attempts=attempts, trigger=trigger)
             return
         _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
                 outputs={}, error=error, started=started, attempts=attempts)
@@ -638,7 +608,7 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
                 cursor.execute(sql.renew_trigger, [at, lease, trigger, ctx.run.pk])
 
     if marked is not None:
-        _retrying(write)  # Qualtrics has made the change: its record must survive a dropped connection
+        _retrying(write)  # the service has made the change: its record must survive a dropped connection
     else:
         write()
     if renew:

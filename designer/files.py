@@ -30,7 +30,7 @@ def file_upload(*, team, upload) -> dict:
         raise UploadError("Choose a file to upload.")
     if upload.size > settings.MAX_IMPORT_FILE_SIZE:
         limit = settings.MAX_IMPORT_FILE_SIZE // (1024 * 1024)
-        raise UploadError(f"“{upload.name}” is larger than {limit} MB, the most Qualtrics accepts.")
+        raise UploadError(f"“{upload.name}” is larger than {limit} MB, the most this server accepts.")
     name = SAFE_NAME_RE.sub("_", Path(upload.name or "file").name).strip("._") or "file"
     folder = Path(settings.MEDIA_ROOT) / upload_prefix(team.pk) / uuid.uuid4().hex
     folder.mkdir(parents=True, exist_ok=True)

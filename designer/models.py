@@ -46,7 +46,17 @@ class ActivationStatus(models.TextChoices):
     ACTIVATING = "activating", "Activating"
     ACTIVE_WEBHOOK = "active_webhook", "Active (webhook)"
     ACTIVE_POLLING = "active_polling", "Active (polling)"
+    ACTIVE_SCHEDULE = "active_schedule", "Active (schedule)"
     FAILING = "failing", "Failing"
+
+
+# The status of an active flow for each way its trigger was enabled (connectors.specs.Enabled.mode).
+MODE_STATUS = {
+    "webhook": ActivationStatus.ACTIVE_WEBHOOK,
+    "polling": ActivationStatus.ACTIVE_POLLING,
+    "schedule": ActivationStatus.ACTIVE_SCHEDULE,
+}
+ACTIVE_STATUSES = (*MODE_STATUS.values(), ActivationStatus.FAILING)
 
 
 class Activation(models.Model):
@@ -56,11 +66,14 @@ class Activation(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     version = models.ForeignKey(FlowVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     configuration = models.ForeignKey(Configuration, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    survey_id = models.CharField(max_length=64, blank=True)
+    trigger = models.CharField(max_length=100, blank=True, help_text="Key of the event card whose trigger starts runs.")
+    options = models.JSONField(default=dict, blank=True, help_text="The event card's options when it was activated.")
+    mode = models.CharField(max_length=10, blank=True, help_text="webhook, polling or schedule.")
+    state = models.JSONField(default=dict, blank=True, help_text="What the trigger keeps while enabled (a subscription id).")
     secret = models.CharField(max_length=64, blank=True, db_index=True, help_text="Path secret of the webhook URL.")
     shared_key_encrypted = models.BinaryField(null=True, blank=True, editable=False)
-    subscription_id = models.CharField(max_length=100, blank=True)
-    continuation_token = models.TextField(blank=True)
+    cursor = models.TextField(blank=True, help_text="Where the next poll starts (a continuation token, the last tick).")
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_reconciled_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
@@ -73,7 +86,7 @@ class Activation(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (ActivationStatus.ACTIVE_WEBHOOK, ActivationStatus.ACTIVE_POLLING, ActivationStatus.FAILING)
+        return self.status in ACTIVE_STATUSES
 
     @property
     def shared_key(self) -> str:
@@ -89,18 +102,22 @@ class Activation(models.Model):
 
 
 class DeliverySource(models.TextChoices):
+    """Where a delivery came from; the event sources are stored once per (flow, event id)."""
+
     WEBHOOK = "webhook", "Webhook"
     POLL = "poll", "Polling"
+    SCHEDULE = "schedule", "Schedule"
     TEST = "test", "Test"
     RERUN = "rerun", "Re-run"
 
 
 class Delivery(models.Model):
-    """An inbound event (webhook post or polled response), stored before anything runs."""
+    """An inbound event (a webhook post, a polled record, a schedule tick), stored before anything
+    runs. `event_id` is the trigger's id for it (a response id, a tick's time); `payload`
+    is the event's data, the event card's inputs."""
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="deliveries")
-    response_id = models.CharField(max_length=64, blank=True)
-    survey_id = models.CharField(max_length=64, blank=True)
+    event_id = models.CharField(max_length=200, blank=True)
     topic = models.CharField(max_length=300, blank=True)
     source = models.CharField(max_length=10, choices=DeliverySource.choices)
     payload = models.JSONField(default=dict)
@@ -110,14 +127,14 @@ class Delivery(models.Model):
         ordering = ["-received_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["flow", "response_id"],
-                condition=models.Q(source__in=["webhook", "poll"]),
-                name="one_event_delivery_per_response",
+                fields=["flow", "event_id"],
+                condition=models.Q(source__in=["webhook", "poll", "schedule"]),
+                name="one_delivery_per_event",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.flow} {self.response_id} ({self.source})"
+        return f"{self.flow} {self.event_id} ({self.source})"
 
 
 class RunStatus(models.TextChoices):
@@ -180,3 +197,6 @@ class RunStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.step_id}"
+
+
+EVENT_SOURCES = (DeliverySource.WEBHOOK, DeliverySource.POLL, DeliverySource.SCHEDULE)

@@ -24,8 +24,10 @@ class Activation(serializers.Serializer):
     status_label = serializers.CharField()
     reason = serializers.CharField(required=False, allow_blank=True)
     failing_since = serializers.DateTimeField(required=False, allow_null=True)
-    subscription_id = serializers.CharField(required=False, allow_blank=True)
-    survey_id = serializers.CharField(required=False, allow_blank=True)
+    trigger = serializers.CharField(required=False, allow_blank=True, help_text="The event card whose trigger is enabled.")
+    mode = serializers.CharField(required=False, allow_blank=True, help_text="webhook, polling or schedule.")
+    options = serializers.DictField(required=False, help_text="The event card's options when it was activated.")
+    next_poll_at = serializers.DateTimeField(required=False, allow_null=True)
     version = serializers.IntegerField(required=False, allow_null=True, help_text="The pinned version.")
     last_event_at = serializers.DateTimeField(required=False, allow_null=True)
     last_polled_at = serializers.DateTimeField(required=False, allow_null=True)
@@ -113,17 +115,17 @@ class RunRefs(serializers.Serializer):
 
 
 class FlowTest(serializers.Serializer):
-    response_id = serializers.CharField(help_text="A response of the event's survey (R_...).")
+    event_id = serializers.CharField(help_text="The id of one of the flow's recent events (a response id, say).")
 
 
-class RecentResponse(serializers.Serializer):
-    response_id = serializers.CharField(allow_null=True)
-    recorded_date = serializers.CharField(allow_null=True)
-    email = serializers.CharField(allow_null=True, allow_blank=True)
+class RecentEvent(serializers.Serializer):
+    id = serializers.CharField()
+    label = serializers.CharField(allow_blank=True)
+    data = serializers.DictField(help_text="The event's data: the event card's inputs.")
 
 
-class RecentResponses(serializers.Serializer):
-    responses = RecentResponse(many=True)
+class RecentEvents(serializers.Serializer):
+    events = RecentEvent(many=True)
 
 
 class RunFlow(serializers.Serializer):
@@ -138,7 +140,7 @@ class Run(serializers.Serializer):
     status = serializers.ChoiceField(choices=RunStatus.choices)
     status_label = serializers.CharField()
     error = serializers.CharField(allow_blank=True)
-    response_id = serializers.CharField(allow_null=True, allow_blank=True)
+    event_id = serializers.CharField(allow_null=True, allow_blank=True, help_text="The trigger's id of the event.")
     source = serializers.ChoiceField(choices=DeliverySource.choices, allow_null=True)
     attempts = serializers.IntegerField()
     created_at = serializers.DateTimeField()

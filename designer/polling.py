@@ -1,78 +1,66 @@
-"""Polling: incremental response exports with a continuation token.
+"""Polling: asks a flow's trigger for the events since its saved cursor.
 
-Flows without a webhook run on this; webhook flows are reconciled by it at a slower pace so that
-a lost delivery still runs. Deduplication on (flow, ResponseID) makes both paths safe together.
+Flows whose trigger could not subscribe run on this; webhook flows are reconciled by it at a
+slower pace so that a lost delivery still runs; schedule flows poll at their next tick.
+Deduplication on (flow, event id) makes every path safe together.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import tempfile
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
-from designer.models import Activation, ActivationStatus, DeliverySource
+from connectors import registry
+from connectors.http import ConnectorError
+from designer.models import ACTIVE_STATUSES, Activation, DeliverySource
 
 logger = logging.getLogger(__name__)
 
+# How long a claimed poll holds its activation before another scheduler tick may poll it again
+# (a worker that died mid-poll); polling twice is harmless, since events are stored once.
+POLL_CLAIM_SECONDS = 120
 
-def iter_export_records(path: Path) -> Iterator[dict]:
-    """Responses of a json or ndjson export, one at a time."""
-    path = Path(path)
-    with path.open("rb") as fh:
-        head = fh.read(1)
-        fh.seek(0)
-        if head == b"{" and path.suffix == ".json":
-            # {"responses": [...]}: small enough per poll window; parsed whole.
-            yield from json.load(fh).get("responses", [])
-            return
-        for line in fh:
-            line = line.strip()
-            if line:
-                yield json.loads(line)
+
+def _next_poll(activation: Activation, now):
+    seconds = settings.RECONCILE_INTERVAL_SECONDS if activation.mode == "webhook" else settings.POLL_INTERVAL_SECONDS
+    return now + timedelta(seconds=seconds)
 
 
 def activation_poll(activation_id: int) -> int:
-    """Fetches responses recorded since the last poll and starts a run for each new one."""
-    from connectors.http import ConnectorError
-    from connectors.qualtrics.client import QualtricsClient
+    """Asks the trigger for events since the last poll and starts a run for each new one."""
     from designer.activation import activation_failing, activation_recovered
     from designer.runs import delivery_accept
+    from designer.triggers import connection_client, polls, trigger_context
 
     activation = Activation.objects.select_related("flow", "version", "configuration").filter(pk=activation_id).first()
-    if activation is None or not activation.is_active or activation.configuration is None:
+    if activation is None or not activation.is_active:
         return 0
-    client = QualtricsClient.for_configuration(activation.configuration)
-    kwargs = {"continuation_token": activation.continuation_token} if activation.continuation_token else {
-        "allow_continuation": True,
-        "start_date": (activation.activated_at or timezone.now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    started = 0
+    trigger = registry.trigger(activation.trigger)
+    if trigger is None or not polls(trigger):
+        return 0
+    connector = registry.connector(registry.get(activation.trigger).connector)
+    now = timezone.now()
+    if connector.needs_connection and activation.configuration is None:
+        activation_failing(activation=activation, reason=f"Its {connector.connection_label} was deleted.")
+        Activation.objects.filter(pk=activation.pk).update(last_polled_at=now, next_poll_at=_next_poll(activation, now))
+        return 0
+    source = DeliverySource.SCHEDULE if activation.mode == "schedule" else DeliverySource.POLL
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = client.export_responses(activation.survey_id, dest_dir=tmp, format="ndjson", poll_interval=0.5, **kwargs)
-            for record in iter_export_records(result.path):
-                response_id = record.get("responseId") or (record.get("values") or {}).get("_recordId")
-                if not response_id:
-                    continue
-                run = delivery_accept(
-                    flow=activation.flow, version=activation.version, response_id=response_id,
-                    survey_id=activation.survey_id, source=DeliverySource.POLL,
-                )
-                started += run is not None
+        client = connection_client(activation.configuration) if connector.needs_connection else None
+        polled = trigger.poll(trigger_context(activation, client=client, now=now), activation.cursor)
+        started = 0
+        for event in polled.events:
+            run = delivery_accept(flow=activation.flow, version=activation.version, event_id=event.id,
+                                  source=source, topic=event.topic, payload=dict(event.data))
+            started += run is not None
     except ConnectorError as exc:
-        activation_failing(activation=activation, reason=f"Polling Qualtrics failed: {exc.message}")
-        Activation.objects.filter(pk=activation.pk).update(last_polled_at=timezone.now())
+        activation_failing(activation=activation, reason=f"Polling {connector.name} failed: {exc.message}")
+        Activation.objects.filter(pk=activation.pk).update(last_polled_at=now, next_poll_at=_next_poll(activation, now))
         return 0
-    updates = {"last_polled_at": timezone.now()}
-    if result.continuation_token:
-        updates["continuation_token"] = result.continuation_token
+    updates = {"last_polled_at": now, "cursor": polled.cursor, "next_poll_at": polled.next_poll_at or _next_poll(activation, now)}
     if started:
         updates["last_event_at"] = timezone.now()
     Activation.objects.filter(pk=activation.pk).update(**updates)
@@ -84,12 +72,6 @@ def activation_poll(activation_id: int) -> int:
 
 def activations_due(now=None) -> list[int]:
     now = now or timezone.now()
-    poll_due = now - timedelta(seconds=settings.POLL_INTERVAL_SECONDS)
-    reconcile_due = now - timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS)
-    active = Activation.objects.exclude(status__in=[ActivationStatus.INACTIVE, ActivationStatus.ACTIVATING])
-    due = active.filter(
-        Q(last_polled_at__isnull=True)
-        | Q(subscription_id="", last_polled_at__lt=poll_due)
-        | (~Q(subscription_id="") & Q(last_polled_at__lt=reconcile_due))
+    return list(
+        Activation.objects.filter(status__in=ACTIVE_STATUSES, next_poll_at__lte=now).values_list("pk", flat=True)
     )
-    return list(due.values_list("pk", flat=True))

@@ -9,8 +9,9 @@ from accounts.signals import team_deleting
 
 @receiver(team_deleting, dispatch_uid="designer.deactivate_flows_of_deleted_team")
 def flows_deactivate_for_deleted_team(sender, *, team, **kwargs) -> None:
-    """Deactivates every flow of the team that is not inactive, which deletes its Qualtrics
-    event subscription: otherwise Qualtrics would keep posting to a team that no longer exists."""
+    """Deactivates every flow of the team that is not inactive, which disables its trigger (a
+    service's event subscription): otherwise the service would keep posting to a team that no
+    longer exists."""
     from designer.activation import flow_deactivate
     from designer.models import ActivationStatus, Flow
 

@@ -8,7 +8,9 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from designer.models import Delivery, DeliverySource, Flow, FlowVersion, Run, RunStatus
+from connectors.http import ConnectorError
+
+from designer.models import EVENT_SOURCES, Delivery, DeliverySource, Flow, FlowVersion, Run, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +56,13 @@ def run_create(*, flow: Flow, version: FlowVersion, delivery: Delivery | None, r
     return run
 
 
-def delivery_accept(*, flow: Flow, version: FlowVersion, response_id: str, survey_id: str, source: str,
+def delivery_accept(*, flow: Flow, version: FlowVersion, event_id: str, source: str,
                     topic: str = "", payload: dict | None = None) -> Run | None:
-    """Stores an event once per (flow, response) and starts its run; None for a duplicate."""
+    """Stores an event once per (flow, event id) and starts its run; None for a duplicate."""
     try:
         with transaction.atomic():
             delivery = Delivery.objects.create(
-                flow=flow, response_id=response_id, survey_id=survey_id, source=source, topic=topic, payload=payload or {}
+                flow=flow, event_id=event_id, source=source, topic=topic, payload=payload or {}
             )
             return run_create(flow=flow, version=version, delivery=delivery)
     except IntegrityError:
@@ -72,18 +74,18 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
     caller's transaction: the ones already stored (or repeated in `items`) give None, the others
     are stored with two multi-row inserts and their runs enqueued. Should another process store
     one of them meanwhile, they are stored one at a time instead."""
-    once = (DeliverySource.WEBHOOK, DeliverySource.POLL)
-    keys = {(item["flow"].pk, item["response_id"]) for item in items if item["source"] in once}
+    once = EVENT_SOURCES
+    keys = {(item["flow"].pk, item["event_id"]) for item in items if item["source"] in once}
     stored = set()
     if keys:
         stored = set(
             Delivery.objects.filter(
-                flow_id__in={flow_id for flow_id, _ in keys}, response_id__in={rid for _, rid in keys}, source__in=once
-            ).values_list("flow_id", "response_id")
+                flow_id__in={flow_id for flow_id, _ in keys}, event_id__in={eid for _, eid in keys}, source__in=once
+            ).values_list("flow_id", "event_id")
         )
     fresh: list[int] = []
     for index, item in enumerate(items):
-        key = (item["flow"].pk, item["response_id"])
+        key = (item["flow"].pk, item["event_id"])
         if item["source"] in once:
             if key in stored:
                 continue
@@ -95,8 +97,7 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
     try:
         with transaction.atomic():
             deliveries = Delivery.objects.bulk_create([
-                Delivery(flow=items[i]["flow"], response_id=items[i]["response_id"], survey_id=items[i]["survey_id"],
-                         source=items[i]["source"], topic=items[i].get("topic", ""), payload=items[i].get("payload") or {})
+                Delivery(flow=items[i]["flow"], event_id=items[i]["event_id"], source=items[i]["source"], topic=items[i].get("topic", ""), payload=items[i].get("payload") or {})
                 for i in fresh
             ])
             runs = Run.objects.bulk_create([
@@ -119,54 +120,58 @@ def run_rerun(*, run: Run, use_current: bool = False) -> Run:
         delivery = None
         if run.delivery_id:
             old = run.delivery
-            delivery = Delivery.objects.create(flow=run.flow, response_id=old.response_id, survey_id=old.survey_id,
-                                               source=DeliverySource.RERUN, topic=old.topic, payload=old.payload)
+            delivery = Delivery.objects.create(flow=run.flow, event_id=old.event_id, source=DeliverySource.RERUN,
+                                               topic=old.topic, payload=old.payload)
         return run_create(flow=run.flow, version=version, delivery=delivery, rerun_of=run)
 
 
-def flow_test(*, flow: Flow, response_id: str) -> Run:
+def flow_test(*, flow: Flow, event_id: str) -> Run:
+    """Runs the saved flow on one recent event (the Test button), found again through its trigger."""
     version = flow.versions.first()
     if version is None:
         raise RunRequestError("Save the flow before testing it.")
-    response_id = response_id.strip()
-    if not response_id.startswith("R_"):
-        raise RunRequestError("Choose a response to test with (its ID starts with R_).")
-    survey_id = ((version.definition.get("event") or {}).get("options") or {}).get("survey_id", "")
+    event_id = (event_id or "").strip()
+    event = next((e for e in flow_recent_events(flow=flow, definition=version.definition) if e["id"] == event_id), None)
+    if event is None:
+        raise RunRequestError("Choose one of the recent events to test with.")
     with transaction.atomic():
-        delivery = Delivery.objects.create(flow=flow, response_id=response_id, survey_id=survey_id, source=DeliverySource.TEST)
+        delivery = Delivery.objects.create(flow=flow, event_id=event_id, source=DeliverySource.TEST,
+                                           payload=event.get("data") or {})
         return run_create(flow=flow, version=version, delivery=delivery)
 
 
-def recent_responses(*, flow: Flow, limit: int = 20) -> list[dict]:
-    """The latest responses of the flow's survey, for the editor's Test button."""
-    import tempfile
-
+def flow_recent_events(*, flow: Flow, definition: dict | None = None, limit: int = 20) -> list[dict]:
+    """Recent events of the flow's trigger (the latest responses of its survey, say), newest
+    first, for the editor's Test button: `[{"id", "label", "data", ...}]`."""
     from accounts.models import Configuration
-    from connectors.http import ConnectorError
-    from connectors.qualtrics.client import QualtricsClient
-    from designer.polling import iter_export_records
+    from designer.models import Activation
+    from designer.triggers import TriggerError, connection_client, flow_event, trigger_context
 
-    event = flow.definition.get("event") or {}
-    survey_id = (event.get("options") or {}).get("survey_id")
-    configuration = Configuration.objects.filter(pk=event.get("configuration"), team=flow.team).first()
-    if not survey_id or configuration is None:
-        raise RunRequestError("Choose a survey and a configuration on the event card first.")
-    client = QualtricsClient.for_configuration(configuration)
-    since = (timezone.now() - timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = client.export_responses(survey_id, dest_dir=tmp, format="json", start_date=since, poll_interval=0.5, max_wait=60)
-            items = [
-                {
-                    "response_id": r.get("responseId"),
-                    "recorded_date": (r.get("values") or {}).get("recordedDate"),
-                    "email": (r.get("values") or {}).get("recipientEmail"),
-                }
-                for r in iter_export_records(result.path)
-            ]
+        event = flow_event(definition if definition is not None else flow.definition)
+    except TriggerError as exc:
+        raise RunRequestError(str(exc)) from None
+    problems = event.trigger.check(event.options)
+    if problems:
+        raise RunRequestError(problems[0])
+    client = None
+    if event.needs_connection():
+        configuration = Configuration.objects.filter(
+            pk=event.configuration_id, team=flow.team, connector=event.connector.key
+        ).first()
+        if configuration is None:
+            raise RunRequestError(f"Choose a {event.connector.connection_label} on the event card first.")
+        client = connection_client(configuration)
+    probe = Activation(flow=flow, trigger=event.card.key, options=event.options, activated_at=timezone.now())
+    try:
+        items = event.trigger.recent(trigger_context(probe, client=client), limit)
     except ConnectorError as exc:
-        raise RunRequestError(f"Could not list recent responses: {exc.message}") from exc
-    items.sort(key=lambda r: r.get("recorded_date") or "", reverse=True)
+        raise RunRequestError(f"Could not list recent events: {exc.message}") from exc
+    finally:
+        if client is not None and hasattr(client, "close"):
+            client.close()
+    for item in items:
+        item.setdefault("data", {"response_id": item["id"]} if "response_id" in item else {})
     return items[:limit]
 
 

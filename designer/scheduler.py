@@ -19,16 +19,19 @@ logger = logging.getLogger(__name__)
 
 def tick() -> int:
     """One round of the duties; returns how many polls it enqueued."""
+    from datetime import timedelta
+
     from designer.models import Activation
-    from designer.polling import activations_due
+    from designer.polling import POLL_CLAIM_SECONDS, activations_due
     from designer.runs import runs_requeue_stalled
     from designer.tasks import poll_activation
 
     enqueued = 0
-    due = Activation.objects.filter(pk__in=activations_due()).values_list("pk", "last_polled_at")
-    for activation_id, last_polled_at in due:
-        claimed = Activation.objects.filter(pk=activation_id, last_polled_at=last_polled_at).update(
-            last_polled_at=timezone.now()
+    now = timezone.now()
+    due = Activation.objects.filter(pk__in=activations_due(now)).values_list("pk", "next_poll_at")
+    for activation_id, next_poll_at in due:
+        claimed = Activation.objects.filter(pk=activation_id, next_poll_at=next_poll_at).update(
+            next_poll_at=now + timedelta(seconds=POLL_CLAIM_SECONDS)
         )
         if claimed:  # another worker's tick did not take it first
             poll_activation.enqueue(activation_id)

@@ -29,7 +29,7 @@ def flows_using_configuration(*, configuration: Configuration) -> list[Flow]:
 def flows_detach_configuration(*, configuration: Configuration) -> list[str]:
     """Before a configuration is deleted: its flows are made inactive with a clear reason.
 
-    Their Qualtrics subscriptions are removed first, while the token still exists.
+    Their triggers are disabled first (a subscription removed), while the credentials still exist.
     """
     from designer.activation import flow_deactivate
 
@@ -90,13 +90,14 @@ def flow_create(*, membership: Membership, name: str, definition: dict | None = 
     return flow
 
 
-def _allowed_configurations(*, membership: Membership, flow: Flow) -> set[int]:
-    usable = set(configurations_usable(membership=membership).values_list("pk", flat=True))
+def _allowed_configurations(*, membership: Membership, flow: Flow) -> dict[int, str]:
+    """{connection id: its connector} for the connections the flow may use."""
+    usable = dict(configurations_usable(membership=membership).values_list("pk", "connector"))
     # Teammates' private configurations already in the flow stay valid for other editors.
-    existing = configuration_ids(flow.definition) & set(
-        Configuration.objects.filter(team=flow.team).values_list("pk", flat=True)
+    existing = dict(
+        Configuration.objects.filter(team=flow.team, pk__in=configuration_ids(flow.definition)).values_list("pk", "connector")
     )
-    return usable | existing
+    return {**existing, **usable}
 
 
 def flow_validate(*, membership: Membership, flow: Flow, definition: dict) -> list[Problem]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from connectors import registry
@@ -17,7 +18,6 @@ PLACEHOLDER_RE = re.compile(r"\{\{\s*([a-z][a-z0-9_]*\.[A-Za-z0-9_.\-]+)\s*\}\}"
 MAX_STEPS = 200
 MAX_DEPTH = 6
 # Output prefixes a card with dynamic outputs may produce (survey questions, embedded data).
-DYNAMIC_PREFIXES = ("q.", "ed.")
 # Which output types an input of a given type accepts.
 ACCEPTS = {
     "text": {"text", "number", "date", "boolean"},
@@ -83,7 +83,8 @@ def configuration_ids(definition: dict) -> set[int]:
 
 
 class Validator:
-    def __init__(self, *, allowed_configurations: set[int], file_prefix: str | None = None):
+    def __init__(self, *, allowed_configurations: Mapping[int, str] | set[int], file_prefix: str | None = None):
+        # {connection id: its connector}; a plain set of ids accepts them for any connector.
         self.allowed_configurations = allowed_configurations
         self.file_prefix = file_prefix
         self.problems: list[Problem] = []
@@ -241,10 +242,14 @@ class Validator:
     def _configuration(self, sid: str, card, value) -> None:
         if not card.needs_configuration:
             return
+        connector = registry.connector(card.connector)
+        label = connector.connection_label
         if value in (None, ""):
-            self.error(sid, "configuration", "Choose a Qualtrics configuration for this card.")
-        elif not isinstance(value, int) or value not in self.allowed_configurations:
-            self.error(sid, "configuration", "That configuration does not exist in your team or is not shared with you.")
+            self.error(sid, "configuration", f"Choose a {connector.name} {label} for this card.")
+        elif not isinstance(value, int) or isinstance(value, bool) or value not in self.allowed_configurations:
+            self.error(sid, "configuration", f"That {label} does not exist in your team or is not shared with you.")
+        elif isinstance(self.allowed_configurations, Mapping) and self.allowed_configurations[value] != connector.key:
+            self.error(sid, "configuration", f"That {label} is not a {connector.name} {label}.")
 
     def _input(self, sid: str, spec, value, scope: _Scope) -> None:
         if is_ref(value):
@@ -274,8 +279,8 @@ class Validator:
             out_type = outputs[key]
         elif head in outputs and outputs[head] in ("object", "list"):
             out_type = None  # a path into an object output, like step_3.item.email
-        elif card.dynamic_outputs is not None and key.startswith(DYNAMIC_PREFIXES):
-            out_type = None  # survey questions are typed when the survey is chosen
+        elif card.dynamic_outputs is not None and key.startswith(_prefixes(card)):
+            out_type = None  # outputs added by the chosen options (survey questions) are typed then
         else:
             self.error(sid, spec.key, f"{spec.label} uses '{key}', which “{card.name}” does not output.")
             return
@@ -321,7 +326,7 @@ def output_label_key_ok(card, key: Any) -> bool:
         isinstance(key, str)
         and len(key) <= MAX_LABEL_CHARS
         and card.dynamic_outputs is not None
-        and key.startswith(DYNAMIC_PREFIXES)
+        and key.startswith(_prefixes(card))
         and card.output(key) is None
     )
 
@@ -386,5 +391,10 @@ def _within(path: Any, prefix: str) -> bool:
     return str(path or "").startswith(prefix) and ".." not in parts and "" not in parts[:-1]
 
 
-def definition_validate(definition: Any, *, allowed_configurations: set[int], file_prefix: str | None = None) -> list[Problem]:
+def _prefixes(card) -> tuple[str, ...]:
+    return registry.connector(card.connector).output_prefixes
+
+
+def definition_validate(definition: Any, *, allowed_configurations: Mapping[int, str] | set[int],
+                        file_prefix: str | None = None) -> list[Problem]:
     return Validator(allowed_configurations=allowed_configurations, file_prefix=file_prefix).validate(definition)

@@ -130,8 +130,10 @@ def flow_editor(request, pk: int):
 def flow_status(request, pk: int):
     flow = get_object_or_404(flows_for_team(team=request.team), pk=pk)
     activation = getattr(flow, "activation", None)
+    trigger_card = registry.get(activation.trigger) if activation and activation.trigger in registry.registry else None
     return render(request, "designer/flow_status.html", {
         "flow": flow, "activation": activation, "activation_data": activation_json(activation),
+        "trigger_name": trigger_card.name if trigger_card else "",
         "counts": run_counts(flow=flow), "recent_runs": runs_for_team(team=request.team, flow_id=flow.pk)[:10],
     })
 

@@ -1,58 +1,60 @@
-"""The Qualtrics webhook receiver: check, store, enqueue, answer. It never calls Qualtrics.
+"""The webhook receiver of every trigger that takes deliveries: check, store, enqueue, answer.
+It never calls the service that sent the delivery.
 
-When the database is unavailable it answers 503 with Retry-After, so Qualtrics sends the delivery
-again; a delivery already stored is not run twice.
+When the database is unavailable it answers 503 with Retry-After, so the sender sends the
+delivery again; a delivery already stored is not run twice.
 
-Qualtrics posts form fields Topic, MSG (a JSON string) and HMAC (hex HMAC-SHA512 of MSG keyed
-with the subscription's shared key) [qualtrics-api.md §9].
+Deliveries are posted to `/hooks/<connector>/<activation id>/<secret>/` (routes generated per
+connector by `webhook_urls()`). The path secret picks the activation; the trigger of its event
+card checks the delivery (a signature, its topic) and turns it into events; each event is stored
+once per (flow, event id).
 
-Two entrances share the checks and the storing: the Django view `qualtrics_webhook` (any
-server, the test client), and `webhook_intake(app)`, the ASGI application daphne serves
-(config/asgi.py), which takes well-formed deliveries before Django's request machinery and
-stores them through one `WebhookInbox` thread, many deliveries per commit. Anything it does not
-handle plainly (other methods, hosts, encodings, HTTPS redirects) goes to Django as before.
+Two entrances share the checks and the storing: the Django view `hook` (any server, the test
+client), and `webhook_intake(app)`, the ASGI application daphne serves (config/asgi.py), which
+takes well-formed form and JSON posts before Django's request machinery and stores them through
+one `WebhookInbox` thread, many deliveries per commit. Anything it does not handle plainly
+(other methods, hosts, encodings, HTTPS redirects) goes to Django as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
-import hmac
 import json
 import logging
 import queue
 import re
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpResponse, JsonResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
-from config.parsers import HAS_NUL, json_problem
-from designer.models import Activation, ActivationStatus, Delivery, DeliverySource
+from config.parsers import json_problem
+from connectors import registry
+from connectors.specs import DeliveryRefused, InboundRequest, TriggerContext
+from designer.models import Activation, Delivery, DeliverySource
 from designer.runs import deliveries_accept, delivery_accept
 
 logger = logging.getLogger(__name__)
-RESPONSE_ID_MAX = Delivery._meta.get_field("response_id").max_length
-COMPLETED_RESPONSE = "surveyengine.completedResponse."
-ACTIVE = (ActivationStatus.ACTIVE_WEBHOOK, ActivationStatus.ACTIVE_POLLING, ActivationStatus.FAILING)
+EVENT_ID_MAX = Delivery._meta.get_field("event_id").max_length
 UNAVAILABLE = "The database is briefly unavailable. Send this delivery again."
 RETRY_AFTER_SECONDS = "10"
+METHODS = ("POST", "PUT")
 
 
 @dataclass
 class Verdict:
-    """The answer to a delivery, or (with `store`) the delivery to store before answering."""
+    """The answer to a delivery, or (with `store`) the events to store before answering."""
 
     status: int
     message: str
-    store: dict | None = None
+    store: list[dict] = field(default_factory=list)
     activation: Activation | None = field(default=None, repr=False)
 
 
@@ -63,72 +65,63 @@ def _answer(status: int, message: str) -> JsonResponse:
 def _load_activation(activation_id: int) -> Activation | None:
     return (
         Activation.objects.select_related("flow", "version")
-        .only("id", "secret", "status", "survey_id", "shared_key_encrypted", "version", "flow__id", "flow__team_id", "flow__name")
+        .only("id", "secret", "status", "trigger", "options", "state", "shared_key_encrypted", "activated_at",
+              "version", "flow__id", "flow__team_id", "flow__name")
         .filter(pk=activation_id)
         .first()
     )
 
 
-def _verify(activation: Activation | None, secret: str, fields: Mapping[str, str]) -> Verdict:
-    """Every check of a posted delivery, in order; nothing is stored here."""
+def _verify(activation: Activation | None, connector: str, secret: str, request: InboundRequest) -> Verdict:
+    """Every check of a delivery, in order; nothing is stored here."""
     if activation is None or not activation.secret or not constant_time_compare(activation.secret, secret):
         return Verdict(404, "Unknown webhook.")
-    if activation.status not in ACTIVE:
+    trigger = registry.trigger(activation.trigger)
+    if trigger is None or not trigger.accepts_deliveries or registry.get(activation.trigger).connector != connector:
+        return Verdict(404, "Unknown webhook.")
+    if not activation.is_active:
         logger.info("Webhook for inactive flow %s ignored", activation.flow_id)
         return Verdict(200, "Flow is not active; ignored.")
-
-    message = fields.get("MSG")
-    topic = fields.get("Topic", "")
-    supplied = fields.get("HMAC", "")
-    if message is None:
-        return Verdict(400, "Missing MSG field.")
-    expected = hmac.new(activation.shared_key.encode(), message.encode(), hashlib.sha512).hexdigest()
-    if not constant_time_compare(expected, supplied.strip().lower()):
-        logger.warning("Webhook for flow %s refused: bad HMAC", activation.flow_id)
-        return Verdict(403, "Signature does not match.")
-
+    ctx = TriggerContext(options=dict(activation.options or {}), state=dict(activation.state or {}),
+                         shared_key=activation.shared_key, activated_at=activation.activated_at, now=timezone.now())
     try:
-        payload = json.loads(message)
-        if not isinstance(payload, dict):
-            raise ValueError
-    except (ValueError, RecursionError):
-        return Verdict(400, "MSG is not a JSON object.")
-    # Refused for good: PostgreSQL could never store these, and a 503 would have Qualtrics retry forever.
-    problem = json_problem(payload)
-    if problem or "\x00" in topic:
-        return Verdict(400, f"MSG {problem}." if problem else f"Topic {HAS_NUL}.")
-    # Topic arrives prefixed with the brand id: {BrandID}.surveyengine.completedResponse.{SurveyID}
-    if COMPLETED_RESPONSE not in topic:
-        logger.info("Webhook topic %r for flow %s ignored", topic, activation.flow_id)
-        return Verdict(200, "Topic ignored.")
-    survey_id = payload.get("SurveyID") or topic.rsplit(".", 1)[-1]
-    response_id = str(payload.get("ResponseID") or "")
-    if survey_id != activation.survey_id or not response_id.startswith("R_"):
-        logger.info("Webhook for flow %s about survey %r ignored", activation.flow_id, survey_id)
-        return Verdict(200, "Not this flow's survey; ignored.")
-    if len(response_id) > RESPONSE_ID_MAX:
-        return Verdict(400, "ResponseID is longer than any Qualtrics response id.")
-    store = {
-        "flow": activation.flow, "version": activation.version, "response_id": response_id, "survey_id": survey_id,
-        "source": DeliverySource.WEBHOOK, "topic": topic[:300], "payload": payload,
-    }
+        events = trigger.parse(ctx, request)
+    except DeliveryRefused as exc:
+        if exc.status >= 400:
+            logger.info("Webhook for flow %s refused (%s): %s", activation.flow_id, exc.status, exc.message)
+        return Verdict(exc.status, exc.message)
+    if not events:
+        return Verdict(200, "Nothing to run; ignored.")
+    store = []
+    for event in events:
+        if not event.id or len(event.id) > EVENT_ID_MAX:
+            return Verdict(400, f"An event id must have 1 to {EVENT_ID_MAX} characters.")
+        # Refused for good: PostgreSQL could never store these, and a 503 would have the sender retry forever.
+        problem = json_problem(dict(event.data)) or json_problem(event.id) or json_problem(event.topic)
+        if problem:
+            return Verdict(400, f"The delivery {problem}.")
+        store.append({
+            "flow": activation.flow, "version": activation.version, "event_id": event.id,
+            "source": DeliverySource.WEBHOOK, "topic": event.topic[:300], "payload": dict(event.data),
+        })
     return Verdict(200, "", store=store, activation=activation)
 
 
 def _store(verdicts: list[Verdict]) -> None:
-    """Stores the deliveries to store (and their runs and tasks) and the activations' last event
+    """Stores the events to store (and their runs and tasks) and the activations' last event
     time in one transaction, and sets each verdict's message; the answers go out only after it.
-    A delivery already stored for its (flow, response) becomes "Already received."."""
-    pending = [v for v in verdicts if v.store is not None]
+    An event already stored for its (flow, event id) becomes "Already received."."""
+    pending = [v for v in verdicts if v.store]
     if not pending:
         return
+    items = [item for v in pending for item in v.store]
     with transaction.atomic():
-        if len(pending) == 1:
-            runs = [delivery_accept(**pending[0].store)]
-        else:
-            runs = deliveries_accept([v.store for v in pending])
-        for verdict, run in zip(pending, runs, strict=True):
-            verdict.message = "Accepted." if run else "Already received."
+        runs = [delivery_accept(**items[0])] if len(items) == 1 else deliveries_accept(items)
+        position = 0
+        for verdict in pending:
+            mine = runs[position:position + len(verdict.store)]
+            position += len(verdict.store)
+            verdict.message = "Accepted." if any(mine) else "Already received."
         now = timezone.now()
         for activation_id in sorted({v.activation.pk for v in pending}):
             Activation.objects.filter(pk=activation_id).update(last_event_at=now)
@@ -137,10 +130,22 @@ def _store(verdicts: list[Verdict]) -> None:
 # The Django view --------------------------------------------------------------------------------
 
 
+def _inbound(request) -> InboundRequest:
+    content_type = request.content_type or ""
+    body = request.body
+    form = None
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = {key: request.POST.get(key) for key in request.POST}
+    return InboundRequest(
+        method=request.method, headers={k.lower(): v for k, v in request.headers.items()},
+        query={key: request.GET.get(key) for key in request.GET}, body=body, content_type=content_type, form=form,
+    )
+
+
 @csrf_exempt
-def qualtrics_webhook(request, activation_id: int, secret: str):
+def hook(request, connector: str, activation_id: int, secret: str):
     try:
-        return _receive(request, activation_id, secret)
+        return _receive(request, connector, activation_id, secret)
     except DatabaseError as exc:
         logger.warning("Webhook for activation %s refused with 503, the database is unavailable: %s", activation_id, exc)
         response = _answer(503, UNAVAILABLE)
@@ -148,14 +153,24 @@ def qualtrics_webhook(request, activation_id: int, secret: str):
         return response
 
 
-def _receive(request, activation_id: int, secret: str):
+def _receive(request, connector: str, activation_id: int, secret: str):
     if request.method == "GET":
         return HttpResponse("ok")  # some set-ups probe the URL before posting
-    if request.method != "POST":
+    if request.method not in METHODS:
         return _answer(405, "POST only.")
-    verdict = _verify(_load_activation(activation_id), secret, request.POST)
+    verdict = _verify(_load_activation(activation_id), connector, secret, _inbound(request))
     _store([verdict])
     return _answer(verdict.status, verdict.message)
+
+
+def webhook_urls() -> list:
+    """A route per connector whose triggers take deliveries, named `<connector>_webhook`."""
+    keys = sorted({registry.get(t.card).connector for c in registry.connectors() for t in c.triggers
+                   if t.accepts_deliveries})
+    return [
+        path(f"hooks/{key}/<int:activation_id>/<str:secret>/", hook, {"connector": key}, name=f"{key}_webhook")
+        for key in keys
+    ]
 
 
 # The inbox: one thread, one connection, many deliveries per commit ---------------------------------
@@ -177,10 +192,10 @@ class WebhookInbox:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, activation_id: int, secret: str, fields: Mapping[str, str]) -> concurrent.futures.Future:
+    def submit(self, connector: str, activation_id: int, secret: str, request: InboundRequest) -> concurrent.futures.Future:
         """A future of (status, message)."""
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._queue.put((activation_id, secret, fields, future))
+        self._queue.put((connector, activation_id, secret, request, future))
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -207,10 +222,10 @@ class WebhookInbox:
             self._check_connection()
             activations: dict[int, Activation | None] = {}
             verdicts = []
-            for activation_id, secret, fields, _ in batch:
+            for connector, activation_id, secret, request, _ in batch:
                 if activation_id not in activations:
                     activations[activation_id] = _load_activation(activation_id)
-                verdicts.append(_verify(activations[activation_id], secret, fields))
+                verdicts.append(_verify(activations[activation_id], connector, secret, request))
             _store(verdicts)
             return [(v.status, v.message) for v in verdicts]
         except DatabaseError as exc:
@@ -232,8 +247,12 @@ class WebhookInbox:
 
 # The ASGI entrance ------------------------------------------------------------------------------
 
-WEBHOOK_PATH = re.compile(r"/hooks/qualtrics/(?P<activation_id>[0-9]+)/(?P<secret>[^/]+)/")
+WEBHOOK_PATH = re.compile(r"/hooks/(?P<connector>[a-z][a-z0-9]*)/(?P<activation_id>[0-9]+)/(?P<secret>[^/]+)/")
 FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (content_type.startswith("application/") and content_type.endswith("+json"))
 
 
 def webhook_intake(app):
@@ -246,6 +265,7 @@ def webhook_intake(app):
 
     inbox = WebhookInbox()
     rules = DjangoRules()
+    hooked = {p.default_args["connector"] for p in webhook_urls()}
     # The headers Django's middleware puts on the view's JSON answers, besides SecurityMiddleware's.
     answer_headers = [(b"content-type", b"application/json"), (b"x-frame-options", settings.X_FRAME_OPTIONS.encode())]
     for header, config in ((CSP.HEADER_ENFORCE, settings.SECURE_CSP), (CSP.HEADER_REPORT_ONLY, settings.SECURE_CSP_REPORT_ONLY)):
@@ -253,9 +273,10 @@ def webhook_intake(app):
             answer_headers.append((str(header).lower().encode(), build_policy(config).encode()))
 
     def plain(scope, headers: dict[bytes, bytes]) -> bool:
-        """A UTF-8 form post that Django would not redirect or refuse for its host."""
+        """A UTF-8 form or JSON post that Django would not redirect or refuse for its host."""
         content_type = headers.get(b"content-type", b"").decode("latin-1").split(";")
-        if content_type[0].strip().lower() != FORM_TYPE:
+        kind = content_type[0].strip().lower()
+        if kind != FORM_TYPE and not _is_json(kind):
             return False
         charset = next((p.split("=", 1)[1].strip().strip('"').lower() for p in content_type[1:] if "=" in p
                         and p.split("=", 1)[0].strip().lower() == "charset"), "utf-8")
@@ -265,7 +286,7 @@ def webhook_intake(app):
 
     async def intake(scope, receive, send):
         match = WEBHOOK_PATH.fullmatch(scope.get("path", "")) if scope["type"] == "http" else None
-        if match is None or scope.get("method") != "POST":
+        if match is None or scope.get("method") != "POST" or match["connector"] not in hooked:
             return await app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
         if not plain(scope, headers):
@@ -282,17 +303,23 @@ def webhook_intake(app):
             if limit is not None and size > limit:
                 break
         body = b"".join(chunks)
-        fields = None
-        if limit is None or size <= limit:
+        content_type = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+        fields, parsed = None, limit is None or size <= limit
+        if parsed and content_type == FORM_TYPE:
             try:
                 fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True,
                                         max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
             except ValueError:
-                fields = None
-        if fields is None or (message.get("more_body", False)):
+                parsed = False
+        if not parsed or message.get("more_body", False):
             return await app(scope, _replay(body, message.get("more_body", False), receive), send)
+        request = InboundRequest(
+            method="POST", headers={k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers.items()},
+            query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))), body=body,
+            content_type=content_type, form=fields,
+        )
         status, text = await asyncio.wrap_future(
-            inbox.submit(int(match["activation_id"]), match["secret"], fields))
+            inbox.submit(match["connector"], int(match["activation_id"]), match["secret"], request))
         payload = json.dumps({"detail": text}).encode()
         response_headers = [*answer_headers, *rules.security_headers(scope, headers),
                             (b"content-length", str(len(payload)).encode())]

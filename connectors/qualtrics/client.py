@@ -190,15 +190,6 @@ class QualtricsClient(HttpClient):
     def __repr__(self) -> str:
         return f"<QualtricsClient {self.base_url}>"
 
-    @classmethod
-    def for_configuration(cls, configuration: Any, **kwargs: Any) -> QualtricsClient:
-        """A client for an `accounts.Configuration` (its `datacenter` and decrypted `api_token`).
-
-        The (connect, read) timeouts are `settings.QUALTRICS_TIMEOUT` when it is set, else (5, 30).
-        """
-        kwargs.setdefault("timeout", getattr(settings, "QUALTRICS_TIMEOUT", (5, 30)))
-        return cls(datacenter=configuration.datacenter, token=configuration.api_token, **kwargs)
-
     # Plumbing -------------------------------------------------------------------------------
 
     def _describe(self, url: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from connectors.qualtrics import fields as qf
+from connectors.http import ConnectorError
 from connectors.qualtrics.cards._base import client_of, qualtrics_card, required_text
 from connectors.specs import Card, CardInputError, Choice, Field, choices, file_value
 
@@ -475,12 +476,38 @@ def _fetch_response(client: Any, survey_id: str, response_id: str, *, retry_not_
             time.sleep(delays.pop(0))
 
 
+# A survey's definition (questions and their types, for the outputs) is read once per client and
+# survey every few seconds instead of once per run: at many runs a second it was a third of the
+# calls to Qualtrics. Clients are kept per connection between runs (designer/engine.py), so the
+# cache is too; a survey edited meanwhile shows in runs after that.
+SURVEY_CACHE_SECONDS = 10.0
+SURVEYS_KEPT = 64
+
+
+def _survey_definition(client: Any, survey_id: str, *, cached: bool) -> Any:
+    if not cached:
+        return client.get_survey(survey_id)
+    kept = client.__dict__.setdefault("_survey_definitions", {})
+    now = time.monotonic()
+    found = kept.get(survey_id)
+    if found is not None and now - found[0] < SURVEY_CACHE_SECONDS:
+        return found[1]
+    try:
+        survey = client.get_survey(survey_id)
+    except ConnectorError:
+        return None  # question labels are a nicety; the answers are in the record
+    kept[survey_id] = (now, survey)
+    while len(kept) > SURVEYS_KEPT:
+        kept.pop(next(iter(kept)))
+    return survey
+
+
 def _response_outputs(ctx, options, inputs, *, declared: tuple[Field, ...], retry_not_found: bool) -> dict[str, Any]:
     client = client_of(ctx)
     survey_id = required_text(options, "survey_id", "Survey")
     response_id = required_text(inputs, "response_id", "Response ID")
     response = _fetch_response(client, survey_id, response_id, retry_not_found=retry_not_found)
-    outputs = outputs_from_response(response, client.get_survey(survey_id))
+    outputs = outputs_from_response(response, _survey_definition(client, survey_id, cached=retry_not_found))
     keep = {f.key for f in declared}
     return {k: v for k, v in outputs.items() if k in keep or k.startswith(("q.", "ed."))}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -19,12 +18,14 @@ def test_it_builds_the_base_url_from_settings_and_the_datacenter(client, qualtri
     assert client.base_url == qualtrics_sandbox.api_base
 
 
-def test_it_builds_a_client_from_a_configuration(qualtrics_sandbox):
-    configuration = SimpleNamespace(datacenter=qualtrics_sandbox.datacenter, api_token=qualtrics_sandbox.token)
+def test_the_connector_builds_a_client_from_stored_credentials_and_authorizes_it(qualtrics_sandbox):
+    from connectors.qualtrics.connector import connector
 
-    client = QualtricsClient.for_configuration(configuration)
+    client = connector.client({"datacenter": qualtrics_sandbox.datacenter, "api_token": qualtrics_sandbox.token})
+    account = connector.authorize(client)
 
-    assert client.whoami()["brandId"] == qualtrics_sandbox.info.brand_id
+    assert account.details["brand_id"] == qualtrics_sandbox.info.brand_id
+    assert account.id and account.name
 
 
 def test_it_sends_the_token_in_the_x_api_token_header(client, qualtrics_sandbox):

@@ -108,8 +108,8 @@ export const importFlow = (document) => request("POST", "flows/import/", { body:
 export const activateFlow = (id) => request("POST", `flows/${enc(id)}/activate/`);
 export const deactivateFlow = (id) => request("POST", `flows/${enc(id)}/deactivate/`);
 export const getActivation = (id) => request("GET", `flows/${enc(id)}/activation/`);
-export const testFlow = (id, responseId) => request("POST", `flows/${enc(id)}/test/`, { body: { response_id: responseId } });
-export const recentResponses = (id) => request("GET", `flows/${enc(id)}/recent-responses/`);
+export const testFlow = (id, eventId) => request("POST", `flows/${enc(id)}/test/`, { body: { event_id: eventId } });
+export const recentEvents = (id) => request("GET", `flows/${enc(id)}/recent-events/`);
 export async function uploadFile(file) {
   const form = new FormData();
   form.append("file", file);

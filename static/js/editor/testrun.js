@@ -1,21 +1,21 @@
-// Test: run the saved flow once on a recent response chosen from the survey.
+// Test: run the saved flow once on a recent event of its trigger (a response of the survey, say).
 
-import { asList, recentResponses, testFlow } from "./api.js";
+import { asList, recentEvents, testFlow } from "./api.js";
 import { clear, h } from "./dom.js";
 import { notify } from "./notice.js";
 import { formatDateTime } from "./timefmt.js";
 
-function responseId(item) {
+function eventId(item) {
   if (typeof item === "string") return item;
-  return item.response_id ?? item.responseId ?? item.ResponseID ?? item.id ?? "";
+  return item.id ?? "";
 }
 
-function responseLabel(item) {
+function eventLabel(item) {
   if (typeof item === "string") return item;
-  const when = item.recorded_date ?? item.recorded_at ?? item.recordedDate ?? item.end_date ?? item.endDate;
-  const who = item.recipient_email ?? item.recipientEmail ?? item.email ?? item.label;
-  const date = when ? new Date(when) : null;
-  return [formatDateTime(date) || when, who, responseId(item)].filter(Boolean).join(" · ");
+  const when = item.recorded_date;
+  if (!when) return item.label || eventId(item);
+  const date = new Date(when);
+  return [formatDateTime(date) || when, item.email, eventId(item)].filter(Boolean).join(" · ");
 }
 
 export class TestRun {
@@ -36,15 +36,15 @@ export class TestRun {
     }
     clear(dialog);
     const selectId = "test-response";
-    const select = h("select", { id: selectId, disabled: true }, h("option", { value: "", text: "Loading recent responses…" }));
+    const select = h("select", { id: selectId, disabled: true }, h("option", { value: "", text: "Loading recent events…" }));
     const run = h("button", { type: "submit", class: "button primary", text: "Run test", disabled: true });
     const status = h("p", { class: "muted", role: "status" });
     const form = h(
       "form",
       { method: "dialog", class: "form" },
       h("h2", { id: "test-title", text: "Test this flow" }),
-      h("p", { class: "muted", text: `Runs version ${ctx.model.version} once, on a response you pick.${ctx.model.dirty ? " Unsaved changes are not included." : ""}` }),
-      h("label", { for: selectId, text: "Response" }),
+      h("p", { class: "muted", text: `Runs version ${ctx.model.version} once, on a recent event you pick.${ctx.model.dirty ? " Unsaved changes are not included." : ""}` }),
+      h("label", { for: selectId, text: "Event" }),
       select,
       status,
       h("div", { class: "form-actions" }, run, h("button", { type: "button", class: "button", text: "Cancel", onclick: () => dialog.close() })),
@@ -58,11 +58,11 @@ export class TestRun {
     dialog.showModal();
 
     try {
-      const items = asList(await recentResponses(ctx.flowId), "responses");
-      const ids = items.map((item) => [responseId(item), responseLabel(item)]).filter(([id]) => id);
+      const items = asList(await recentEvents(ctx.flowId), "events");
+      const ids = items.map((item) => [eventId(item), eventLabel(item)]).filter(([id]) => id);
       if (!ids.length) {
-        select.replaceChildren(h("option", { value: "", text: "No recent responses" }));
-        status.textContent = "No responses were found for this flow's survey yet. Take the survey once, then try again.";
+        select.replaceChildren(h("option", { value: "", text: "No recent events" }));
+        status.textContent = "No recent events were found for this flow's trigger yet (for a survey: take it once), then try again.";
         return;
       }
       select.replaceChildren(...ids.map(([id, label]) => h("option", { value: id, text: label })));
@@ -70,18 +70,18 @@ export class TestRun {
       run.disabled = false;
       select.focus();
     } catch (error) {
-      select.replaceChildren(h("option", { value: "", text: "Could not load responses" }));
+      select.replaceChildren(h("option", { value: "", text: "Could not load events" }));
       status.textContent = error.message;
       status.classList.add("error");
     }
   }
 
-  async start(responseIdValue, button, status) {
-    if (!responseIdValue) return;
+  async start(eventIdValue, button, status) {
+    if (!eventIdValue) return;
     button.disabled = true;
     status.textContent = "Starting…";
     try {
-      const result = await testFlow(this.ctx.flowId, responseIdValue);
+      const result = await testFlow(this.ctx.flowId, eventIdValue);
       this.dialog.close();
       const runId = result?.run?.id ?? result?.run;
       notify(`Test run ${runId ? `#${runId} ` : ""}started; follow it under Activity.`, {
