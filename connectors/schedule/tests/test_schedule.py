@@ -44,7 +44,8 @@ def test_connector_registers_its_card_and_trigger():
 
 
 def test_card_declaration():
-    assert (SCHEDULE.kind, SCHEDULE.connector, SCHEDULE.group, SCHEDULE.name) == ("event", "schedule", "Schedule", "Schedule")
+    assert (SCHEDULE.kind, SCHEDULE.connector, SCHEDULE.group) == ("event", "schedule", "Schedule")
+    assert SCHEDULE.name == "Schedule"
     assert [f.key for f in SCHEDULE.options] == ["mode", "every_minutes", "cron", "timezone"]
     assert [c.value for c in SCHEDULE.option("mode").choices] == ["interval", "cron"]
     assert SCHEDULE.option("mode").default == "interval"
@@ -258,7 +259,8 @@ def test_run_gives_the_tick_in_utc_and_local_time():
 
 
 def test_run_in_summer_and_with_the_default_zone():
-    assert run_schedule(RunContext(), {"timezone": "America/New_York"}, {"scheduled_at": "2026-07-01T13:30:00+00:00"}) == {
+    summer = run_schedule(RunContext(), {"timezone": "America/New_York"}, {"scheduled_at": "2026-07-01T13:30:00+00:00"})
+    assert summer == {
         "scheduled_at": "2026-07-01T13:30:00Z",
         "scheduled_at_local": "2026-07-01T09:30:00-04:00",
         "timezone": "America/New_York",
