@@ -91,6 +91,7 @@ INSTALLED_APPS = [
 # under connectors/ plus a line here (CONTRIBUTING.md).
 CONNECTORS = [
     "connectors.qualtrics.connector.connector",
+    "connectors.schedule.connector.connector",
     "connectors.core.connector",
 ]
 

@@ -4,7 +4,7 @@ import pytest
 
 from connectors import registry
 from connectors.registry import Registry, UnknownCardError
-from connectors.specs import FIELD_TYPES, SOURCES, Card, Field
+from connectors.specs import FIELD_TYPES, Card, Field
 
 
 def test_get_returns_the_card():
@@ -29,10 +29,13 @@ def test_by_group_puts_events_first_then_names_in_order():
 
 def test_catalog_json_has_the_documented_shape():
     data = registry.catalog_json()
-    assert set(data) == {"cards"}
+    assert set(data) == {"connectors", "cards"}
     keys = {c["key"] for c in data["cards"]}
     assert keys == {c.key for c in registry.all_cards()}
+    connectors = {c["key"]: c for c in data["connectors"]}
+    assert {"qualtrics", "schedule", "core"} <= set(connectors)
     for entry in data["cards"]:
+        assert entry["connector"] in connectors
         assert set(entry) == {
             "key",
             "name",
@@ -61,7 +64,8 @@ def test_catalog_json_has_the_documented_shape():
                 "depends_on",
             }
             assert field["type"] in FIELD_TYPES
-            assert field["source"] is None or field["source"] in SOURCES
+            sources = {s["key"] for s in connectors[entry["connector"]]["sources"]}
+            assert field["source"] is None or field["source"] in sources
             assert field["choices"] is None or all(set(c) == {"value", "label"} for c in field["choices"])
 
 
