@@ -362,7 +362,7 @@ class Bench:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             activation = Activation.objects.get(pk=self.activation.pk)
-            if activation.continuation_token or activation.status == "failing":
+            if activation.cursor or activation.status == "failing":
                 return
             time.sleep(0.2)
 
@@ -457,9 +457,9 @@ class Bench:
         emails = calls.stop()
 
         runs = list(Run.objects.filter(pk__gt=watermark).values(
-            "status", "delivery__response_id", "delivery__received_at", "finished_at", "error"))
-        per_response = Counter(r["delivery__response_id"] for r in runs)
-        succeeded = {r["delivery__response_id"] for r in runs if r["status"] == RunStatus.SUCCEEDED}
+            "status", "delivery__event_id", "delivery__received_at", "finished_at", "error"))
+        per_response = Counter(r["delivery__event_id"] for r in runs)
+        succeeded = {r["delivery__event_id"] for r in runs if r["status"] == RunStatus.SUCCEEDED}
         finished = [r for r in runs if r["finished_at"] is not None]
         result.completed = len(finished)
         result.succeeded = sum(r["status"] == RunStatus.SUCCEEDED for r in runs)

@@ -121,7 +121,7 @@ def make_runs(flow, response_ids: list[str], survey_id: str) -> list[int]:
     version = flow.versions.first()
     ids = []
     for response_id in response_ids:
-        delivery = Delivery.objects.create(flow=flow, response_id=response_id, survey_id=survey_id,
+        delivery = Delivery.objects.create(flow=flow, event_id=response_id, payload={"response_id": response_id},
                                            source=DeliverySource.WEBHOOK)
         ids.append(Run.objects.create(flow=flow, team_id=flow.team_id, version=version, delivery=delivery).pk)
     return ids

@@ -120,7 +120,7 @@ def one_export(flow, response_id: str, survey_id: str) -> tuple[float, dict]:
     from designer.engine import run_execute
     from designer.models import Delivery, DeliverySource, Run
 
-    delivery = Delivery.objects.create(flow=flow, response_id=response_id, survey_id=survey_id, source=DeliverySource.TEST)
+    delivery = Delivery.objects.create(flow=flow, event_id=response_id, payload={"response_id": response_id}, source=DeliverySource.TEST)
     run = Run.objects.create(flow=flow, team_id=flow.team_id, version=flow.versions.first(), delivery=delivery)
     started = time.perf_counter()
     status = run_execute(run.pk)

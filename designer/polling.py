@@ -19,11 +19,6 @@ from designer.models import ACTIVE_STATUSES, Activation, DeliverySource
 
 logger = logging.getLogger(__name__)
 
-# How long a claimed poll holds its activation before another scheduler tick may poll it again
-# (a worker that died mid-poll); polling twice is harmless, since events are stored once.
-POLL_CLAIM_SECONDS = 120
-
-
 def _next_poll(activation: Activation, now):
     seconds = settings.RECONCILE_INTERVAL_SECONDS if activation.mode == "webhook" else settings.POLL_INTERVAL_SECONDS
     return now + timedelta(seconds=seconds)
@@ -75,3 +70,19 @@ def activations_due(now=None) -> list[int]:
     return list(
         Activation.objects.filter(status__in=ACTIVE_STATUSES, next_poll_at__lte=now).values_list("pk", flat=True)
     )
+
+
+def activations_claim_due(now=None) -> list[int]:
+    """The due activations this caller claimed: each one's next poll moves an interval ahead with a
+    conditional update, so that of several schedulers ticking at once only one enqueues it. The
+    poll then sets the real next time (a schedule's next tick); should its worker die, the poll
+    is due again after the interval. Polling twice is harmless: events are stored once."""
+    now = now or timezone.now()
+    due = Activation.objects.filter(status__in=ACTIVE_STATUSES, next_poll_at__lte=now)
+    claimed = []
+    for activation in due.only("id", "mode", "next_poll_at"):
+        if Activation.objects.filter(pk=activation.pk, next_poll_at=activation.next_poll_at).update(
+            next_poll_at=_next_poll(activation, now)
+        ):
+            claimed.append(activation.pk)
+    return claimed

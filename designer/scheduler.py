@@ -19,25 +19,15 @@ logger = logging.getLogger(__name__)
 
 def tick() -> int:
     """One round of the duties; returns how many polls it enqueued."""
-    from datetime import timedelta
-
-    from designer.models import Activation
-    from designer.polling import POLL_CLAIM_SECONDS, activations_due
+    from designer.polling import activations_claim_due
     from designer.runs import runs_requeue_stalled
     from designer.tasks import poll_activation
 
-    enqueued = 0
-    now = timezone.now()
-    due = Activation.objects.filter(pk__in=activations_due(now)).values_list("pk", "next_poll_at")
-    for activation_id, next_poll_at in due:
-        claimed = Activation.objects.filter(pk=activation_id, next_poll_at=next_poll_at).update(
-            next_poll_at=now + timedelta(seconds=POLL_CLAIM_SECONDS)
-        )
-        if claimed:  # another worker's tick did not take it first
-            poll_activation.enqueue(activation_id)
-            enqueued += 1
+    claimed = activations_claim_due()
+    for activation_id in claimed:
+        poll_activation.enqueue(activation_id)
     runs_requeue_stalled()
-    return enqueued
+    return len(claimed)
 
 
 def interval_seconds() -> float:

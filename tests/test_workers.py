@@ -96,9 +96,9 @@ def test_a_burst_of_deliveries_is_drained_once_each(workers, flow, qualtrics_san
     total = 150
     for index in range(total):
         response_id = qualtrics_sandbox.record_response(values={"recipientEmail": f"b{index}@example.com"}, notify=False)
-        msg = json.dumps({"Status": "Complete", "SurveyID": activation.survey_id, "ResponseID": response_id})
+        msg = json.dumps({"Status": "Complete", "SurveyID": activation.options["survey_id"], "ResponseID": response_id})
         mac = hmac.new(activation.shared_key.encode(), msg.encode(), hashlib.sha512).hexdigest()
-        form = {"Topic": f"b.surveyengine.completedResponse.{activation.survey_id}", "MSG": msg, "HMAC": mac}
+        form = {"Topic": f"b.surveyengine.completedResponse.{activation.options["survey_id"]}", "MSG": msg, "HMAC": mac}
         for _ in range(1 + (index % 3 == 0)):  # every third one twice, as a retrying sender would
             assert session.post(url, data=form, timeout=10).status_code == 200
     wait_for(lambda: finished_runs(flow) == total, timeout=120)

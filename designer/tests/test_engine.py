@@ -80,9 +80,9 @@ def test_activating_subscribes_once_and_deactivating_removes_exactly_that_subscr
     other = client.create_event_subscription(topics="controlpanel.activateSurvey", publication_url="https://x.example/", shared_key="k")
     activation = flow_activate(flow=flow)
     assert activation.status == ActivationStatus.ACTIVE_WEBHOOK
-    assert flow_activate(flow=flow).subscription_id == activation.subscription_id
+    assert flow_activate(flow=flow).subscription_id == activation.state.get("subscription_id", "")
     subscriptions = client.list_event_subscriptions()
-    ours = [s for s in subscriptions if s["id"] == activation.subscription_id]
+    ours = [s for s in subscriptions if s["id"] == activation.state.get("subscription_id", "")]
     assert len(subscriptions) == 2 and len(ours) == 1
     assert ours[0]["topics"] == f"surveyengine.completedResponse.{qualtrics_sandbox.survey_id}"
     assert ours[0]["publicationUrl"].startswith("https://flows.example.com/hooks/qualtrics/")
@@ -94,7 +94,7 @@ def test_without_a_public_url_the_flow_polls_and_says_so(settings, make_flow):
     settings.PUBLIC_BASE_URL = ""
     activation = flow_activate(flow=make_flow())
     assert activation.status == ActivationStatus.ACTIVE_POLLING
-    assert "No public URL" in activation.reason and activation.subscription_id == ""
+    assert "No public URL" in activation.reason and activation.state.get("subscription_id", "") == ""
 
 
 def test_when_qualtrics_refuses_the_subscription_the_flow_polls(settings, make_flow, qualtrics_sandbox):
@@ -157,13 +157,13 @@ def active(settings, make_flow):
 
 
 def test_the_same_delivery_posted_five_times_gives_one_run(client, active):
-    answers = [post_delivery(client, active, "R_abc123", active.survey_id).json()["detail"] for _ in range(5)]
+    answers = [post_delivery(client, active, "R_abc123", active.options["survey_id"]).json()["detail"] for _ in range(5)]
     assert answers == ["Accepted."] + ["Already received."] * 4
     assert Run.objects.filter(flow=active.flow).count() == 1
 
 
 def test_a_bad_hmac_is_refused_and_nothing_runs(client, active):
-    response = post_delivery(client, active, "R_abc123", active.survey_id, key="wrong-key")
+    response = post_delivery(client, active, "R_abc123", active.options["survey_id"], key="wrong-key")
     assert response.status_code == 403
     assert not Run.objects.exists() and not Delivery.objects.exists()
 
@@ -174,14 +174,14 @@ def test_a_wrong_secret_in_the_url_is_not_found(client, active):
 
 
 def test_an_unknown_topic_gets_200_and_a_log_line(client, active, caplog):
-    response = post_delivery(client, active, "R_abc123", active.survey_id, topic="brand.threesixty.created")
+    response = post_delivery(client, active, "R_abc123", active.options["survey_id"], topic="brand.threesixty.created")
     assert response.status_code == 200 and "ignored" in response.json()["detail"]
     assert not Run.objects.exists()
     assert "ignored" in caplog.text
 
 
 def test_a_malformed_message_is_refused_clearly(client, active):
-    response = post_delivery(client, active, "R_abc123", active.survey_id, msg="not json")
+    response = post_delivery(client, active, "R_abc123", active.options["survey_id"], msg="not json")
     assert response.status_code == 400 and "JSON" in response.json()["detail"]
     assert client.post(reverse("qualtrics_webhook", args=[active.pk, active.secret]), {}).status_code == 400
 
@@ -197,9 +197,9 @@ def test_a_delivery_after_deactivation_is_ignored(client, active):
 
 def test_a_burst_of_deliveries_gives_exactly_one_run_each(client, active):
     for index in range(1000):
-        post_delivery(client, active, f"R_burst{index:05d}", active.survey_id)
+        post_delivery(client, active, f"R_burst{index:05d}", active.options["survey_id"])
     for index in range(0, 1000, 10):  # Qualtrics retries some: duplicates change nothing
-        post_delivery(client, active, f"R_burst{index:05d}", active.survey_id)
+        post_delivery(client, active, f"R_burst{index:05d}", active.options["survey_id"])
     assert Run.objects.filter(flow=active.flow).count() == 1000
     assert Delivery.objects.filter(flow=active.flow).count() == 1000
 
@@ -240,7 +240,7 @@ def test_a_delivery_is_answered_as_stored_when_the_task_queue_refuses_its_run(
     settings.TASKS = {"default": {"BACKEND": "tests.task_backends.UnreachableQueue"}}
     response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "queued@example.com"}, notify=False)
     with django_capture_on_commit_callbacks(execute=True):
-        response = post_delivery(client, activation, response_id, activation.survey_id)
+        response = post_delivery(client, activation, response_id, activation.options["survey_id"])
 
     assert response.status_code == 200  # stored: Qualtrics need not send it again
     run = Run.objects.get(flow=flow)
@@ -264,7 +264,7 @@ def test_polling_and_the_webhook_never_run_a_response_twice(client, settings, ma
     activation.secret = "s" * 20
     activation.save()
     response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "twice@example.com"}, notify=False)
-    post_delivery(client, activation, response_id, activation.survey_id)
+    post_delivery(client, activation, response_id, activation.options["survey_id"])
     assert activation_poll(activation.pk) == 0
     assert Run.objects.filter(flow=flow).count() == 1
 
@@ -289,8 +289,8 @@ def deliver(flow, sandbox, values=None):
     from designer.runs import delivery_accept
 
     response_id = sandbox.record_response(values=values or {"recipientEmail": "ada@example.com"}, notify=False)
-    return delivery_accept(flow=flow, version=flow.versions.first(), response_id=response_id,
-                           survey_id=sandbox.survey_id, source="webhook")
+    return delivery_accept(flow=flow, version=flow.versions.first(), event_id=response_id,
+                           payload={"response_id": response_id}, source="webhook")
 
 
 def test_question_answers_are_outputs_of_the_event(settings, make_flow, qualtrics_sandbox):
@@ -413,7 +413,7 @@ def test_the_test_button_runs_once_on_a_chosen_response(owner_client, settings, 
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     flow = make_flow(steps=[])
     response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "t@e.st"}, notify=False)
-    listed = owner_client.get(reverse("api_flow_recent_responses", args=[flow.pk])).json()["responses"]
+    listed = owner_client.get(reverse("api_flow_recent_events", args=[flow.pk])).json()["responses"]
     assert response_id in [r["response_id"] for r in listed]
     answer = owner_client.post(reverse("api_flow_test", args=[flow.pk]), {"response_id": response_id}, content_type="application/json")
     assert answer.status_code == 202

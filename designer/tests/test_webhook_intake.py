@@ -40,7 +40,9 @@ def activation(team, immediate_tasks):
     item = Activation.objects.get(flow=flow)
     item.status = ActivationStatus.ACTIVE_WEBHOOK
     item.version = flow.versions.first()
-    item.survey_id = "SV_1"
+    item.trigger = "qualtrics.new_response"
+    item.options = {"survey_id": "SV_1"}
+    item.mode = "webhook"
     item.secret = "s3cret-path"
     item.shared_key = "shared-key"
     item.save()
@@ -91,8 +93,8 @@ async def test_the_intake_answers_every_case_as_the_view_does(activation):
     assert (status, json.loads(body)) == (200, {"detail": "Already received."})
     expected = await database_sync_to_async(lambda: view.post(path_of(activation), form("R_accepted")))()
     assert (expected.status_code, expected.json()) == (200, {"detail": "Already received."})
-    assert await database_sync_to_async(lambda: Delivery.objects.filter(response_id="R_accepted").count())() == 1
-    assert await database_sync_to_async(lambda: Run.objects.filter(delivery__response_id="R_accepted").count())() == 1
+    assert await database_sync_to_async(lambda: Delivery.objects.filter(event_id="R_accepted").count())() == 1
+    assert await database_sync_to_async(lambda: Run.objects.filter(delivery__event_id="R_accepted").count())() == 1
 
 
 @pytest.mark.asyncio
@@ -104,7 +106,7 @@ async def test_concurrent_deliveries_are_stored_once_each_and_answered_after_sto
     assert {status for status, _, _ in answers} == {200}
     assert details.count("Accepted.") == len(ids)
     assert details.count("Already received.") == len(ids[::4])
-    stored = await database_sync_to_async(lambda: sorted(Run.objects.values_list("delivery__response_id", flat=True)))()
+    stored = await database_sync_to_async(lambda: sorted(Run.objects.values_list("delivery__event_id", flat=True)))()
     assert stored == sorted(ids)
     last_event = await database_sync_to_async(lambda: Activation.objects.get(pk=activation.pk).last_event_at)()
     assert last_event is not None

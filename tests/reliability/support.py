@@ -48,14 +48,14 @@ def webhook_form(activation, response_id: str) -> dict[str, str]:
     msg = json.dumps(
         {
             "Status": "Complete",
-            "SurveyID": activation.survey_id,
+            "SurveyID": activation.options["survey_id"],
             "ResponseID": response_id,
             "CompletedDate": "2026-11-30 10:00:00",
             "BrandID": "brand",
         }
     )
     mac = hmac.new(activation.shared_key.encode(), msg.encode(), hashlib.sha512).hexdigest()
-    return {"Topic": f"brand.surveyengine.completedResponse.{activation.survey_id}", "MSG": msg, "HMAC": mac}
+    return {"Topic": f"brand.surveyengine.completedResponse.{activation.options["survey_id"]}", "MSG": msg, "HMAC": mac}
 
 
 def webhook_path(activation) -> str:

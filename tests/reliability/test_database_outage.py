@@ -123,8 +123,8 @@ def test_a_webhook_that_cannot_get_the_sqlite_write_lock_answers_503_and_is_stor
     again = client.post(webhook_path(activation), form)
     assert (accepted.status_code, again.status_code) == (200, 200)
     assert again.json()["detail"] == "Already received."
-    assert Delivery.objects.filter(flow=flow, response_id=response_id).count() == 1
-    assert Run.objects.filter(flow=flow, delivery__response_id=response_id).count() == 1
+    assert Delivery.objects.filter(flow=flow, event_id=response_id).count() == 1
+    assert Run.objects.filter(flow=flow, delivery__event_id=response_id).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.scaleout]
 def deliver(flow, sandbox, email: str) -> Run:
     response_id = sandbox.record_response(values={"recipientEmail": email}, notify=False)
     return delivery_accept(
-        flow=flow, version=flow.versions.first(), response_id=response_id, survey_id=sandbox.survey_id, source="webhook"
+        flow=flow, version=flow.versions.first(), event_id=response_id, payload={"response_id": response_id}, source="webhook"
     )
 
 

@@ -119,8 +119,8 @@ def test_a_run_interrupted_after_a_step_failed_ends_failed_on_resume_without_sen
     run = delivery_accept(
         flow=flow,
         version=flow.versions.first(),
-        response_id=response_id,
-        survey_id=qualtrics_sandbox.survey_id,
+        event_id=response_id,
+        payload={"response_id": response_id},
         source="webhook",
     )
     qualtrics_sandbox.inject_fault("directories", 400, count=1, method="POST")

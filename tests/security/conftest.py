@@ -114,7 +114,7 @@ def build_world(*, team: Team, other_team: Team, sandbox, media_root: Path) -> W
     activation = flow_activate(flow=flow, user=users["owner"])
 
     delivery = Delivery.objects.create(
-        flow=flow, response_id=RESPONSE_ID, survey_id=sandbox.survey_id, source=DeliverySource.TEST
+        flow=flow, event_id=RESPONSE_ID, payload={"response_id": RESPONSE_ID}, source=DeliverySource.TEST
     )
     run = Run.objects.create(flow=flow, team=team, version=version, delivery=delivery, status=RunStatus.SUCCEEDED)
     folder = media_root / "runs" / str(run.pk)

@@ -348,7 +348,7 @@ MATRIX: dict[str, dict[str, Call]] = {
     "api_flow_activation": {"GET": get((403, 404, 200, 200, 200, 200))},
     "api_flow_test": {"POST": data((403, 404, 403, 202, 202, 202), lambda w: {"response_id": "R_someResponse"})},
     # Loads survey responses through the flow's configuration, which viewers may not use.
-    "api_flow_recent_responses": {"GET": get((403, 404, 403, 200, 200, 200))},
+    "api_flow_recent_events": {"GET": get((403, 404, 403, 200, 200, 200))},
     "api_files": {
         "POST": upload(
             (403, 201, 403, 201, 201, 201), lambda w: {"file": SimpleUploadedFile("survey.qsf", b'{"SurveyEntry": {}}')}

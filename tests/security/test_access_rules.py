@@ -23,6 +23,6 @@ def test_the_configuration_authorize_address_only_authorizes(world):
 
 
 def test_viewers_cannot_load_survey_responses_through_the_flows_configuration(world):
-    url = reverse("api_flow_recent_responses", args=[world.flow.pk])
+    url = reverse("api_flow_recent_events", args=[world.flow.pk])
     assert world.client("viewer").get(url).status_code == 403
     assert world.client("editor").get(url).status_code == 200

@@ -36,7 +36,7 @@ from tests.security.conftest import World, build_world, sign_in_everyone
 MAX_EXAMPLES = int(os.environ.get("QFLOWS_FUZZ_EXAMPLES", "25"))
 RANDOM = os.environ.get("QFLOWS_FUZZ_RANDOM") == "1"
 # Each of these asks Qualtrics for a response export: fewer examples, same checks.
-SLOW_OPERATIONS = {"GET /api/flows/{id}/recent-responses/": 5}
+SLOW_OPERATIONS = {"GET /api/flows/{id}/recent-events/": 5}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 CONFIG = schemathesis.Config.from_dict(
     {

@@ -49,8 +49,8 @@ def run_import(world, qualtrics_sandbox, file_value: dict):
     run = delivery_accept(
         flow=world.flow,
         version=world.flow.versions.first(),
-        response_id=response_id,
-        survey_id=qualtrics_sandbox.survey_id,
+        event_id=response_id,
+        payload={"response_id": response_id},
         source="webhook",
     )
     run_execute(run.pk)
