@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Configuration
+from connectors import registry
 from connectors.http import ConnectorError
 from designer import live
 from designer.models import MODE_STATUS, Activation, ActivationStatus, Flow
@@ -121,8 +122,6 @@ def flow_activate(*, flow: Flow, user=None) -> Activation:
 
 def flow_deactivate(*, flow: Flow, reason: str = "") -> Activation:
     """Disables exactly this activation's trigger (removes its subscription), and stops polling."""
-    from connectors import registry
-
     activation, _ = Activation.objects.get_or_create(flow=flow)
     note = reason
     trigger = registry.trigger(activation.trigger) if activation.trigger else None

@@ -15,7 +15,10 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.http import ConnectorError
+from designer.activation import activation_failing, activation_recovered
 from designer.models import ACTIVE_STATUSES, Activation, DeliverySource
+from designer.runs import delivery_accept
+from designer.triggers import connection_client, polls, trigger_context
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +29,6 @@ def _next_poll(activation: Activation, now):
 
 def activation_poll(activation_id: int) -> int:
     """Asks the trigger for events since the last poll and starts a run for each new one."""
-    from designer.activation import activation_failing, activation_recovered
-    from designer.runs import delivery_accept
-    from designer.triggers import connection_client, polls, trigger_context
-
     activation = Activation.objects.select_related("flow", "version", "configuration").filter(pk=activation_id).first()
     if activation is None or not activation.is_active:
         return 0

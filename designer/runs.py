@@ -1,4 +1,7 @@
-"""Creating runs: from deliveries, tests and re-runs; enqueued after the transaction commits."""
+"""Creating runs: from deliveries, tests and re-runs; enqueued after the transaction commits.
+
+Imports go one way: polling and webhooks use this module, this module enqueues `designer.tasks`,
+and the tasks import what they run (the engine, polling) only when they run it."""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import Configuration
 from connectors.http import ConnectorError
-
-from designer.models import EVENT_SOURCES, Delivery, DeliverySource, Flow, FlowVersion, Run, RunStatus
+from designer.models import EVENT_SOURCES, Activation, Delivery, DeliverySource, Flow, FlowVersion, Run, RunStatus
+from designer.tasks import execute_run
+from designer.triggers import TriggerError, connection_client, flow_event, trigger_context
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +25,6 @@ class RunRequestError(Exception):
 
 
 def _enqueue(run_id: int) -> None:
-    from designer.tasks import execute_run
-
     if _stored_in_this_database(execute_run):
         # The task is a row next to the run: one commit stores both, and no worker sees the
         # task before the run exists.
@@ -33,8 +36,6 @@ def _enqueue(run_id: int) -> None:
 def _hand_over(run_id: int) -> None:
     """Sends a stored run to the workers (Celery). If the broker refuses, the run stays queued and
     the scheduler hands it over later: the delivery that made it is answered as stored."""
-    from designer.tasks import execute_run
-
     try:
         execute_run.enqueue(run_id)
     except Exception:
@@ -143,10 +144,6 @@ def flow_test(*, flow: Flow, event_id: str) -> Run:
 def flow_recent_events(*, flow: Flow, definition: dict | None = None, limit: int = 20) -> list[dict]:
     """Recent events of the flow's trigger (the latest responses of its survey, say), newest
     first, for the editor's Test button: `[{"id", "label", "data", ...}]`."""
-    from accounts.models import Configuration
-    from designer.models import Activation
-    from designer.triggers import TriggerError, connection_client, flow_event, trigger_context
-
     try:
         event = flow_event(definition if definition is not None else flow.definition)
     except TriggerError as exc:
@@ -181,8 +178,6 @@ def runs_requeue_stalled(*, older_than: timedelta = timedelta(seconds=60)) -> in
     stalled = list(
         Run.objects.filter(status=RunStatus.QUEUED, updated_at__lt=now - older_than).values_list("pk", flat=True)[:500]
     ) + list(Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now).values_list("pk", flat=True)[:500])
-    from designer.tasks import execute_run
-
     for run_id in stalled:
         Run.objects.filter(pk=run_id).update(updated_at=now)
         execute_run.enqueue(run_id)
