@@ -116,7 +116,7 @@ def test_an_activated_flow_runs_on_a_worker_and_the_run_appears_live(
     row.get_by_role("link", name=f"#{run.pk}").click()
     expect(page).to_have_url(f"{live_server.url}/runs/{run.pk}/")
     expect(page.locator("#run-status")).to_have_text("Succeeded")
-    expect(page.locator("#run")).to_contain_text(f"Version v1 · response {response_id} (webhook)")
+    expect(page.locator("#run")).to_contain_text(f"Version v1 · event {response_id} (webhook)")
     steps = page.locator("#run-steps > li")
     expect(steps).to_have_count(2)
     trigger, step_1 = steps.nth(0), steps.nth(1)

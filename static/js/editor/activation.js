@@ -8,9 +8,10 @@ const LABELS = {
   activating: "Activating…",
   active_webhook: "Active (webhook)",
   active_polling: "Active (polling)",
+  active_schedule: "Active (schedule)",
   failing: "Failing",
 };
-const ACTIVE = ["activating", "active_webhook", "active_polling", "failing"];
+const ACTIVE = ["activating", "active_webhook", "active_polling", "active_schedule", "failing"];
 
 export function activationLabel(activation) {
   const status = activation?.status || "inactive";
