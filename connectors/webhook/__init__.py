@@ -1,0 +1,1 @@
+"""Webhook connector: flows started by a request to their own URL."""
