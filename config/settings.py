@@ -92,6 +92,7 @@ INSTALLED_APPS = [
 CONNECTORS = [
     "connectors.qualtrics.connector.connector",
     "connectors.schedule.connector.connector",
+    "connectors.webhook.connector.connector",
     "connectors.core.connector",
 ]
 
