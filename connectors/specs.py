@@ -112,9 +112,6 @@ class Card:
     run: RunCallable | None = None
     dynamic_outputs: DynamicOutputsCallable | None = None
     needs_configuration: bool = False
-    # Event cards: event_outputs(record, definition) turns the provider's record of the event
-    # (a Qualtrics response) into this card's outputs.
-    event_outputs: Callable[..., dict[str, Any]] | None = None
     # Example outputs, shown before the first real event; every key must be a declared output.
     sample_outputs: Mapping[str, Any] = field(default_factory=dict)
 

@@ -602,7 +602,6 @@ NEW_RESPONSE: Card = qualtrics_card(
     outputs=NEW_RESPONSE_OUTPUTS,
     run=run_new_response,
     dynamic_outputs=survey_dynamic_outputs,
-    event_outputs=outputs_from_response,
     sample_outputs=NEW_RESPONSE_SAMPLE,
 )
 READ_RESPONSE: Card = qualtrics_card(
