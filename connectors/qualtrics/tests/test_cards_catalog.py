@@ -109,7 +109,7 @@ def test_new_response_options_and_outputs_match_the_list():
         "recipient_email",
         "recipient_ip_address",
     ]
-    assert card.dynamic_outputs is not None and card.event_outputs is not None
+    assert card.dynamic_outputs is not None and card.run is not None
 
 
 def test_read_response_options_inputs_and_outputs_match_the_list():

@@ -132,7 +132,7 @@ def test_a_response_becomes_the_event_outputs():
 def test_every_event_output_key_is_declared_by_the_card_or_the_survey():
     card = registry.get("qualtrics.new_response")
     declared = {f.key for f in card.outputs} | {f.key for f in survey_output_fields(SURVEY)}
-    assert set(card.event_outputs(RESPONSE, SURVEY)) == declared
+    assert set(outputs_from_response(RESPONSE, SURVEY)) == declared
 
 
 def test_labels_come_from_the_survey_when_the_record_has_none():
