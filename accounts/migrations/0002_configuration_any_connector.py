@@ -57,6 +57,36 @@ class Migration(migrations.Migration):
             name="connector",
             field=models.CharField(help_text="Key of the connector this connects to; fixed once created.", max_length=30),
         ),
+        # Defaults, so that reversing the removals below can add the columns back to existing rows.
+        migrations.AlterField(
+            model_name="configuration",
+            name="api_token_encrypted",
+            field=models.BinaryField(default=b"", editable=False),
+        ),
+        migrations.AlterField(
+            model_name="configuration",
+            name="datacenter",
+            field=models.CharField(default="", max_length=30, verbose_name="data center ID"),
+        ),
+        migrations.AlterField(
+            model_name="configuration", name="username", field=models.CharField(blank=True, default="", max_length=150)
+        ),
+        migrations.AlterField(
+            model_name="configuration",
+            name="token_last4",
+            field=models.CharField(blank=True, default="", editable=False, max_length=4),
+        ),
+        migrations.AlterField(
+            model_name="configuration", name="qualtrics_user_id", field=models.CharField(blank=True, default="", max_length=64)
+        ),
+        migrations.AlterField(
+            model_name="configuration",
+            name="qualtrics_user_name",
+            field=models.CharField(blank=True, default="", max_length=150),
+        ),
+        migrations.AlterField(
+            model_name="configuration", name="brand_id", field=models.CharField(blank=True, default="", max_length=100)
+        ),
         migrations.AddField(
             model_name="configuration",
             name="public_credentials",
