@@ -17,11 +17,15 @@ from accounts.openapi import (
 )
 from accounts.permissions import TeamRole
 from accounts.selectors import configuration_can_manage, configurations_visible
-from accounts.serializers import ConfigurationSerializer
+from accounts.serializers import ConfigurationInputSerializer, ConfigurationSerializer
 
 
 def _input_error(exc: services.ConfigurationInputError) -> Response:
     return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _refused(field: str, message: str) -> Response:
+    return Response({field: [message]}, status=status.HTTP_400_BAD_REQUEST)
 
 
 class ConfigurationListApi(APIView):
@@ -34,17 +38,29 @@ class ConfigurationListApi(APIView):
 
     @extend_schema(
         operation_id="configurations_create",
-        description="Creates a configuration and authorizes it with Qualtrics (`GET whoami`).",
+        description=(
+            "Creates a connection of `connector` and authorizes it with that service. `connector` may be left "
+            "out when only one connector on the server takes connections."
+        ),
         request=ConfigurationCreate,
         responses={201: ConfigurationOut, 400: ConfigurationFieldErrors, **errors(415)},
     )
     def post(self, request):
-        serializer = ConfigurationSerializer(data=request.data, context={"request": request})
+        serializer = ConfigurationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        values = serializer.validated_data
+        connector = values.get("connector")
+        if not connector:
+            choices = services.connectors_with_credentials()
+            if len(choices) != 1:
+                keys = ", ".join(c.key for c in choices)
+                return _refused("connector", f"Name the connector to connect ({keys}).")
+            connector = choices[0].key
         try:
-            # A missing token is the service's to refuse, with its message on the api_token field.
-            values = {"api_token": "", **serializer.validated_data}
-            configuration = services.configuration_create(membership=request.membership, **values)
+            configuration = services.configuration_create(
+                membership=request.membership, connector=connector, name=values.get("name", ""),
+                credentials=values.get("credentials") or {}, shared=values.get("shared", False),
+            )
         except services.ConfigurationInputError as exc:
             return _input_error(exc)
         data = ConfigurationSerializer(configuration, context={"request": request}).data
@@ -64,24 +80,49 @@ class ConfigurationDetailApi(APIView):
     def get(self, request, pk: int):
         return Response(ConfigurationSerializer(self._get(request, pk), context={"request": request}).data)
 
+    def _update(self, request, pk: int, *, partial: bool):
+        configuration = self._get(request, pk, manage=True)
+        serializer = ConfigurationInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values = serializer.validated_data
+        if values.get("connector") not in (None, configuration.connector):
+            return _refused("connector", "The connector of a configuration cannot be changed; add a new one instead.")
+        given = values.get("credentials") or {}
+        credentials = {**(configuration.public_credentials or {}), **given} if partial else given
+        try:
+            configuration = services.configuration_update(
+                configuration=configuration,
+                name=values.get("name", configuration.name if partial else ""),
+                credentials=credentials,
+                shared=values.get("shared", configuration.shared if partial else False),
+            )
+        except services.ConfigurationInputError as exc:
+            return _input_error(exc)
+        return Response(ConfigurationSerializer(configuration, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="configurations_update",
+        description=(
+            "Replaces its name, sharing and credentials; a blank or absent secret keeps the stored one. "
+            "Changed credentials are authorized again."
+        ),
+        request=ConfigurationUpdate,
+        responses={200: ConfigurationOut, 400: ConfigurationFieldErrors, **errors(404, 415)},
+    )
+    def put(self, request, pk: int):
+        return self._update(request, pk, partial=False)
+
     @extend_schema(
         operation_id="configurations_partial_update",
-        description="Changes it; a new token or data center is authorized again.",
+        description=(
+            "Changes what is given; credential fields left out keep their values, and a blank secret keeps the "
+            "stored one. Changed credentials are authorized again."
+        ),
         request=ConfigurationUpdate,
         responses={200: ConfigurationOut, 400: ConfigurationFieldErrors, **errors(404, 415)},
     )
     def patch(self, request, pk: int):
-        configuration = self._get(request, pk, manage=True)
-        serializer = ConfigurationSerializer(configuration, data=request.data, partial=True, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        values = {f: getattr(configuration, f) for f in ("name", "datacenter", "username", "shared")}
-        values.update(serializer.validated_data)
-        values.setdefault("api_token", "")
-        try:
-            configuration = services.configuration_update(configuration=configuration, **values)
-        except services.ConfigurationInputError as exc:
-            return _input_error(exc)
-        return Response(ConfigurationSerializer(configuration, context={"request": request}).data)
+        return self._update(request, pk, partial=True)
 
     @extend_schema(
         operation_id="configurations_destroy",
@@ -100,7 +141,7 @@ class ConfigurationAuthorizeApi(ConfigurationDetailApi):
 
     @extend_schema(
         operation_id="configurations_authorize",
-        description="Proves the token again with `GET whoami`; `status` and `status_message` say how it went.",
+        description="Proves the credentials again with the service; `status` and `status_message` say how it went.",
         request=None,
         responses={200: ConfigurationOut, **errors(404)},
     )

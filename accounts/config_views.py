@@ -1,33 +1,20 @@
-"""Pages for Qualtrics configurations. Thin: parse, call a service, render."""
+"""Pages for configurations (the saved connections of any connector). Thin: parse, call a
+service, render."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import configurations as services
+from accounts.forms import ConfigurationForm
 from accounts.models import Role
 from accounts.permissions import team_required
 from accounts.selectors import configuration_can_manage, configurations_visible
-from designer.services import flows_using_configuration
-
-
-class ConfigurationForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="Something unique, so you can tell configurations apart.")
-    datacenter = forms.CharField(
-        label="Data Center ID", max_length=30,
-        help_text="The subdomain of your Qualtrics address: us1 in us1.qualtrics.com.",
-    )
-    api_token = forms.CharField(
-        label="API Token", required=False, strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Account Settings → Qualtrics IDs → API → Token.",
-    )
-    username = forms.CharField(max_length=150, required=False, help_text="What you use to sign in to Qualtrics.")
-    shared = forms.BooleanField(required=False, label="Share with my team")
 
 
 def _get(request, pk: int, *, manage: bool = False):
@@ -35,6 +22,13 @@ def _get(request, pk: int, *, manage: bool = False):
     if manage and not configuration_can_manage(membership=request.membership, configuration=configuration):
         raise PermissionDenied("Only the creator, or a team owner or admin for shared ones, can change this configuration.")
     return configuration
+
+
+def _connector_of(configuration):
+    try:
+        return services.connector_for(configuration.connector)
+    except services.ConfigurationInputError:
+        raise Http404(f"The connector “{configuration.connector}” of this configuration is not on this server.") from None
 
 
 @team_required()
@@ -48,32 +42,57 @@ def configuration_list(request):
 
 @team_required(Role.EDITOR)
 def configuration_create(request):
-    form = ConfigurationForm(request.POST or None)
+    choices = services.connectors_with_credentials()
+    key = request.GET.get("connector") or request.POST.get("connector") or ""
+    if not key:
+        if len(choices) != 1:
+            return render(request, "accounts/configuration_connector.html", {"connectors": choices})
+        key = choices[0].key
+    try:
+        connector = services.connector_for(key)
+    except services.ConfigurationInputError as exc:
+        raise Http404(exc.message) from None
+    form = ConfigurationForm(request.POST or None, connector=connector)
     if request.method == "POST" and form.is_valid():
         try:
-            configuration = services.configuration_create(membership=request.membership, **form.cleaned_data)
+            configuration = services.configuration_create(
+                membership=request.membership, connector=connector.key, name=form.cleaned_data["name"],
+                credentials=form.credentials(), shared=form.cleaned_data["shared"],
+            )
         except services.ConfigurationInputError as exc:
-            form.add_error(exc.field, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             _report(request, configuration)
             return redirect("configurations")
-    return render(request, "accounts/configuration_form.html", {"form": form, "creating": True})
+    return render(request, "accounts/configuration_form.html", {
+        "form": form, "creating": True, "connector": connector, "choose_other": len(choices) > 1,
+        "action": f"{reverse('configuration_create')}?connector={connector.key}",
+    })
 
 
 @team_required(Role.EDITOR)
 def configuration_edit(request, pk: int):
     configuration = _get(request, pk, manage=True)
-    initial = {f: getattr(configuration, f) for f in ("name", "datacenter", "username", "shared")}
-    form = ConfigurationForm(request.POST or None, initial=initial)
+    connector = _connector_of(configuration)
+    initial = {"name": configuration.name, "shared": configuration.shared}
+    secret_keys = {f.key for f in connector.credentials if f.secret}
+    initial.update({k: v for k, v in (configuration.public_credentials or {}).items() if k not in secret_keys})
+    form = ConfigurationForm(request.POST or None, initial=initial, connector=connector, configuration=configuration)
     if request.method == "POST" and form.is_valid():
         try:
-            configuration = services.configuration_update(configuration=configuration, **form.cleaned_data)
+            configuration = services.configuration_update(
+                configuration=configuration, name=form.cleaned_data["name"], credentials=form.credentials(),
+                shared=form.cleaned_data["shared"],
+            )
         except services.ConfigurationInputError as exc:
-            form.add_error(exc.field, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             _report(request, configuration, saved=True)
             return redirect("configurations")
-    return render(request, "accounts/configuration_form.html", {"form": form, "configuration": configuration})
+    return render(request, "accounts/configuration_form.html", {
+        "form": form, "configuration": configuration, "connector": connector,
+        "action": reverse("configuration_edit", args=[configuration.pk]),
+    })
 
 
 @team_required(Role.EDITOR)
@@ -92,13 +111,14 @@ def configuration_delete(request, pk: int):
         note = f" These flows are now inactive: {', '.join(names)}." if names else ""
         messages.success(request, f"Deleted “{configuration.name}”.{note}")
         return redirect("configurations")
-    flows = flows_using_configuration(configuration=configuration)
+    flows = services.configuration_user_names(configuration=configuration)
     return render(request, "accounts/configuration_delete.html", {"configuration": configuration, "flows": flows})
 
 
 def _report(request, configuration, saved: bool = False) -> None:
     prefix = f"Saved “{configuration.name}”. " if saved else ""
     if configuration.status == "authorized":
-        messages.success(request, f"{prefix}“{configuration.name}” is authorized as {configuration.qualtrics_user_name}.")
+        who = configuration.account_name or configuration.account_id
+        messages.success(request, f"{prefix}“{configuration.name}” is authorized as {who}.")
     else:
         messages.error(request, f"{prefix}“{configuration.name}” is not authorized: {configuration.status_message}")

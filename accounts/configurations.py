@@ -1,19 +1,26 @@
-"""Services for Qualtrics configurations: create, update, authorize, delete, rotate keys."""
+"""Services for configurations, the saved connections of any connector: create, update,
+authorize, delete, rotate keys.
+
+What a connection holds is declared by its connector (`Connector.credentials`); its name for
+people is the connector's `connection_label`. Nothing here knows a particular connector.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Mapping
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.crypto import decrypt_text, encrypt_text, is_current
 from accounts.models import Configuration, ConfigurationStatus, Membership
+from accounts.signals import configuration_deleting, configuration_users
 
 logger = logging.getLogger(__name__)
 
-DATACENTER_RE = re.compile(r"^[A-Za-z0-9]{1,30}$")
+CREDENTIAL_MAX_CHARS = 2_000
 
 
 class ConfigurationInputError(ValueError):
@@ -25,106 +32,174 @@ class ConfigurationInputError(ValueError):
         self.message = message
 
 
-def _clean(*, team, name: str, datacenter: str, exclude_pk: int | None = None) -> tuple[str, str]:
-    name = (name or "").strip()
-    datacenter = (datacenter or "").strip().lower()
+def connectors_with_credentials() -> list:
+    """The registered connectors whose cards need a connection, in catalog order."""
+    from connectors.registry import registry
+
+    return [c for c in registry.connectors() if c.needs_connection]
+
+
+def connector_for(key: str):
+    """The connector `key` when it takes connections; ConfigurationInputError("connector") otherwise."""
+    from connectors.registry import UnknownConnectorError, registry
+
+    try:
+        connector = registry.connector(str(key or ""))
+    except UnknownConnectorError as exc:
+        raise ConfigurationInputError("connector", str(exc)) from None
+    if not connector.needs_connection:
+        raise ConfigurationInputError("connector", f"{connector.name} needs no {connector.connection_label}.")
+    return connector
+
+
+def _label(connector) -> str:
+    return connector.connection_label
+
+
+def _clean_name(*, team, connector, name: Any, exclude_pk: int | None = None) -> str:
+    label = _label(connector)
+    name = name.strip() if isinstance(name, str) else ""
     if not name:
-        raise ConfigurationInputError("name", "Give the configuration a name.")
-    if not DATACENTER_RE.match(datacenter):
-        raise ConfigurationInputError(
-            "datacenter", "The data center ID has only letters and digits, like us1 in us1.qualtrics.com."
-        )
+        raise ConfigurationInputError("name", f"Give the {label} a name.")
+    if len(name) > 100:
+        raise ConfigurationInputError("name", "Use at most 100 characters for the name.")
     clash = Configuration.objects.filter(team=team, name__iexact=name)
     if exclude_pk:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():
-        raise ConfigurationInputError("name", f"Your team already has a configuration named “{name}”. Choose another name.")
-    return name, datacenter
+        raise ConfigurationInputError("name", f"Your team already has a {label} named “{name}”. Choose another name.")
+    return name
+
+
+def _clean_credentials(connector, values: Mapping[str, Any], *, stored: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The connector's credential fields from `values`: stripped text, required ones present.
+
+    With `stored` (an update), a blank secret keeps the stored one. Unknown keys are ignored.
+    """
+    values = values if isinstance(values, Mapping) else {}
+    cleaned: dict[str, str] = {}
+    for spec in connector.credentials:
+        raw = values.get(spec.key, "")
+        if raw is None:
+            raw = ""
+        if not isinstance(raw, str):
+            raise ConfigurationInputError(spec.key, f"{spec.label} must be text.")
+        value = raw.strip()
+        if "\x00" in value:
+            raise ConfigurationInputError(spec.key, f"{spec.label} cannot contain a NUL character.")
+        if len(value) > CREDENTIAL_MAX_CHARS:
+            raise ConfigurationInputError(spec.key, f"{spec.label} is longer than {CREDENTIAL_MAX_CHARS:,} characters.")
+        if not value and spec.secret and stored is not None:
+            value = str(stored.get(spec.key) or "")
+        if spec.required and not value:
+            hint = f" ({spec.help.rstrip('.')})" if spec.help else ""
+            raise ConfigurationInputError(spec.key, f"Fill in {spec.label}{hint}.")
+        cleaned[spec.key] = value
+    if connector.clean_credentials is not None:
+        from connectors.specs import CredentialsError
+
+        try:
+            cleaned = dict(connector.clean_credentials(dict(cleaned)))
+        except CredentialsError as exc:
+            raise ConfigurationInputError(exc.field, exc.message) from None
+        declared = {f.key for f in connector.credentials}
+        cleaned = {k: v for k, v in cleaned.items() if k in declared}
+    return cleaned
 
 
 def configuration_create(
-    *, membership: Membership, name: str, datacenter: str, api_token: str, username: str = "", shared: bool = False
+    *, membership: Membership, connector: str, name: str, credentials: Mapping[str, Any], shared: bool = False
 ) -> Configuration:
+    """Saves a new connection of `connector` for the member's team, then authorizes it."""
     if not membership.can_edit:
         raise PermissionError("Viewers cannot add configurations.")
-    name, datacenter = _clean(team=membership.team, name=name, datacenter=datacenter)
-    api_token = (api_token or "").strip()
-    if not api_token:
-        raise ConfigurationInputError("api_token", "Paste the API token from Qualtrics (Account Settings → Qualtrics IDs).")
+    spec = connector_for(connector)
+    name = _clean_name(team=membership.team, connector=spec, name=name)
+    cleaned = _clean_credentials(spec, credentials)
     configuration = Configuration(
-        team=membership.team, owner=membership.user, name=name, datacenter=datacenter,
-        username=(username or "").strip(), shared=shared,
+        team=membership.team, owner=membership.user, connector=spec.key, name=name, shared=bool(shared)
     )
-    configuration.api_token = api_token
+    configuration.credentials = cleaned
     configuration.save()
     return configuration_authorize(configuration=configuration)
 
 
 def configuration_update(
-    *, configuration: Configuration, name: str, datacenter: str, username: str, api_token: str = "", shared: bool
+    *, configuration: Configuration, name: str, credentials: Mapping[str, Any], shared: bool
 ) -> Configuration:
-    name, datacenter = _clean(team=configuration.team, name=name, datacenter=datacenter, exclude_pk=configuration.pk)
-    reauthorize = bool(api_token.strip()) or datacenter != configuration.datacenter
-    configuration.name, configuration.datacenter = name, datacenter
-    configuration.username = (username or "").strip()
-    configuration.shared = shared
-    if api_token.strip():
-        configuration.api_token = api_token.strip()
+    """Changes it; a blank secret keeps the stored one. Authorized again when a credential changed."""
+    spec = connector_for(configuration.connector)
+    name = _clean_name(team=configuration.team, connector=spec, name=name, exclude_pk=configuration.pk)
+    stored = configuration.credentials
+    cleaned = _clean_credentials(spec, credentials, stored=stored)
+    keys = {f.key for f in spec.credentials}
+    reauthorize = any(str(stored.get(k) or "") != cleaned.get(k, "") for k in keys)
+    configuration.name = name
+    configuration.shared = bool(shared)
+    if reauthorize:
+        configuration.credentials = cleaned
     configuration.save()
     if reauthorize:
         configuration = configuration_authorize(configuration=configuration)
     return configuration
 
 
-def _explain(exc: Exception, datacenter: str) -> str:
-    from connectors.qualtrics import errors
-
-    if isinstance(exc, errors.InvalidDatacenterError):
-        return "The data center ID has only letters and digits, like us1 in us1.qualtrics.com."
-    if isinstance(exc, errors.AuthenticationError):
-        return (
-            "Qualtrics refused this API token. Check the token, and that the data center ID "
-            f"“{datacenter}” matches your Qualtrics address (us1 in us1.qualtrics.com)."
-        )
-    if isinstance(exc, errors.PermissionDeniedError):
-        return "The token is valid but this account has no API access. Ask your Qualtrics brand administrator to enable the API permission."
-    if isinstance(exc, errors.RateLimitedError):
-        return "Qualtrics is rate limiting this account. Try again in a minute."
-    if isinstance(exc, errors.TransientError):
-        return f"Could not reach Qualtrics at data center “{datacenter}”. Check the data center ID and your network, then try again."
-    return f"Qualtrics answered with an error: {getattr(exc, 'message', exc)}"
+def configuration_client(configuration: Configuration, **options: Any):
+    """A client of the configuration's connector for its credentials (options: timeouts, retries)."""
+    spec = configuration.connector_spec()
+    if spec.client is None:
+        raise ValueError(f"{spec.name} has no client.")
+    return spec.client(configuration.credentials, **options)
 
 
 def configuration_authorize(*, configuration: Configuration) -> Configuration:
-    """Proves the token with `GET whoami` and records who it belongs to, or why it failed."""
+    """Proves the credentials with the connector's `authorize` and records whom they belong to,
+    or why it failed."""
     from connectors.http import ConnectorError
-    from connectors.qualtrics.client import QualtricsClient
 
     try:
+        spec = connector_for(configuration.connector)
+    except ConfigurationInputError as exc:
+        configuration.status = ConfigurationStatus.FAILED
+        configuration.status_message = exc.message[:500]
+        configuration.save()
+        return configuration
+    try:
+        if spec.client is None or spec.authorize is None:
+            raise ConnectorError(f"{spec.name} cannot check its {spec.connection_label}s.")
         # A person waits on the answer: one quick retry, not the engine's patient back-off.
-        me = QualtricsClient.for_configuration(configuration, max_retries=1, max_retry_seconds=5).whoami()
+        client = spec.client(configuration.credentials, max_retries=1, max_retry_seconds=5)
+        account = spec.authorize(client)
     except ConnectorError as exc:
         configuration.status = ConfigurationStatus.FAILED
-        configuration.status_message = _explain(exc, configuration.datacenter)
+        configuration.status_message = spec.describe_error(exc, configuration.name)[:500]
         logger.info("Configuration %s failed to authorize: %s", configuration.pk, type(exc).__name__)
     else:
         configuration.status = ConfigurationStatus.AUTHORIZED
-        full_name = " ".join(p for p in [me.get("firstName"), me.get("lastName")] if p)
-        configuration.qualtrics_user_name = me.get("userName") or full_name
-        configuration.qualtrics_user_id = me.get("userId", "")
-        configuration.brand_id = me.get("brandId", "")
+        configuration.account_id = str(account.id or "")[:100]
+        configuration.account_name = str(account.name or "")[:150]
+        configuration.account_details = {str(k): str(v) for k, v in dict(account.details or {}).items()}
         configuration.authorized_at = timezone.now()
-        configuration.status_message = f"Authorized as {configuration.qualtrics_user_name or configuration.qualtrics_user_id}."
+        configuration.status_message = f"Authorized as {configuration.account_name or configuration.account_id}."[:500]
     configuration.save()
     return configuration
 
 
-def configuration_delete(*, configuration: Configuration) -> list[str]:
-    """Deletes it; flows that used it are deactivated with a reason. Returns their names."""
-    from designer.services import flows_detach_configuration
+def configuration_user_names(*, configuration: Configuration) -> list[str]:
+    """Names of the flows that use it, as the receivers of `configuration_users` answer."""
+    names: list[str] = []
+    for _receiver, result in configuration_users.send(sender=Configuration, configuration=configuration):
+        names.extend(result or [])
+    return names
 
+
+def configuration_delete(*, configuration: Configuration) -> list[str]:
+    """Deletes it; receivers of `configuration_deleting` deactivate the flows that used it with a
+    reason. Returns those flows' names."""
+    names: list[str] = []
     with transaction.atomic():
-        names = flows_detach_configuration(configuration=configuration)
+        for _receiver, result in configuration_deleting.send(sender=Configuration, configuration=configuration):
+            names.extend(result or [])
         configuration.delete()
     return names
 
@@ -133,11 +208,12 @@ def configurations_rotate_key() -> tuple[int, int]:
     """Re-encrypts every secret with the first FIELD_ENCRYPTION_KEY; returns (re-encrypted, total)."""
     changed = total = 0
     with transaction.atomic():
-        for configuration in Configuration.objects.select_for_update().only("pk", "api_token_encrypted"):
+        for configuration in Configuration.objects.select_for_update().only("pk", "secret_credentials_encrypted"):
             total += 1
-            if not configuration.api_token_encrypted or is_current(configuration.api_token_encrypted):
+            ciphertext = configuration.secret_credentials_encrypted
+            if not ciphertext or is_current(ciphertext):
                 continue
-            plaintext = decrypt_text(configuration.api_token_encrypted)  # raises on an unknown key
-            Configuration.objects.filter(pk=configuration.pk).update(api_token_encrypted=encrypt_text(plaintext))
+            plaintext = decrypt_text(ciphertext)  # raises on an unknown key
+            Configuration.objects.filter(pk=configuration.pk).update(secret_credentials_encrypted=encrypt_text(plaintext))
             changed += 1
     return changed, total

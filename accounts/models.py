@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
 from django.conf import settings
 from django.db import models
 
@@ -77,22 +80,24 @@ class ConfigurationStatus(models.TextChoices):
 
 
 class Configuration(models.Model):
-    """A saved Qualtrics connection. The API token is encrypted at rest and write-only."""
+    """A saved connection of one connector (its `connection_label` names it for people), shared
+    with the team or private to its owner. Secret credential fields are encrypted at rest and
+    write-only; the others are kept as plain JSON."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="configurations")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="configurations")
-    connector = models.CharField(max_length=30, default="qualtrics", editable=False)
+    connector = models.CharField(max_length=30, help_text="Key of the connector this connects to; fixed once created.")
     name = models.CharField(max_length=100)
-    datacenter = models.CharField("data center ID", max_length=30)
-    username = models.CharField(max_length=150, blank=True)
-    api_token_encrypted = models.BinaryField(editable=False)
-    token_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    public_credentials = models.JSONField(default=dict, blank=True)
+    # Encrypted JSON object of the connector's secret credential fields.
+    secret_credentials_encrypted = models.BinaryField(editable=False, default=b"")
+    secret_hint = models.CharField(max_length=4, blank=True, editable=False)
     shared = models.BooleanField(default=False, help_text="Shared with the whole team.")
     status = models.CharField(max_length=20, choices=ConfigurationStatus.choices, default=ConfigurationStatus.UNAUTHORIZED)
     status_message = models.CharField(max_length=500, blank=True)
-    qualtrics_user_id = models.CharField(max_length=64, blank=True)
-    qualtrics_user_name = models.CharField(max_length=150, blank=True)
-    brand_id = models.CharField(max_length=100, blank=True)
+    account_id = models.CharField(max_length=100, blank=True)
+    account_name = models.CharField(max_length=150, blank=True)
+    account_details = models.JSONField(default=dict, blank=True)
     authorized_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -104,21 +109,48 @@ class Configuration(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def connector_spec(self):
+        """The registered connector (raises connectors.registry.UnknownConnectorError)."""
+        from connectors.registry import registry
+
+        return registry.connector(self.connector)
+
     @property
-    def api_token(self) -> str:
+    def connector_name(self) -> str:
+        from connectors.registry import UnknownConnectorError
+
+        try:
+            return self.connector_spec().name
+        except UnknownConnectorError:
+            return self.connector
+
+    @property
+    def secrets(self) -> dict[str, str]:
         from accounts.crypto import decrypt_text
 
-        if not self.api_token_encrypted:
-            return ""
-        return decrypt_text(self.api_token_encrypted)
-
-    @api_token.setter
-    def api_token(self, value: str) -> None:
-        from accounts.crypto import encrypt_text
-
-        self.api_token_encrypted = encrypt_text(value)
-        self.token_last4 = value[-4:] if len(value) >= 12 else ""
+        if not self.secret_credentials_encrypted:
+            return {}
+        value = json.loads(decrypt_text(self.secret_credentials_encrypted))
+        return value if isinstance(value, dict) else {}
 
     @property
-    def token_set(self) -> bool:
-        return bool(self.api_token_encrypted)
+    def credentials(self) -> dict[str, str]:
+        """Every credential field: the public ones merged with the decrypted secrets."""
+        return {**(self.public_credentials or {}), **self.secrets}
+
+    @credentials.setter
+    def credentials(self, values: Mapping[str, str]) -> None:
+        """Splits `values` by the connector's declared fields; undeclared keys are dropped."""
+        from accounts.crypto import encrypt_text
+
+        fields = self.connector_spec().credentials
+        public = {f.key: values[f.key] for f in fields if not f.secret and f.key in values}
+        secret = {f.key: values[f.key] for f in fields if f.secret and f.key in values and values[f.key]}
+        self.public_credentials = public
+        self.secret_credentials_encrypted = encrypt_text(json.dumps(secret)) if secret else b""
+        first = next((str(secret[f.key]) for f in fields if f.key in secret), "")
+        self.secret_hint = first[-4:] if len(first) >= 12 else ""
+
+    @property
+    def secret_set(self) -> bool:
+        return bool(self.secret_credentials_encrypted)

@@ -22,7 +22,7 @@ ERROR_DESCRIPTIONS = {
     404: "Not found in the current team.",
     409: "Conflicts with a newer change.",
     415: "The body is not in the media type the operation takes.",
-    502: "Qualtrics failed or is rate limiting; try again shortly.",
+    502: "The connected service failed or is rate limiting; try again shortly.",
 }
 
 
@@ -32,48 +32,59 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
 
 
 class ConfigurationOut(serializers.Serializer):
-    """Viewers get `id`, `name`, `status` and `shared` only; editors and up get every field."""
+    """Viewers get `id`, `connector`, `name`, `status` and `shared` only; editors and up get every
+    field. Secret credentials never come back: only `secret_set` and `secret_hint`."""
 
     id = serializers.IntegerField()
+    connector = serializers.CharField(help_text="Key of the connector, like the `key` of a catalog connector.")
     name = serializers.CharField()
     status = serializers.ChoiceField(choices=ConfigurationStatus.choices)
     shared = serializers.BooleanField()
-    datacenter = serializers.CharField(required=False)
-    username = serializers.CharField(required=False, allow_blank=True)
+    credentials = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False,
+        help_text="The public credential fields of the connector, by key.",
+    )
     owner = serializers.CharField(required=False, help_text="Username of the member who added it.")
     status_message = serializers.CharField(required=False, allow_blank=True)
-    qualtrics_user_name = serializers.CharField(required=False, allow_blank=True)
+    account_name = serializers.CharField(required=False, allow_blank=True, help_text="Whom the credentials belong to.")
     authorized_at = serializers.DateTimeField(required=False, allow_null=True)
-    token_set = serializers.BooleanField(required=False)
-    token_last4 = serializers.CharField(required=False, allow_blank=True)
+    secret_set = serializers.BooleanField(required=False)
+    secret_hint = serializers.CharField(
+        required=False, allow_blank=True, help_text="Last four characters of the first secret, when it is long."
+    )
     can_manage = serializers.BooleanField(required=False)
 
 
 class ConfigurationCreate(serializers.Serializer):
+    connector = serializers.CharField(
+        max_length=30, required=False,
+        help_text="Key of a connector that takes connections; optional when the server has only one.",
+    )
     name = serializers.CharField(max_length=100)
-    datacenter = serializers.CharField(max_length=30, help_text="The data center ID, like us1 in us1.qualtrics.com.")
-    api_token = serializers.CharField(help_text="Write-only: never returned.")
-    username = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    credentials = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=2000),
+        help_text="The connector's credential fields by key (catalog `connectors[].credentials`). Secrets are write-only.",
+    )
     shared = serializers.BooleanField(required=False, default=False)
 
 
 class ConfigurationUpdate(serializers.Serializer):
+    connector = serializers.CharField(max_length=30, required=False, help_text="Cannot be changed; if given, the current one.")
     name = serializers.CharField(max_length=100, required=False)
-    datacenter = serializers.CharField(max_length=30, required=False)
-    api_token = serializers.CharField(
-        required=False, allow_blank=True, help_text="Blank or absent keeps the current token."
+    credentials = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=2000), required=False,
+        help_text="A blank or absent secret keeps the stored one.",
     )
-    username = serializers.CharField(max_length=150, required=False, allow_blank=True)
     shared = serializers.BooleanField(required=False)
 
 
 class ConfigurationFieldErrors(serializers.Serializer):
-    """`{"<field>": ["message"]}`, or `{"detail"}` when the body is not JSON."""
+    """`{"<field>": ["message"]}` where the field is `connector`, `name`, `shared`, a credential
+    key of the connector or `credentials`; or `{"detail"}` when the body is not JSON."""
 
+    connector = serializers.ListField(child=serializers.CharField(), required=False)
     name = serializers.ListField(child=serializers.CharField(), required=False)
-    datacenter = serializers.ListField(child=serializers.CharField(), required=False)
-    api_token = serializers.ListField(child=serializers.CharField(), required=False)
-    username = serializers.ListField(child=serializers.CharField(), required=False)
+    credentials = serializers.ListField(child=serializers.CharField(), required=False)
     shared = serializers.ListField(child=serializers.CharField(), required=False)
     detail = serializers.CharField(required=False)
 

@@ -4,22 +4,35 @@ from rest_framework import serializers
 
 from accounts.models import Configuration
 
+VIEWER_FIELDS = ("id", "connector", "name", "status", "shared")
+
 
 class ConfigurationSerializer(serializers.ModelSerializer):
-    """The token is write-only: only whether one is set and its last four characters come back."""
+    """A configuration as JSON. Only public credential fields come back; of the secrets, only
+    whether they are set and a hint (the last four characters of a long one)."""
 
-    api_token = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
+    credentials = serializers.SerializerMethodField()
+    secret_set = serializers.BooleanField(read_only=True)
     can_manage = serializers.SerializerMethodField()
-    token_set = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Configuration
         fields = [
-            "id", "name", "datacenter", "username", "shared", "owner", "status", "status_message",
-            "qualtrics_user_name", "authorized_at", "token_set", "token_last4", "api_token", "can_manage",
+            "id", "connector", "name", "status", "shared", "credentials", "owner", "status_message",
+            "account_name", "authorized_at", "secret_set", "secret_hint", "can_manage",
         ]
-        read_only_fields = ["status", "status_message", "qualtrics_user_name", "authorized_at", "token_last4"]
+        read_only_fields = fields
+
+    def get_credentials(self, obj) -> dict[str, str]:
+        from connectors.registry import UnknownConnectorError
+
+        try:
+            fields = obj.connector_spec().credentials
+        except UnknownConnectorError:
+            return {}
+        public = obj.public_credentials or {}
+        return {f.key: public[f.key] for f in fields if not f.secret and f.key in public}
 
     def get_can_manage(self, obj) -> bool:
         from accounts.selectors import configuration_can_manage
@@ -28,9 +41,21 @@ class ConfigurationSerializer(serializers.ModelSerializer):
         return configuration_can_manage(membership=membership, configuration=obj)
 
     def to_representation(self, instance):
-        data = super().to_representation(instance)
         membership = self.context["request"].membership
         if not membership.can_edit:
             # Viewers see names and status only.
-            data = {k: data[k] for k in ("id", "name", "status", "shared")}
-        return data
+            return {
+                "id": instance.pk, "connector": instance.connector, "name": instance.name,
+                "status": instance.status, "shared": instance.shared,
+            }
+        return super().to_representation(instance)
+
+
+class ConfigurationInputSerializer(serializers.Serializer):
+    """What POST, PUT and PATCH take. Credentials are checked by the service against the
+    connector's fields; only their shape is checked here."""
+
+    connector = serializers.CharField(max_length=30, required=False)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, trim_whitespace=True)
+    credentials = serializers.DictField(required=False)  # values checked by the service (text, length)
+    shared = serializers.BooleanField(required=False)

@@ -59,9 +59,9 @@ def team_rename(*, team: Team, name: str, by: Membership) -> Team:
 
 def team_delete(*, team: Team, by: Membership, confirm_name: str) -> None:
     """Deletes the team with its flows, runs, configurations, memberships and invitations.
-    Receivers of `team_deleting` first undo what its flows set up in Qualtrics; they run before
-    the delete's transaction, as they call Qualtrics, and a flow they deactivated stays so if
-    the delete then fails."""
+    Receivers of `team_deleting` first undo what its flows set up with their services; they run
+    before the delete's transaction, as they call those services, and a flow they deactivated
+    stays so if the delete then fails."""
     if by.team_id != team.pk or by.role != Role.OWNER:
         raise PermissionError("Only an owner of this team can delete it.")
     if (confirm_name or "").strip() != team.name:

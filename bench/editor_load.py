@@ -67,8 +67,8 @@ def make_flow(info: dict, cards: int):
     user = get_user_model().objects.create_user("bench", password="bench-password-123")
     team = team_services.team_create(name="Bench", owner=user)
     membership = team.memberships.get(role=Role.OWNER)
-    configuration = Configuration(team=team, owner=user, name="Sandbox", datacenter=info["datacenter"], shared=True)
-    configuration.api_token = info["token"]
+    configuration = Configuration(team=team, owner=user, connector="qualtrics", name="Sandbox", shared=True)
+    configuration.credentials = {"datacenter": info["datacenter"], "api_token": info["token"], "username": ""}
     configuration.save()
     steps = []
     contacts = (cards - 1 + 1) // 2

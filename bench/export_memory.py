@@ -99,8 +99,8 @@ def export_flow(info: dict, fmt: str):
     if user is None:
         user = get_user_model().objects.create_user("bench", password="bench-password-123")
         team = team_services.team_create(name="Bench", owner=user)
-        configuration = Configuration(team=team, owner=user, name="Sandbox", datacenter=info["datacenter"], shared=True)
-        configuration.api_token = info["token"]
+        configuration = Configuration(team=team, owner=user, connector="qualtrics", name="Sandbox", shared=True)
+        configuration.credentials = {"datacenter": info["datacenter"], "api_token": info["token"], "username": ""}
         configuration.save()
     membership = user.memberships.get(role=Role.OWNER)
     configuration = Configuration.objects.get(team=membership.team)

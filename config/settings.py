@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "connectors",
     "catalog",
     "designer",
+    "demo",
 ]
 
 # The connectors this server offers, in the order the catalog lists them. Adding one is its folder

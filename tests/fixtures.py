@@ -54,8 +54,8 @@ def owner_client(client, team):
 def sandbox_configuration(team, qualtrics_sandbox):
     """A shared configuration of the team for the Qualtrics sandbox."""
     owner = team.memberships.get(role=Role.OWNER).user
-    item = Configuration(team=team, owner=owner, name="Sandbox", datacenter=qualtrics_sandbox.datacenter, shared=True)
-    item.api_token = qualtrics_sandbox.token
+    item = Configuration(team=team, owner=owner, connector="qualtrics", name="Sandbox", shared=True)
+    item.credentials = {"datacenter": qualtrics_sandbox.datacenter, "api_token": qualtrics_sandbox.token, "username": ""}
     item.save()
     return item
 

@@ -32,7 +32,7 @@ def add(client, sandbox, token, name="Main", shared="on", datacenter=None):
 
 def raw_token_column(pk: int) -> bytes:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT api_token_encrypted FROM accounts_configuration WHERE id = %s", [pk])
+        cursor.execute("SELECT secret_credentials_encrypted FROM accounts_configuration WHERE id = %s", [pk])
         return bytes(cursor.fetchone()[0])
 
 
@@ -41,16 +41,16 @@ def test_adding_a_configuration_authorizes_it_and_stores_ciphertext(owner_client
     assert "is authorized as" in response.content.decode()
     configuration = Configuration.objects.get(name="Main")
     assert configuration.status == ConfigurationStatus.AUTHORIZED
-    assert configuration.qualtrics_user_id.startswith("UR_")
+    assert configuration.account_id.startswith("UR_")
     raw = raw_token_column(configuration.pk)
     assert CANARY.encode() not in raw and len(raw) > len(CANARY)
-    assert configuration.api_token == CANARY
+    assert configuration.credentials["api_token"] == CANARY
 
 
 def test_a_wrong_token_gets_a_clear_reason(owner_client, qualtrics_sandbox):
     response = add(owner_client, qualtrics_sandbox, "not-a-real-token-000000")
     page = response.content.decode()
-    assert "Qualtrics refused this API token" in page
+    assert "Qualtrics refused the API token of “Main”" in page
     assert Configuration.objects.get(name="Main").status == ConfigurationStatus.FAILED
 
 
@@ -69,13 +69,13 @@ def test_a_malformed_data_center_is_refused_before_saving(owner_client, qualtric
 def test_an_unreachable_qualtrics_gets_a_network_reason(owner_client, settings, sandbox_token, qualtrics_sandbox):
     settings.QUALTRICS_API_BASE = "http://127.0.0.1:9/{datacenter}/API/v3/"
     response = add(owner_client, qualtrics_sandbox, sandbox_token)
-    assert "Could not reach Qualtrics" in response.content.decode()
+    assert "Qualtrics did not answer for “Main”" in response.content.decode()
 
 
 def test_a_token_without_api_access_gets_a_clear_reason(owner_client, qualtrics_sandbox):
     qualtrics_sandbox.add_token("no-api-token-000000000", api_access=False)
     response = add(owner_client, qualtrics_sandbox, "no-api-token-000000000")
-    assert "no API access" in response.content.decode()
+    assert "may lack API access" in response.content.decode()
 
 
 def test_names_are_unique_in_a_team(owner_client, qualtrics_sandbox, sandbox_token):
@@ -102,13 +102,17 @@ def test_editing_without_a_token_keeps_the_old_one(owner_client, qualtrics_sandb
         "name": "Renamed", "datacenter": qualtrics_sandbox.datacenter, "api_token": "",
     })
     configuration.refresh_from_db()
-    assert configuration.name == "Renamed" and configuration.api_token == CANARY and not configuration.shared
+    assert configuration.name == "Renamed" and configuration.credentials["api_token"] == CANARY and not configuration.shared
 
 
 def test_key_rotation_re_encrypts_and_everything_reads_back(settings, team, qualtrics_sandbox, sandbox_token):
     membership = team.memberships.get(role=Role.OWNER)
-    first = services.configuration_create(membership=membership, name="A", datacenter="dc1", username="", api_token="token-a-0000000000")
-    second = services.configuration_create(membership=membership, name="B", datacenter="dc1", username="", api_token="token-b-0000000000")
+    first = services.configuration_create(
+        membership=membership, connector="qualtrics", name="A", credentials={"datacenter": "dc1", "api_token": "token-a-0000000000"}
+    )
+    second = services.configuration_create(
+        membership=membership, connector="qualtrics", name="B", credentials={"datacenter": "dc1", "api_token": "token-b-0000000000"}
+    )
     before = raw_token_column(first.pk)
     settings.FIELD_ENCRYPTION_KEYS = ["the-new-key", *settings.FIELD_ENCRYPTION_KEYS]
     from django.core.management import call_command
@@ -116,14 +120,14 @@ def test_key_rotation_re_encrypts_and_everything_reads_back(settings, team, qual
     call_command("rotate_encryption_key")
     assert raw_token_column(first.pk) != before
     settings.FIELD_ENCRYPTION_KEYS = ["the-new-key"]  # the old key is gone now
-    assert Configuration.objects.get(pk=first.pk).api_token == "token-a-0000000000"
-    assert Configuration.objects.get(pk=second.pk).api_token == "token-b-0000000000"
+    assert Configuration.objects.get(pk=first.pk).credentials["api_token"] == "token-a-0000000000"
+    assert Configuration.objects.get(pk=second.pk).credentials["api_token"] == "token-b-0000000000"
 
 
 def test_a_wrong_key_fails_loudly_and_never_yields_ciphertext(settings, configuration_in_db):
     settings.FIELD_ENCRYPTION_KEYS = ["some-other-key"]
     with pytest.raises(DecryptionError):
-        Configuration.objects.get(pk=configuration_in_db.pk).api_token
+        Configuration.objects.get(pk=configuration_in_db.pk).credentials
 
 
 def test_rotation_with_an_unknown_key_changes_nothing(settings, configuration_in_db):
@@ -139,8 +143,8 @@ def test_rotation_with_an_unknown_key_changes_nothing(settings, configuration_in
 @pytest.fixture
 def configuration_in_db(team):
     owner = team.memberships.get(role=Role.OWNER).user
-    item = Configuration(team=team, owner=owner, name="Stored", datacenter="dc1", shared=True)
-    item.api_token = "stored-token-000000000"
+    item = Configuration(team=team, owner=owner, connector="qualtrics", name="Stored", shared=True)
+    item.credentials = {"datacenter": "dc1", "api_token": "stored-token-000000000", "username": ""}
     item.save()
     return item
 
@@ -148,8 +152,8 @@ def configuration_in_db(team):
 @pytest.fixture
 def private_configuration(team, member):
     editor = member(Role.EDITOR, "private-editor")
-    item = Configuration(team=team, owner=editor, name="Mine", datacenter="dc1", shared=False)
-    item.api_token = "private-token-00000000"
+    item = Configuration(team=team, owner=editor, connector="qualtrics", name="Mine", shared=False)
+    item.credentials = {"datacenter": "dc1", "api_token": "private-token-00000000", "username": ""}
     item.save()
     return item
 
@@ -168,7 +172,7 @@ def test_every_role_sees_shared_configurations_in_the_list(client, member, role,
 def test_viewers_see_only_names_and_status(client, member, configuration_in_db):
     client.force_login(member(Role.VIEWER))
     [item] = client.get(reverse("api_configurations")).json()
-    assert set(item) == {"id", "name", "status", "shared"}
+    assert set(item) == {"id", "connector", "name", "status", "shared"}
     assert client.get(reverse("configuration_create")).status_code == 403
 
 
@@ -234,17 +238,18 @@ def test_deleting_warns_with_flow_names_and_deactivates_them(owner_client, team,
 def test_an_editor_can_use_a_shared_configuration_in_the_api(client, member, configuration_in_db):
     client.force_login(member(Role.EDITOR))
     [item] = client.get(reverse("api_configurations")).json()
-    assert item["name"] == "Stored" and item["can_manage"] is False and item["token_set"] is True
+    assert item["name"] == "Stored" and item["can_manage"] is False and item["secret_set"] is True
 
 
 def test_the_api_creates_and_never_returns_the_token(owner_client, qualtrics_sandbox, sandbox_token):
     response = owner_client.post(reverse("api_configurations"), {
-        "name": "Via API", "datacenter": qualtrics_sandbox.datacenter, "api_token": sandbox_token, "shared": True,
+        "connector": "qualtrics", "name": "Via API", "shared": True,
+        "credentials": {"datacenter": qualtrics_sandbox.datacenter, "api_token": sandbox_token},
     }, content_type="application/json")
     assert response.status_code == 201
     assert response.json()["status"] == "authorized"
     assert CANARY not in response.content.decode()
-    assert response.json()["token_last4"] == CANARY[-4:]
+    assert response.json()["secret_hint"] == CANARY[-4:]
 
 
 def test_the_canary_token_never_appears_in_pages_json_logs_or_admin(

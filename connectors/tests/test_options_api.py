@@ -47,8 +47,8 @@ SECOND_SURVEY_QSF = json.dumps(
 
 
 def make_configuration(team, owner, sandbox, *, name="Sandbox", shared=True, token=None) -> Configuration:
-    configuration = Configuration(team=team, owner=owner, name=name, datacenter=sandbox.datacenter, shared=shared)
-    configuration.api_token = token or sandbox.token
+    configuration = Configuration(team=team, owner=owner, connector="qualtrics", name=name, shared=shared)
+    configuration.credentials = {"datacenter": sandbox.datacenter, "api_token": token or sandbox.token, "username": ""}
     configuration.save()
     return configuration
 
@@ -126,7 +126,7 @@ def test_choices_are_cached_for_the_same_configuration_and_token(api, configurat
 def test_a_new_token_does_not_reuse_choices_loaded_with_the_old_one(api, configuration, qualtrics_sandbox):
     api.get(options_url(configuration, "surveys"))
     qualtrics_sandbox.add_token("sandbox-second-token-000000000000000")
-    configuration.api_token = "sandbox-second-token-000000000000000"
+    configuration.credentials = {**configuration.credentials, "api_token": "sandbox-second-token-000000000000000"}
     configuration.save()
 
     api.get(options_url(configuration, "surveys"))

@@ -8,8 +8,8 @@ from accounts.models import Configuration, Role
 @pytest.fixture
 def configuration(team):
     owner = team.memberships.get(role=Role.OWNER).user
-    item = Configuration(team=team, owner=owner, name="Main", datacenter="sandbox1", shared=True)
-    item.api_token = "token-for-tests-0000000000"
+    item = Configuration(team=team, owner=owner, connector="qualtrics", name="Main", shared=True)
+    item.credentials = {"datacenter": "sandbox1", "api_token": "token-for-tests-0000000000", "username": ""}
     item.save()
     return item
 

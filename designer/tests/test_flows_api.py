@@ -65,8 +65,8 @@ def test_validation_errors_come_back_per_step_and_field(api, flow, definition):
 
 
 def test_a_configuration_of_another_team_is_refused(api, flow, definition, other_team):
-    theirs = Configuration(team=other_team, owner=other_team.memberships.first().user, name="Theirs", datacenter="x1", shared=True)
-    theirs.api_token = "another-token-0000000"
+    theirs = Configuration(team=other_team, owner=other_team.memberships.first().user, connector="qualtrics", name="Theirs", shared=True)
+    theirs.credentials = {"datacenter": "x1", "api_token": "another-token-0000000", "username": ""}
     theirs.save()
     response = put(api, flow, definition(cfg=theirs.pk), flow.version)
     assert response.status_code == 400

@@ -70,10 +70,9 @@ def sandbox_configuration(qualtrics_sandbox, owner):
 
     configuration = configuration_create(
         membership=owner,
+        connector="qualtrics",
         name="Sandbox",
-        datacenter=qualtrics_sandbox.datacenter,
-        username="sandra.box",
-        api_token=qualtrics_sandbox.token,
+        credentials={"datacenter": qualtrics_sandbox.datacenter, "api_token": qualtrics_sandbox.token, "username": "sandra.box"},
         shared=True,
     )
     assert configuration.status == "authorized", configuration.status_message

@@ -46,11 +46,11 @@ def test_a_configuration_is_authorized_shared_and_used_by_an_editor(signed_in, l
     add_configuration(
         page, name="Typo", datacenter=qualtrics_sandbox.datacenter, token=WRONG_TOKEN, username="sandra.box"
     )
-    expect(page.get_by_role("status")).to_contain_text("“Typo” is not authorized: Qualtrics refused this API token.")
+    expect(page.get_by_role("status")).to_contain_text("“Typo” is not authorized: Qualtrics refused the API token of “Typo”.")
     typo = row(page, "Typo")
     expect(typo.locator(".badge")).to_have_text("Authorization failed")
     expect(typo).to_contain_text(
-        f"Qualtrics refused this API token. Check the token, and that the data center ID “{qualtrics_sandbox.datacenter}”"
+        "Qualtrics refused the API token of “Typo”. Check the token, and that the data center ID matches"
     )
     assert_no_secret(page, WRONG_TOKEN)
 
@@ -61,14 +61,14 @@ def test_a_configuration_is_authorized_shared_and_used_by_an_editor(signed_in, l
     expect(page.get_by_role("status")).to_contain_text("“Team Sandbox” is authorized as")
     sandbox_row = row(page, "Team Sandbox")
     expect(sandbox_row.locator(".badge")).to_have_text("Authorized")
-    expect(sandbox_row).to_contain_text(f"set (…{token[-4:]})")
+    expect(sandbox_row).to_contain_text(f"set (•••• {token[-4:]})")
     expect(sandbox_row).to_contain_text("Private to owner")
     assert_no_secret(page, token, WRONG_TOKEN)
 
     # Share it; the token is kept without being typed again, and shown to no one.
     sandbox_row.get_by_role("link", name="Edit").click()
     expect(page.get_by_label("API Token")).to_have_value("")
-    expect(page.get_by_text(f"A token is set (ending …{token[-4:]}).")).to_be_visible()
+    expect(page.get_by_text(f"Stored: •••• {token[-4:]}.")).to_be_visible()
     assert_no_secret(page, token)
     page.get_by_label("Share with my team").check()
     page.get_by_role("button", name="Save", exact=True).click()
@@ -77,7 +77,7 @@ def test_a_configuration_is_authorized_shared_and_used_by_an_editor(signed_in, l
     expect(row(page, "Team Sandbox").locator(".badge")).to_have_text("Authorized")
     configuration = Configuration.objects.get(name="Team Sandbox")
     assert configuration.shared and configuration.status == "authorized"
-    assert token not in str(configuration.api_token_encrypted)
+    assert token not in str(configuration.secret_credentials_encrypted)
 
     # An editor of the team sees the shared one (not the owner's private failed one) and can use it.
     page.get_by_role("button", name="Sign out").click()
@@ -111,7 +111,7 @@ def test_a_configuration_is_authorized_shared_and_used_by_an_editor(signed_in, l
     expect(page.locator("#editor.ready")).to_be_attached()
     palette_card(page, "New Response").click()
     trigger = card(page, "trigger")
-    choose(trigger, "configuration", f"Team Sandbox · {qualtrics_sandbox.datacenter}")
+    choose(trigger, "configuration", f"Team Sandbox · {configuration.account_name}")
     choose(trigger, "survey_id", "Customer Satisfaction")
     expect(field(trigger, "survey_id").locator("select")).to_have_value(qualtrics_sandbox.survey_id)
     assert_no_secret(page, token)

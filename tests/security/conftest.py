@@ -97,9 +97,9 @@ def build_world(*, team: Team, other_team: Team, sandbox, media_root: Path) -> W
         users[str(role)] = user
 
     configuration = Configuration(
-        team=team, owner=users["owner"], name=CONFIGURATION_NAME, datacenter=sandbox.datacenter, shared=True
+        team=team, owner=users["owner"], connector="qualtrics", name=CONFIGURATION_NAME, shared=True
     )
-    configuration.api_token = sandbox.token
+    configuration.credentials = {"datacenter": sandbox.datacenter, "api_token": sandbox.token, "username": ""}
     configuration.save()
 
     flow = services.flow_create(membership=owner_membership, name=FLOW_NAME)

@@ -82,7 +82,7 @@ def _export(world: World) -> dict:
 def _configuration_fields(world: World, **changes) -> dict:
     return {
         "name": CONFIGURATION_NAME,
-        "datacenter": world.configuration.datacenter,
+        "datacenter": world.configuration.credentials["datacenter"],
         "username": "",
         "shared": "on",
         **changes,
@@ -216,8 +216,8 @@ MATRIX: dict[str, dict[str, Call]] = {
             (302, 302, 403, 302, 302, 302),
             lambda w: {
                 "name": "Second account",
-                "datacenter": w.configuration.datacenter,
-                "api_token": w.configuration.api_token,
+                "datacenter": w.configuration.credentials["datacenter"],
+                "api_token": w.configuration.credentials["api_token"],
             },
         ),
     },
@@ -228,7 +228,7 @@ MATRIX: dict[str, dict[str, Call]] = {
             lambda w: _configuration_fields(w, username="changed@example.com"),
             effect=(
                 "the configuration changes",
-                lambda w: Configuration.objects.get(pk=w.configuration.pk).username == "changed@example.com",
+                lambda w: Configuration.objects.get(pk=w.configuration.pk).credentials["username"] == "changed@example.com",
                 MANAGERS,
             ),
         ),
@@ -253,16 +253,27 @@ MATRIX: dict[str, dict[str, Call]] = {
         "POST": data(
             (403, 201, 403, 201, 201, 201),
             lambda w: {
+                "connector": "qualtrics",
                 "name": "Second account",
-                "datacenter": w.configuration.datacenter,
-                "api_token": w.configuration.api_token,
+                "credentials": {
+                    "datacenter": w.configuration.credentials["datacenter"],
+                    "api_token": w.configuration.credentials["api_token"],
+                },
                 "shared": True,
             },
         ),
     },
     "api_configuration": {
         "GET": get((403, 404, 200, 200, 200, 200)),
-        "PATCH": data((403, 404, 403, 403, 200, 200), lambda w: {"username": "changed@example.com"}),
+        "PATCH": data((403, 404, 403, 403, 200, 200), lambda w: {"credentials": {"username": "changed@example.com"}}),
+        "PUT": data(
+            (403, 404, 403, 403, 200, 200),
+            lambda w: {
+                "name": CONFIGURATION_NAME,
+                "credentials": {"datacenter": w.configuration.credentials["datacenter"], "api_token": ""},
+                "shared": True,
+            },
+        ),
         "DELETE": data(
             (403, 404, 403, 403, 200, 200),
             effect=(
@@ -548,7 +559,7 @@ def test_an_import_by_another_team_never_points_at_team_a_configurations(world):
     document = {
         **_export(world),
         "configurations": {
-            str(world.configuration.pk): {"name": CONFIGURATION_NAME, "datacenter": world.configuration.datacenter}
+            str(world.configuration.pk): {"name": CONFIGURATION_NAME, "datacenter": world.configuration.credentials["datacenter"]}
         },
     }
     response = send(world, "stranger", "POST", reverse("api_flow_import"), data(ALL(201), lambda w: document))

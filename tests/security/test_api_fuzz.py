@@ -120,11 +120,11 @@ def throwaway(case, world: World) -> None:
         copy = Configuration(
             team=world.team,
             owner=world.users["owner"],
+            connector=world.configuration.connector,
             name=f"Copy {get_random_string(8)}",
-            datacenter=world.configuration.datacenter,
             shared=True,
         )
-        copy.api_token = world.configuration.api_token
+        copy.credentials = world.configuration.credentials
         copy.save()
         case.path_parameters["id"] = copy.pk
 

@@ -111,7 +111,7 @@ def test_an_import_with_misshapen_parts_is_refused_or_cleaned_not_a_server_error
 
 
 def test_a_configuration_without_a_token_is_refused_with_a_message_on_the_token(world):
-    body = {"name": "No token", "datacenter": world.configuration.datacenter}
+    body = {"connector": "qualtrics", "name": "No token", "credentials": {"datacenter": world.configuration.credentials["datacenter"]}}
     response = world.client("owner").post(
         reverse("api_configurations"), json.dumps(body), content_type="application/json"
     )

@@ -7,7 +7,7 @@ from accounts.crypto import DecryptionError
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypts every stored Qualtrics token with the first key of FIELD_ENCRYPTION_KEY. "
+        "Re-encrypts the secret credentials of every configuration with the first key of FIELD_ENCRYPTION_KEY. "
         "Set FIELD_ENCRYPTION_KEY=new,old while rotating; drop the old key afterwards."
     )
 
@@ -18,4 +18,4 @@ class Command(BaseCommand):
             changed, total = configurations_rotate_key()
         except DecryptionError as exc:
             raise CommandError(f"Rotation stopped, nothing was changed: {exc}") from exc
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted {changed} of {total} configuration tokens with the current key."))
+        self.stdout.write(self.style.SUCCESS(f"Re-encrypted the secrets of {changed} of {total} configurations with the current key."))

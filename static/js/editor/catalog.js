@@ -30,12 +30,18 @@ export class Catalog {
     // Keys stay as they are; only the name people read is worded.
     this.cards = asList(data, "cards").map((card) => ({ ...card, name: displayName(card.name) }));
     this.byKey = new Map(this.cards.map((card) => [card.key, card]));
+    // The services cards belong to: name, connection_label and credential fields of each.
+    this.connectors = new Map(asList(data?.connectors || [], "connectors").map((c) => [c.key, c]));
     this.dynamic = new Map(); // request signature -> output fields
     this.pending = new Map(); // request signature -> promise
   }
 
   card(key) {
     return this.byKey.get(key) ?? null;
+  }
+
+  connector(key) {
+    return this.connectors.get(key) ?? null;
   }
 
   label(step) {

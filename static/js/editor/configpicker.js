@@ -1,4 +1,5 @@
-// The configuration (Qualtrics account) a card runs with, and an inline "Add Account" form.
+// The configuration (a saved connection of the card's connector) a card runs with, and an inline
+// "Add Account" form built from the connector's credential fields.
 
 import { createConfiguration } from "./api.js";
 import { h, uid } from "./dom.js";
@@ -8,16 +9,36 @@ import { notify } from "./notice.js";
 // Open forms and what was typed in them, per step, so a re-render keeps them.
 const openForms = new Map();
 
-const FORM_FIELDS = [
-  { key: "name", label: "Name", type: "text", autocomplete: "off" },
-  { key: "datacenter", label: "Data center ID", type: "text", placeholder: "e.g. iad1", autocomplete: "off" },
-  { key: "username", label: "Qualtrics username", type: "text", autocomplete: "off" },
-  { key: "api_token", label: "API token", type: "password", autocomplete: "new-password" },
-];
+const NAME_FIELD = { key: "name", label: "Name", type: "text", autocomplete: "off", required: true };
+
+function formFields(connector) {
+  const credentials = (connector?.credentials || []).map((field) => ({
+    key: field.key,
+    label: field.label,
+    help: field.help || "",
+    type: field.secret ? "password" : "text",
+    autocomplete: field.secret ? "new-password" : "off",
+    required: Boolean(field.required),
+    credential: true,
+  }));
+  return [NAME_FIELD, ...credentials];
+}
 
 function configurationLabel(configuration) {
   const status = configuration.status && configuration.status !== "authorized" ? " (not authorized)" : "";
-  return `${configuration.name}${configuration.datacenter ? ` · ${configuration.datacenter}` : ""}${status}`;
+  return `${configuration.name}${configuration.account_name ? ` · ${configuration.account_name}` : ""}${status}`;
+}
+
+/** The connector of a step's card, from the catalog (null for an unknown card). */
+function connectorOf(ctx, step) {
+  const card = ctx.catalog.card(step.card);
+  return card?.connector ? ctx.catalog.connector(card.connector) : null;
+}
+
+/** The configurations a step may use: those of its card's connector. */
+function usableConfigurations(ctx, step) {
+  const key = ctx.catalog.card(step.card)?.connector;
+  return ctx.configurations.list.filter((c) => !key || !c.connector || c.connector === key);
 }
 
 function chooseConfiguration(ctx, step, configurationId) {
@@ -31,27 +52,39 @@ function chooseConfiguration(ctx, step, configurationId) {
 
 function addAccountForm(ctx, step, draft) {
   const focusBase = `${step.id}:account`;
-  const form = h("form", { class: "add-account", "aria-label": "Add a Qualtrics account", novalidate: true });
-  for (const field of FORM_FIELDS) {
+  const connector = connectorOf(ctx, step);
+  const title = connector ? `Add a ${connector.name} ${connector.connection_label || "connection"}` : "Add an account";
+  const form = h("form", { class: "add-account", "aria-label": title, novalidate: true });
+  for (const field of formFields(connector)) {
     const id = uid("account");
     const errorsId = uid("err");
+    const helpId = field.help ? uid("help") : null;
     const messages = draft.errors?.[field.key] || [];
+    const describedBy = [helpId, messages.length ? errorsId : null].filter(Boolean).join(" ");
     const input = h("input", {
       id,
       name: field.key,
       type: field.type,
       value: draft.values[field.key] || "",
-      placeholder: field.placeholder || null,
       autocomplete: field.autocomplete,
-      required: true,
+      required: field.required,
       "aria-invalid": messages.length ? "true" : null,
-      "aria-describedby": messages.length ? errorsId : null,
+      "aria-describedby": describedBy || null,
       dataset: { focus: `${focusBase}:${field.key}` },
     });
     input.addEventListener("input", () => {
       draft.values[field.key] = input.value;
     });
-    form.append(h("div", { class: "account-field" }, h("label", { for: id, text: field.label }), input, errorList(messages.map(String), errorsId)));
+    form.append(
+      h(
+        "div",
+        { class: "account-field" },
+        h("label", { for: id, text: field.label }),
+        input,
+        helpId ? h("p", { class: "muted field-help", id: helpId, text: field.help }) : null,
+        errorList(messages.map(String), errorsId),
+      ),
+    );
   }
   const sharedId = uid("account");
   const shared = h("input", { type: "checkbox", id: sharedId, checked: Boolean(draft.values.shared), dataset: { focus: `${focusBase}:shared` } });
@@ -59,7 +92,12 @@ function addAccountForm(ctx, step, draft) {
     draft.values.shared = shared.checked;
   });
   form.append(h("div", { class: "checkbox-row" }, shared, h("label", { for: sharedId, text: "Share with my team" })));
-  const general = [...(draft.errors?.non_field_errors || []), ...(draft.errors?.detail ? [draft.errors.detail] : [])];
+  const general = [
+    ...(draft.errors?.non_field_errors || []),
+    ...(draft.errors?.connector || []),
+    ...(Array.isArray(draft.errors?.credentials) ? draft.errors.credentials : []),
+    ...(draft.errors?.detail ? [draft.errors.detail] : []),
+  ];
   if (general.length) form.append(errorList(general.map(String), uid("err")));
   const submit = h("button", { type: "submit", class: "button primary small", text: draft.busy ? "Adding…" : "Add and authorize", disabled: draft.busy });
   const cancel = h("button", {
@@ -80,11 +118,14 @@ function addAccountForm(ctx, step, draft) {
     draft.errors = null;
     ctx.rerender();
     try {
+      const credentials = {};
+      for (const field of formFields(connector)) {
+        if (field.credential) credentials[field.key] = draft.values[field.key] || "";
+      }
       const created = await createConfiguration({
+        connector: connector?.key || ctx.catalog.card(step.card)?.connector || "",
         name: draft.values.name || "",
-        datacenter: draft.values.datacenter || "",
-        username: draft.values.username || "",
-        api_token: draft.values.api_token || "",
+        credentials,
         shared: Boolean(draft.values.shared),
       });
       openForms.delete(step.id);
@@ -109,7 +150,7 @@ export function configurationField(ctx, step) {
   const id = uid("configuration");
   const errorId = uid("err");
   const errors = ctx.validation.forField(step.id, "configuration").map((e) => e.message);
-  const configurations = ctx.configurations.list;
+  const configurations = usableConfigurations(ctx, step);
   const current = step.configuration ?? null;
   const select = h(
     "select",

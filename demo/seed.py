@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from accounts.models import Configuration, Role
+from designer import services as flow_services
+from designer.models import Flow
 
 
 def demo_data_create(*, team, user) -> None:
     from connectors.qualtrics.sandbox.seed import DATACENTER, DEMO_BRAND_ID, DEMO_TOKEN, fixed_id
-    from designer import services as flow_services
-    from designer.models import Flow
 
     configuration = Configuration.objects.filter(team=team, name="Demo sandbox").first()
     if configuration is None:
         configuration = Configuration(
-            team=team, owner=user, name="Demo sandbox", datacenter=DATACENTER, username="dana@example.com", shared=True,
+            team=team, owner=user, connector="qualtrics", name="Demo sandbox", shared=True,
         )
-        configuration.api_token = DEMO_TOKEN
+        configuration.credentials = {"datacenter": DATACENTER, "api_token": DEMO_TOKEN, "username": "dana@example.com"}
         configuration.save()
     if configuration.status != "authorized":
         from accounts.configurations import configuration_authorize

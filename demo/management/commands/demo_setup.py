@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand
 
 from accounts import services
 from accounts.models import Team
+from demo.seed import demo_data_create
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"
@@ -20,7 +21,5 @@ class Command(BaseCommand):
         if user is None:
             user = User.objects.create_user(DEMO_USERNAME, "demo@example.com", DEMO_PASSWORD, is_staff=True, is_superuser=True)
         team = Team.objects.filter(memberships__user=user).first() or services.team_create(name="Demo team", owner=user)
-        from accounts.demo import demo_data_create
-
         demo_data_create(team=team, user=user)
         self.stdout.write(self.style.SUCCESS(f"Sign in as '{DEMO_USERNAME}' with password '{DEMO_PASSWORD}'."))
