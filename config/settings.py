@@ -236,7 +236,6 @@ SPECTACULAR_SETTINGS = {
         "ActivationStatusEnum": "designer.models.ActivationStatus",
         "RunStatusEnum": "designer.models.RunStatus",
         "DeliverySourceEnum": "designer.models.DeliverySource",
-        "OptionSourceEnum": "connectors.specs.SOURCES",
     },
 }
 

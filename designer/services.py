@@ -181,7 +181,7 @@ def flow_delete(*, flow: Flow) -> None:
 def flow_export(*, flow: Flow) -> dict:
     ids = configuration_ids(flow.definition)
     configurations = {
-        str(c.pk): {"name": c.name, "datacenter": c.datacenter}
+        str(c.pk): {"name": c.name, "connector": c.connector}
         for c in Configuration.objects.filter(team=flow.team, pk__in=ids)
     }
     return {"format": EXPORT_FORMAT, "name": flow.name, "definition": flow.definition, "configurations": configurations}
@@ -213,6 +213,8 @@ def flow_import(*, membership: Membership, document: dict) -> tuple[Flow, list[s
         info = info if isinstance(info, dict) else {}
         name = str(info.get("name") or "")
         match = usable.get(name.casefold()) if name else None
+        if match is not None and info.get("connector") not in (None, match.connector):
+            match = None  # the same name, but a connection of another service
         if match is not None:
             mapping[old_id] = match.pk
             if match.pk != old_id:

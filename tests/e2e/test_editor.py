@@ -242,7 +242,7 @@ def test_an_exported_flow_imports_as_a_copy_with_the_same_cards(
     assert document["format"] == "qflows.flow/1"
     assert document["name"] == "Round trip"
     assert document["definition"] == definition
-    assert document["configurations"] == {str(sandbox_configuration.pk): {"name": "Sandbox", "datacenter": qualtrics_sandbox.datacenter}}
+    assert document["configurations"] == {str(sandbox_configuration.pk): {"name": "Sandbox", "connector": "qualtrics"}}
 
     page.goto(f"{live_server.url}/flows/")
     page.get_by_label("Import").set_input_files(exported)
