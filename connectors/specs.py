@@ -326,6 +326,14 @@ class Trigger:
     def recent(self, ctx: TriggerContext, limit: int = 20) -> list[dict[str, Any]]:
         return []
 
+    def event(self, ctx: TriggerContext, event_id: str) -> Event:
+        """The event with this id, to test the flow on (the Test button); by default one of
+        `recent()`. Raise DeliveryRefused with a message for an id that cannot be one."""
+        for item in self.recent(ctx):
+            if item.get("id") == event_id:
+                return Event(id=event_id, data=item.get("data") or {})
+        raise DeliveryRefused(400, "Choose one of the recent events to test with.")
+
     def check(self, options: Mapping[str, Any]) -> list[str]:
         """Problems with the event card's options that stop activation, in words."""
         return []

@@ -94,7 +94,7 @@ class VersionWithDefinition(Version):
 
 class ExportedConfiguration(serializers.Serializer):
     name = serializers.CharField()
-    datacenter = serializers.CharField()
+    connector = serializers.CharField(help_text="The key of the connection's connector.")
 
 
 class FlowExport(serializers.Serializer):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Configuration
 from connectors.http import ConnectorError
+from connectors.specs import DeliveryRefused
 from designer.models import EVENT_SOURCES, Activation, Delivery, DeliverySource, Flow, FlowVersion, Run, RunStatus
 from designer.tasks import execute_run
 from designer.triggers import TriggerError, connection_client, flow_event, trigger_context
@@ -127,25 +128,32 @@ def run_rerun(*, run: Run, use_current: bool = False) -> Run:
 
 
 def flow_test(*, flow: Flow, event_id: str) -> Run:
-    """Runs the saved flow on one recent event (the Test button), found again through its trigger."""
+    """Runs the saved flow once on an event its trigger names by id (a response of the survey)."""
     version = flow.versions.first()
     if version is None:
         raise RunRequestError("Save the flow before testing it.")
     event_id = (event_id or "").strip()
-    event = next((e for e in flow_recent_events(flow=flow, definition=version.definition) if e["id"] == event_id), None)
-    if event is None:
-        raise RunRequestError("Choose one of the recent events to test with.")
+    if not event_id:
+        raise RunRequestError("Choose an event to test with.")
+    event, client, ctx = _trigger_for(flow, version.definition)
+    try:
+        found = event.trigger.event(ctx, event_id)
+    except DeliveryRefused as exc:
+        raise RunRequestError(exc.message) from None
+    except ConnectorError as exc:
+        raise RunRequestError(f"Could not read that event: {exc.message}") from exc
+    finally:
+        _close(client)
     with transaction.atomic():
-        delivery = Delivery.objects.create(flow=flow, event_id=event_id, source=DeliverySource.TEST,
-                                           payload=event.get("data") or {})
+        delivery = Delivery.objects.create(flow=flow, event_id=found.id, source=DeliverySource.TEST,
+                                           topic=found.topic, payload=dict(found.data))
         return run_create(flow=flow, version=version, delivery=delivery)
 
 
-def flow_recent_events(*, flow: Flow, definition: dict | None = None, limit: int = 20) -> list[dict]:
-    """Recent events of the flow's trigger (the latest responses of its survey, say), newest
-    first, for the editor's Test button: `[{"id", "label", "data", ...}]`."""
+def _trigger_for(flow: Flow, definition: dict):
+    """The flow's event, a client for its connection (None without one) and a TriggerContext."""
     try:
-        event = flow_event(definition if definition is not None else flow.definition)
+        event = flow_event(definition)
     except TriggerError as exc:
         raise RunRequestError(str(exc)) from None
     problems = event.trigger.check(event.options)
@@ -160,15 +168,24 @@ def flow_recent_events(*, flow: Flow, definition: dict | None = None, limit: int
             raise RunRequestError(f"Choose a {event.connector.connection_label} on the event card first.")
         client = connection_client(configuration)
     probe = Activation(flow=flow, trigger=event.card.key, options=event.options, activated_at=timezone.now())
+    return event, client, trigger_context(probe, client=client)
+
+
+def _close(client) -> None:
+    if client is not None and hasattr(client, "close"):
+        client.close()
+
+
+def flow_recent_events(*, flow: Flow, limit: int = 20) -> list[dict]:
+    """Recent events of the flow's trigger (the latest responses of its survey, say), newest
+    first, for the editor's Test button: `[{"id", "label", "data", ...}]`."""
+    event, client, ctx = _trigger_for(flow, flow.definition)
     try:
-        items = event.trigger.recent(trigger_context(probe, client=client), limit)
+        items = event.trigger.recent(ctx, limit)
     except ConnectorError as exc:
         raise RunRequestError(f"Could not list recent events: {exc.message}") from exc
     finally:
-        if client is not None and hasattr(client, "close"):
-            client.close()
-    for item in items:
-        item.setdefault("data", {"response_id": item["id"]} if "response_id" in item else {})
+        _close(client)
     return items[:limit]
 
 

@@ -52,17 +52,21 @@ def connection_client(configuration, **options: Any):
     return registry.connector(configuration.connector).client(configuration.credentials, **options)
 
 
-def webhook_url(activation: Activation) -> str:
-    """The public URL deliveries for this activation are posted to, or "" without PUBLIC_BASE_URL."""
+def webhook_path(activation: Activation) -> str:
+    """The path deliveries for this activation are posted to, or "" when its trigger takes none."""
     trigger = registry.trigger(activation.trigger)
-    if trigger is None or not trigger.accepts_deliveries or not activation.secret or not settings.PUBLIC_BASE_URL:
+    if trigger is None or not trigger.accepts_deliveries or not activation.secret:
         return ""
-    connector = registry.get(activation.trigger).connector
     try:
-        path = reverse(f"{connector}_webhook", args=[activation.pk, activation.secret])
+        return reverse(f"{registry.get(activation.trigger).connector}_webhook", args=[activation.pk, activation.secret])
     except NoReverseMatch:
         return ""
-    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def webhook_url(activation: Activation) -> str:
+    """The public URL deliveries for this activation are posted to, or "" without PUBLIC_BASE_URL."""
+    path = webhook_path(activation)
+    return f"{settings.PUBLIC_BASE_URL}{path}" if path and settings.PUBLIC_BASE_URL else ""
 
 
 def trigger_context(activation: Activation, *, client: Any = None, now=None) -> TriggerContext:

@@ -20,6 +20,7 @@ from accounts.selectors import configurations_visible
 from accounts.serializers import ConfigurationSerializer
 from config.ids import row_id
 from connectors import registry
+from designer.triggers import webhook_path, webhook_url
 from designer import activation as activation_services
 from designer import runs as run_services
 from designer import services
@@ -126,6 +127,14 @@ def flow_editor(request, pk: int):
     })
 
 
+def _delivery_url(request, activation) -> str:
+    """Where callers post deliveries, for editors of an active flow whose trigger takes them."""
+    if activation is None or not activation.is_active or not request.membership.can_edit:
+        return ""
+    path = webhook_path(activation)
+    return (webhook_url(activation) or request.build_absolute_uri(path)) if path else ""
+
+
 @team_required()
 def flow_status(request, pk: int):
     flow = get_object_or_404(flows_for_team(team=request.team), pk=pk)
@@ -134,6 +143,7 @@ def flow_status(request, pk: int):
     return render(request, "designer/flow_status.html", {
         "flow": flow, "activation": activation, "activation_data": activation_json(activation),
         "trigger_name": trigger_card.name if trigger_card else "",
+        "webhook_url": _delivery_url(request, activation),
         "counts": run_counts(flow=flow), "recent_runs": runs_for_team(team=request.team, flow_id=flow.pk)[:10],
     })
 

@@ -87,8 +87,7 @@ def _verify(activation: Activation | None, connector: str, secret: str, request:
     try:
         events = trigger.parse(ctx, request)
     except DeliveryRefused as exc:
-        if exc.status >= 400:
-            logger.info("Webhook for flow %s refused (%s): %s", activation.flow_id, exc.status, exc.message)
+        logger.info("Webhook for flow %s answered %s: %s", activation.flow_id, exc.status, exc.message)
         return Verdict(exc.status, exc.message)
     if not events:
         return Verdict(200, "Nothing to run; ignored.")

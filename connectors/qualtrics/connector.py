@@ -253,6 +253,12 @@ class NewResponseTrigger(Trigger):
                     events.append(Event(id=str(response_id), data={"response_id": str(response_id)}))
         return Polled(events=events, cursor=result.continuation_token or cursor)
 
+    def event(self, ctx: TriggerContext, event_id: str) -> Event:
+        """Any response of the survey can be tested with; the run reads it from Qualtrics."""
+        if not event_id.startswith("R_") or len(event_id) > RESPONSE_ID_MAX:
+            raise DeliveryRefused(400, "Choose a response to test with (its ID starts with R_).")
+        return Event(id=event_id, data={"response_id": event_id})
+
     def recent(self, ctx: TriggerContext, limit: int = 20) -> list[dict[str, Any]]:
         """The latest responses of the survey (90 days), newest first, for the Test button."""
         survey_id = ctx.options.get("survey_id")
@@ -270,6 +276,7 @@ class NewResponseTrigger(Trigger):
                 recorded, email = values.get("recordedDate"), values.get("recipientEmail")
                 items.append({
                     "id": response_id,
+                    "data": {"response_id": response_id},
                     "label": " · ".join(str(p) for p in (recorded, email, response_id) if p),
                     "recorded_date": recorded,
                     "email": email,

@@ -139,8 +139,8 @@ def test_a_refused_token_is_a_400_with_a_clear_message(api, team, editor, qualtr
     response = api.get(options_url(bad, "surveys"))
     assert response.status_code == 400
     assert response.json() == {
-        "detail": "Qualtrics refused the API token of “Old token”. Check the token and the data center ID, then "
-        "authorize it again on the Configurations page."
+        "detail": "Qualtrics refused the API token of “Old token”. Check the token, and that the data center ID "
+        "matches your Qualtrics address (us1 in us1.qualtrics.com), then authorize it again."
     }
 
 

@@ -80,7 +80,7 @@ def test_activating_subscribes_once_and_deactivating_removes_exactly_that_subscr
     other = client.create_event_subscription(topics="controlpanel.activateSurvey", publication_url="https://x.example/", shared_key="k")
     activation = flow_activate(flow=flow)
     assert activation.status == ActivationStatus.ACTIVE_WEBHOOK
-    assert flow_activate(flow=flow).subscription_id == activation.state.get("subscription_id", "")
+    assert flow_activate(flow=flow).state.get("subscription_id", "") == activation.state.get("subscription_id", "")
     subscriptions = client.list_event_subscriptions()
     ours = [s for s in subscriptions if s["id"] == activation.state.get("subscription_id", "")]
     assert len(subscriptions) == 2 and len(ours) == 1
@@ -137,7 +137,7 @@ def test_a_recorded_response_is_delivered_run_and_creates_the_contact(settings, 
     assert delivery["status"] == 200
     run = Run.objects.get(flow=flow)
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert run.delivery.response_id == response_id and run.version.number == 1
+    assert run.delivery.event_id == response_id and run.version.number == 1
     assert [s.step_id for s in run.steps.all()] == ["trigger", "step_1"]
     assert run.steps.get(step_id="step_1").inputs["email"] == "grace@example.com"
     assert "grace@example.com" in [c["email"] for c in list_contacts(qualtrics_sandbox)]
@@ -216,7 +216,7 @@ def test_a_lost_delivery_is_picked_up_by_reconciliation(settings, make_flow, qua
     response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "lost@example.com"})
     assert activation_poll(activation.pk) == 1
     run = Run.objects.get(flow=flow)
-    assert run.delivery.response_id == response_id and run.delivery.source == "poll"
+    assert run.delivery.event_id == response_id and run.delivery.source == "poll"
     run_execute(run.pk)
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -353,9 +353,9 @@ def test_a_create_answered_503_is_not_sent_again_and_the_run_says_it_may_have_be
     assert len(posts) == 1 and list_contacts(qualtrics_sandbox) == []
 
 
-def test_a_response_that_404s_briefly_is_retried(settings, make_flow, qualtrics_sandbox, monkeypatch):
+def test_a_response_that_404s_briefly_is_retried(settings, make_flow, qualtrics_sandbox):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-    monkeypatch.setattr("designer.engine.RESPONSE_404_RETRIES", (0.01, 0.01, 0.01))
+    settings.QUALTRICS_NEW_RESPONSE_RETRY_DELAYS = (0.01, 0.01, 0.01)
     run = deliver(make_flow(steps=[]), qualtrics_sandbox)
     qualtrics_sandbox.inject_fault("surveys", 404, count=2, method="GET")
     assert run_execute(run.pk) == RunStatus.SUCCEEDED
@@ -413,9 +413,9 @@ def test_the_test_button_runs_once_on_a_chosen_response(owner_client, settings, 
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     flow = make_flow(steps=[])
     response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "t@e.st"}, notify=False)
-    listed = owner_client.get(reverse("api_flow_recent_events", args=[flow.pk])).json()["responses"]
-    assert response_id in [r["response_id"] for r in listed]
-    answer = owner_client.post(reverse("api_flow_test", args=[flow.pk]), {"response_id": response_id}, content_type="application/json")
+    listed = owner_client.get(reverse("api_flow_recent_events", args=[flow.pk])).json()["events"]
+    assert response_id in [r["id"] for r in listed]
+    answer = owner_client.post(reverse("api_flow_test", args=[flow.pk]), {"event_id": response_id}, content_type="application/json")
     assert answer.status_code == 202
     assert run_execute(answer.json()["run"]) == RunStatus.SUCCEEDED
     assert flow.activation.status == ActivationStatus.INACTIVE

@@ -86,7 +86,7 @@ def test_restoring_a_version_adds_it_as_a_new_one(api, flow, definition):
 
 def test_export_then_import_round_trips_and_remaps_configurations_by_name(api, flow, configuration):
     document = api.get(reverse("api_flow_export", args=[flow.pk])).json()
-    assert document["configurations"] == {str(configuration.pk): {"name": "Main", "datacenter": "sandbox1"}}
+    assert document["configurations"] == {str(configuration.pk): {"name": "Main", "connector": "qualtrics"}}
     response = api.post(reverse("api_flow_import"), document, content_type="application/json")
     assert response.status_code == 201
     imported = Flow.objects.get(pk=response.json()["id"])
@@ -95,7 +95,7 @@ def test_export_then_import_round_trips_and_remaps_configurations_by_name(api, f
 
 def test_import_clears_configurations_that_are_not_in_the_team(api, flow):
     document = api.get(reverse("api_flow_export", args=[flow.pk])).json()
-    document["configurations"] = {k: {"name": "Elsewhere", "datacenter": "eu1"} for k in document["configurations"]}
+    document["configurations"] = {k: {"name": "Elsewhere", "connector": "qualtrics"} for k in document["configurations"]}
     response = api.post(reverse("api_flow_import"), document, content_type="application/json")
     assert response.status_code == 201
     assert any("not in your team" in w for w in response.json()["warnings"])

@@ -69,7 +69,7 @@ def test_a_burst_of_10000_deliveries_with_duplicates_gives_exactly_10000_deliver
     duplicates = len(posts) - TOTAL
     assert answers == {(200, "Accepted."): TOTAL, (200, "Already received."): duplicates}
     assert Delivery.objects.filter(flow=flow).count() == TOTAL
-    assert Delivery.objects.filter(flow=flow).values("response_id").distinct().count() == TOTAL
+    assert Delivery.objects.filter(flow=flow).values("event_id").distinct().count() == TOTAL
     assert not Delivery.objects.annotate(n=Count("runs")).exclude(n=1).exists(), "a delivery without exactly one run"
     assert Run.objects.filter(flow=flow, status=RunStatus.QUEUED).count() == TOTAL
     assert DBTaskResult.objects.count() == TOTAL  # one task per run
@@ -86,7 +86,7 @@ def test_a_burst_of_10000_deliveries_with_duplicates_gives_exactly_10000_deliver
     assert Run.objects.filter(flow=flow, status=RunStatus.QUEUED).count() == TOTAL - len(done)
     created = sorted(call["body"] for call in contact_posts(qualtrics_sandbox, 200))
     assert len(created) == len(done), "a create was sent twice"
-    assert all(any(emails[run.delivery.response_id] in body for body in created) for run in done)
+    assert all(any(emails[run.delivery.event_id] in body for body in created) for run in done)
     report(
         "burst through daphne",
         posts=len(posts),

@@ -50,7 +50,7 @@ def storm(flow, sandbox, workers, *, total: int, status: int, count: int, retry_
 def assert_each_run_ended_once(flow, sandbox, emails, *, said: str) -> list[Run]:
     runs = list(Run.objects.filter(flow=flow).select_related("delivery"))
     assert len(runs) == len(emails)
-    assert len({run.delivery.response_id for run in runs}) == len(emails)
+    assert len({run.delivery.event_id for run in runs}) == len(emails)
     assert [run.attempts for run in runs] == [1] * len(runs), "a run was claimed twice"
     failed = [run for run in runs if run.status == RunStatus.FAILED]
     succeeded = [run for run in runs if run.status == RunStatus.SUCCEEDED]

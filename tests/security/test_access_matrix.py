@@ -334,6 +334,11 @@ MATRIX: dict[str, dict[str, Call]] = {
         "GET": get(ALL(200)),
         "POST": form(ALL(403), lambda w: {"Topic": "x.surveyengine.completedResponse.SV_1", "MSG": "{}", "HMAC": "00"}),
     },
+    # The same secret under another connector's route names no webhook of that connector.
+    "webhook_webhook": {
+        "GET": get(ALL(200)),
+        "POST": form(ALL(404), lambda w: {"anything": "1"}),
+    },
     # Flows and runs: API -----------------------------------------------------------------------
     "api_flows": {
         "GET": get((403, 200, 200, 200, 200, 200)),
@@ -357,7 +362,7 @@ MATRIX: dict[str, dict[str, Call]] = {
     "api_flow_activate": {"POST": data((403, 404, 403, 200, 200, 200))},
     "api_flow_deactivate": {"POST": data((403, 404, 403, 200, 200, 200))},
     "api_flow_activation": {"GET": get((403, 404, 200, 200, 200, 200))},
-    "api_flow_test": {"POST": data((403, 404, 403, 202, 202, 202), lambda w: {"response_id": "R_someResponse"})},
+    "api_flow_test": {"POST": data((403, 404, 403, 202, 202, 202), lambda w: {"event_id": "R_someResponse"})},
     # Loads survey responses through the flow's configuration, which viewers may not use.
     "api_flow_recent_events": {"GET": get((403, 404, 403, 200, 200, 200))},
     "api_files": {

@@ -63,11 +63,11 @@ def no_task_worker(settings):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
 
 
-def test_an_upload_over_the_size_qualtrics_accepts_is_refused_with_the_limit(world):
+def test_an_upload_over_the_size_limit_is_refused_with_the_limit(world):
     too_big = b"{" + b" " * settings.MAX_IMPORT_FILE_SIZE + b"}"
     response = upload(world, "huge.qsf", too_big)
     assert response.status_code == 400
-    assert response.json() == {"detail": "“huge.qsf” is larger than 5 MB, the most Qualtrics accepts."}
+    assert response.json() == {"detail": "“huge.qsf” is larger than 5 MB, the most this server accepts."}
 
 
 def test_a_survey_file_of_the_right_type_is_imported(world, qualtrics_sandbox):
