@@ -75,7 +75,7 @@ def test_searching_keeps_the_matching_cards_and_hides_empty_groups(catalog):
 
 def test_filtering_by_kind_and_searching_by_an_output(catalog):
     catalog.get_by_label("Kind").select_option("event")
-    assert visible_cards(catalog) == ["New Response"]
+    assert visible_cards(catalog) == ["New Response", "Schedule", "Catch Webhook"]
 
     catalog.get_by_label("Kind").select_option("")
     catalog.get_by_label("Search cards").fill("contact lookup")

@@ -25,7 +25,7 @@ from tests.e2e.editor import (
 
 pytestmark = pytest.mark.e2e
 
-ACCOUNT = "Sandbox · sandbox1"
+ACCOUNT = "Sandbox · sandra.box@sandboxbrand.example"  # the account its token belongs to
 # Set to a path (docs/editor.png) to refresh the README's screenshot from the first journey.
 SCREENSHOT = os.environ.get("QFLOWS_EDITOR_SCREENSHOT")
 

@@ -24,7 +24,7 @@ from tests.e2e.editor import (
 
 pytestmark = pytest.mark.e2e
 
-ACCOUNT = "Sandbox · sandbox1"
+ACCOUNT = "Sandbox · sandra.box@sandboxbrand.example"  # the account its token belongs to
 SURVEY = "Customer Satisfaction"
 QUESTION = "Overall, how satisfied are you with our service?"
 # What only the account can answer: a viewer's page must not ask it.

@@ -24,9 +24,11 @@ function formFields(connector) {
   return [NAME_FIELD, ...credentials];
 }
 
+// "Name · whom it belongs to": the authorized account, else its first public credential (a data center).
 function configurationLabel(configuration) {
-  const status = configuration.status && configuration.status !== "authorized" ? " (not authorized)" : "";
-  return `${configuration.name}${configuration.account_name ? ` · ${configuration.account_name}` : ""}${status}`;
+  const status = configuration.status === "failed" ? " (authorization failed)" : "";
+  const who = configuration.account_name || Object.values(configuration.credentials || {}).find((value) => value) || "";
+  return `${configuration.name}${who ? ` · ${who}` : ""}${status}`;
 }
 
 /** The connector of a step's card, from the catalog (null for an unknown card). */
