@@ -15,14 +15,27 @@ def _search_text(card) -> str:
     return " ".join(words).casefold()
 
 
+def _rows(fields, owner) -> list[dict]:
+    """A card's fields for the catalog tables, with the words of the source a picker loads from."""
+    rows = []
+    for f in fields:
+        source = owner.source(f.source) if f.source else None
+        rows.append({"field": f, "source": source.label if source else "", "service": owner.name})
+    return rows
+
+
 def _sections():
     """[(connector name, [(group, [entry])])] in catalog order."""
     sections: dict[str, list[tuple[str, list]]] = {}
     for group, cards in registry.by_group().items():
-        connector = registry.connector(cards[0].connector).name
+        owner = registry.connector(cards[0].connector)
+        connector = owner.name
         entries = [
             {
                 "card": c,
+                "connection": f"{owner.name} {owner.connection_label}",
+                "tables": [(title, _rows(fields, owner)) for title, fields in
+                           (("Options", c.options), ("Inputs", c.inputs), ("Outputs", c.outputs))],
                 "anchor": c.key.replace(".", "-"),
                 "kind_name": KIND_NAMES.get(c.kind, c.kind),
                 "search": _search_text(c),

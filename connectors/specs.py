@@ -111,6 +111,9 @@ class Card:
     outputs: tuple[Field, ...] = ()
     run: RunCallable | None = None
     dynamic_outputs: DynamicOutputsCallable | None = None
+    # What the outputs added by dynamic_outputs look like, for the catalog page (may hold HTML tags
+    # <code>; it is declared here, never taken from users).
+    dynamic_outputs_help: str = ""
     needs_configuration: bool = False
     # Example outputs, shown before the first real event; every key must be a declared output.
     sample_outputs: Mapping[str, Any] = field(default_factory=dict)

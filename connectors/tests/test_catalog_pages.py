@@ -90,3 +90,19 @@ def test_the_catalog_api_is_cacheable_and_revalidates_with_its_etag(client, memb
 
 def test_the_catalog_api_needs_sign_in(client):
     assert client.get("/api/catalog/").status_code == 403
+
+
+def test_the_catalog_lists_the_cards_of_every_connector_grouped_by_connector(client, member):
+    client.force_login(member(Role.VIEWER))
+    data = client.get(reverse("api_catalog")).json()
+    by_connector = {}
+    for card in data["cards"]:
+        by_connector.setdefault(card["connector"], []).append(card["key"])
+    assert {"qualtrics", "schedule", "webhook", "core"} <= set(by_connector)
+    assert by_connector["schedule"] == ["schedule.every"] and by_connector["webhook"] == ["webhook.catch"]
+    assert [c["key"] for c in data["connectors"]][:3] == ["qualtrics", "schedule", "webhook"]
+
+    html = client.get(reverse("catalog")).content.decode()
+    headings = re.findall(r'<h2 id="connector-[^"]+">([^<]+)</h2>', html)
+    assert headings == ["Qualtrics", "Schedule", "Webhook", "Functions"]
+    assert html.index('id="card-schedule-every"') < html.index('id="card-webhook-catch"') < html.index('id="group-logic"')

@@ -512,6 +512,13 @@ def _response_outputs(ctx, options, inputs, *, declared: tuple[Field, ...], retr
     return {k: v for k, v in outputs.items() if k in keep or k.startswith(("q.", "ed."))}
 
 
+SURVEY_OUTPUTS_HELP = (
+    "Once a survey is chosen, the card also outputs each question of that survey: <code>q.QID1</code> (a number "
+    "for choice and NPS questions, text for text entry), <code>q.QID1_label</code> (the chosen answer's text) and "
+    "each embedded data field as <code>ed.&lt;name&gt;</code>."
+)
+
+
 def run_new_response(ctx, options, inputs):
     """The event's outputs for the response named by `inputs["response_id"]` (from the notification)."""
     return _response_outputs(ctx, options, inputs, declared=NEW_RESPONSE_OUTPUTS, retry_not_found=True)
@@ -602,6 +609,7 @@ NEW_RESPONSE: Card = qualtrics_card(
     outputs=NEW_RESPONSE_OUTPUTS,
     run=run_new_response,
     dynamic_outputs=survey_dynamic_outputs,
+    dynamic_outputs_help=SURVEY_OUTPUTS_HELP,
     sample_outputs=NEW_RESPONSE_SAMPLE,
 )
 READ_RESPONSE: Card = qualtrics_card(
@@ -616,6 +624,7 @@ READ_RESPONSE: Card = qualtrics_card(
     outputs=READ_RESPONSE_OUTPUTS,
     run=run_read_response,
     dynamic_outputs=survey_dynamic_outputs,
+    dynamic_outputs_help=SURVEY_OUTPUTS_HELP,
     sample_outputs={k: v for k, v in NEW_RESPONSE_SAMPLE.items() if k in {f.key for f in READ_RESPONSE_OUTPUTS}},
 )
 EXPORT_RESPONSES: Card = qualtrics_card(
