@@ -11,12 +11,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Configuration
 from connectors import registry
 from connectors.http import ConnectorError
 from designer import live
 from designer.models import MODE_STATUS, Activation, ActivationStatus, Flow
-from designer.triggers import TriggerError, connection_client, flow_event, polls, trigger_context
+from designer.triggers import TriggerError, connection_client, event_ready, polls, trigger_context
 
 logger = logging.getLogger(__name__)
 
@@ -39,21 +38,9 @@ def flow_activate(*, flow: Flow, user=None) -> Activation:
     if version is None:
         raise ActivationError("Save the flow before activating it.")
     try:
-        event = flow_event(version.definition)
+        event, configuration = event_ready(flow, version.definition)
     except TriggerError as exc:
         raise ActivationError(str(exc)) from None
-    problems = event.trigger.check(event.options)
-    if problems:
-        raise ActivationError(problems[0])
-    configuration = None
-    if event.needs_connection():
-        configuration = Configuration.objects.filter(
-            pk=event.configuration_id, team=flow.team, connector=event.connector.key
-        ).first()
-        if configuration is None:
-            raise ActivationError(
-                f"Choose a {event.connector.name} {event.connector.connection_label} on the {event.card.name} card."
-            )
 
     with transaction.atomic():
         activation, _ = Activation.objects.select_for_update().get_or_create(flow=flow)

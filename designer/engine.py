@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from connectors import registry
-from connectors.functions import evaluate_condition, iterate_list, render_template
+from connectors.functions import evaluate_condition, iterate_list
 from connectors.http import ConnectorError
 from connectors.specs import CardInputError, RunContext
 from designer import live

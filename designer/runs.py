@@ -11,12 +11,11 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Configuration
 from connectors.http import ConnectorError
 from connectors.specs import DeliveryRefused
 from designer.models import EVENT_SOURCES, Activation, Delivery, DeliverySource, Flow, FlowVersion, Run, RunStatus
 from designer.tasks import execute_run
-from designer.triggers import TriggerError, connection_client, flow_event, trigger_context
+from designer.triggers import TriggerError, connection_client, event_ready, trigger_context
 
 logger = logging.getLogger(__name__)
 
@@ -153,20 +152,10 @@ def flow_test(*, flow: Flow, event_id: str) -> Run:
 def _trigger_for(flow: Flow, definition: dict):
     """The flow's event, a client for its connection (None without one) and a TriggerContext."""
     try:
-        event = flow_event(definition)
+        event, configuration = event_ready(flow, definition)
     except TriggerError as exc:
         raise RunRequestError(str(exc)) from None
-    problems = event.trigger.check(event.options)
-    if problems:
-        raise RunRequestError(problems[0])
-    client = None
-    if event.needs_connection():
-        configuration = Configuration.objects.filter(
-            pk=event.configuration_id, team=flow.team, connector=event.connector.key
-        ).first()
-        if configuration is None:
-            raise RunRequestError(f"Choose a {event.connector.connection_label} on the event card first.")
-        client = connection_client(configuration)
+    client = connection_client(configuration) if configuration else None
     probe = Activation(flow=flow, trigger=event.card.key, options=event.options, activated_at=timezone.now())
     return event, client, trigger_context(probe, client=client)
 

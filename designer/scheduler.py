@@ -13,7 +13,6 @@ import threading
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from accounts.models import Configuration
 from connectors import registry
 from connectors.specs import Card, Connector, Trigger, TriggerContext
 from designer.models import Activation
@@ -45,6 +46,25 @@ def flow_event(definition: dict) -> FlowEvent:
     raw = event.get("configuration")
     return FlowEvent(card=card, connector=registry.connector(card.connector), trigger=trigger, options=dict(options),
                      configuration_id=raw if isinstance(raw, int) and not isinstance(raw, bool) else None)
+
+
+def event_ready(flow, definition: dict) -> tuple[FlowEvent, Any]:
+    """The flow's event and the connection its trigger uses (None for a connector without one),
+    once its options pass the trigger's check; TriggerError says what to fix otherwise."""
+    event = flow_event(definition)
+    problems = event.trigger.check(event.options)
+    if problems:
+        raise TriggerError(problems[0])
+    if not event.needs_connection():
+        return event, None
+    configuration = Configuration.objects.filter(
+        pk=event.configuration_id, team=flow.team, connector=event.connector.key
+    ).first()
+    if configuration is None:
+        raise TriggerError(
+            f"Choose a {event.connector.name} {event.connector.connection_label} on the {event.card.name} card."
+        )
+    return event, configuration
 
 
 def connection_client(configuration, **options: Any):
