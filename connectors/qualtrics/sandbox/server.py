@@ -335,13 +335,15 @@ class Sandbox:
 
     @property
     def deliveries(self) -> list[dict[str, Any]]:
+        """Delivery attempts, oldest first; only the last `SandboxState.DELIVERY_LOG_SIZE` are kept."""
         with self.state.lock:
             return list(self.state.deliveries)
 
     def wait_for_deliveries(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
-        """Block until `count` delivery attempts are recorded; raises TimeoutError otherwise."""
-        if not self.state.wait_for(lambda: len(self.state.deliveries) >= count, timeout):
-            raise TimeoutError(f"Expected {count} deliveries within {timeout} s, got {len(self.state.deliveries)}.")
+        """Block until `count` delivery attempts are recorded since the last reset; raises
+        TimeoutError otherwise. Returns the attempts kept (the last DELIVERY_LOG_SIZE)."""
+        if not self.state.wait_for(lambda: self.state.delivery_count >= count, timeout):
+            raise TimeoutError(f"Expected {count} deliveries within {timeout} s, got {self.state.delivery_count}.")
         return self.deliveries
 
     # HTTP entry point -------------------------------------------------------------------------
@@ -471,7 +473,7 @@ class Sandbox:
                     "POST /_sandbox/responses": '{"survey_id", "values", "recorded_date", "brand_id"}',
                     "GET /_sandbox/requests": "?path_prefix=&method=",
                     "DELETE /_sandbox/requests": "clear the request log",
-                    "GET /_sandbox/deliveries": "event deliveries attempted",
+                    "GET /_sandbox/deliveries": f"the last {SandboxState.DELIVERY_LOG_SIZE} deliveries attempted",
                     "POST /_sandbox/settings": '{"page_size", "export_polls", "next_page_base"}',
                 },
             }

@@ -192,6 +192,7 @@ class SandboxState:
     """Everything the sandbox knows. Take `lock` around reads and writes."""
 
     REQUEST_LOG_SIZE = 5000
+    DELIVERY_LOG_SIZE = 1000  # the last attempts kept; `delivery_count` counts all of them
     EXPORT_FILES_KEPT = 50
 
     def __init__(self, *, page_size: int = 100, export_polls: int = 3) -> None:
@@ -210,7 +211,8 @@ class SandboxState:
             self.faults: list[Fault] = []
             self.latencies: list[Latency] = []
             self.request_log: deque[dict[str, Any]] = deque(maxlen=self.REQUEST_LOG_SIZE)
-            self.deliveries: list[dict[str, Any]] = []
+            self.deliveries: deque[dict[str, Any]] = deque(maxlen=self.DELIVERY_LOG_SIZE)
+            self.delivery_count = 0
             self.drop_deliveries = 0
             self.failing_exports = 0
             self.page_size = self.default_page_size
@@ -316,6 +318,7 @@ class SandboxState:
             if generation != self.generation:
                 return  # the state was reset while this delivery was in flight
             self.deliveries.append(entry)
+            self.delivery_count += 1
             self.changed.notify_all()
 
     def wait_for(self, predicate: Any, timeout: float) -> bool:
