@@ -1,4 +1,4 @@
-"""The sandbox's HTTP server, its `/_sandbox/` control API and the `Sandbox` object.
+"""The sandbox's HTTP server, its `/_sandbox/` control API, its pages and the `Sandbox` object.
 
     sandbox = Sandbox(seed="demo").start()
     sandbox.api_base        # http://127.0.0.1:PORT/sandbox1/API/v3/
@@ -6,7 +6,8 @@
     sandbox.stop()
 
 The control API takes and returns JSON and needs no token; it is meant for a sandbox bound to
-the loopback interface.
+the loopback interface. So are the pages at http://HOST:PORT/ (pages.py), where people record a
+response from a survey's form and see the webhook deliveries it made.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from connectors.qualtrics.sandbox.api import ApiError, Reply, SandboxApp, error_envelope, json_reply, record_response
 from connectors.qualtrics.sandbox.delivery import Deliverer
+from connectors.qualtrics.sandbox.pages import Pages
 from connectors.qualtrics.sandbox.seed import SEEDS, SeedInfo, apply_seed
 from connectors.qualtrics.sandbox.state import Brand, Fault, Latency, SandboxState, parse_iso
 
@@ -109,6 +111,7 @@ class Sandbox:
         self.deliverer = Deliverer(self.state)
         self.app = SandboxApp(self.state, self.deliverer)
         self.info: SeedInfo = apply_seed(seed, self.state, self.deliverer)
+        self.pages = Pages(self)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -356,6 +359,9 @@ class Sandbox:
                 return json_reply(exc.status, {"error": exc.message})
             except (KeyError, TypeError, ValueError) as exc:
                 return json_reply(400, {"error": f"{type(exc).__name__}: {exc}"})
+        page = self.pages.handle(method, target, headers, body)
+        if page is not None:
+            return page
         return self.app.handle(method, target, headers, body)
 
     def _control(self, method: str, target: str, body: bytes) -> Reply:

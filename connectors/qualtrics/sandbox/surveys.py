@@ -113,6 +113,11 @@ def net_promoter(name: str, text: str) -> dict[str, Any]:
     }
 
 
+def question_kind(question: dict[str, Any]) -> str:
+    """How the sandbox records a question's answer: `single`, `multi`, `nps` or `text`."""
+    return _kind(question)
+
+
 def _kind(question: dict[str, Any]) -> str:
     qtype = question["questionType"]
     if qtype.get("selector") == "NPS":
