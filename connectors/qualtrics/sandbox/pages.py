@@ -66,7 +66,8 @@ legend { font-weight: 600; padding: 0 .3rem; }
 .choices label { display: block; margin: .15rem 0; }
 .choices.nps label { display: inline-block; margin-right: .7rem; }
 .field { display: block; margin: .3rem 0; }
-.field input, .question input[type="text"], .question textarea { display: block; width: 100%; max-width: 32rem; padding: .3rem; font: inherit; }
+.field input, .question input[type="text"], .question textarea { display: block; width: 100%; max-width: 32rem; }
+input, textarea { padding: .3rem; font: inherit; }
 button { font: inherit; padding: .45rem 1rem; border: 0; border-radius: 5px; background: #2563eb; color: #fff; }
 .muted, .hint { color: #5b6474; }
 .error { background: #fdecec; border: 1px solid #e3a3a3; padding: .6rem 1rem; border-radius: 6px; }
