@@ -445,6 +445,7 @@ class Sandbox:
         with self.state.lock:
             return {
                 "api_base": self.api_base,
+                "pages": f"{self.url}/",  # record a response from a survey's form, see the deliveries
                 "datacenter": self.datacenter,
                 "token": self.token,
                 "seed": self.info.__dict__,

@@ -289,5 +289,6 @@ def test_unknown_surveys_and_responses_get_404_and_wrong_methods_405(qualtrics_s
     wrong = page(qualtrics_sandbox, f"/surveys/{qualtrics_sandbox.survey_id}/responses")
     assert (wrong.status_code, wrong.headers["Allow"]) == (405, "POST")
     # The API and the control API are where they were.
-    assert page(qualtrics_sandbox, "/_sandbox/").json()["datacenter"] == qualtrics_sandbox.datacenter
+    described = page(qualtrics_sandbox, "/_sandbox/").json()
+    assert (described["datacenter"], described["pages"]) == (qualtrics_sandbox.datacenter, f"{qualtrics_sandbox.url}/")
     assert page(qualtrics_sandbox, "/elsewhere").status_code == 404
