@@ -66,7 +66,8 @@ Refuses to run when QUALTRICS_SANDBOX_ENABLED is off (production).
                 self.style.SUCCESS("Qualtrics sandbox ")
                 + f"(seed '{info.seed}'): data center '{info.datacenter}', API token '{info.token}'."
             )
-            self.stdout.write(f"API at {sandbox.api_base} ; control at {sandbox.url}/_sandbox/ (Ctrl-C stops).")
+            self.stdout.write(f"API at {sandbox.api_base} ; record test responses at {sandbox.url}/ ; control at "
+                              f"{sandbox.url}/_sandbox/ (Ctrl-C stops).")
             self.stdout.flush()
 
         try:
