@@ -95,6 +95,7 @@ CONNECTORS = [
     "connectors.schedule.connector.connector",
     "connectors.webhook.connector.connector",
     "connectors.httprequest.connector.connector",
+    "connectors.email.connector.connector",
     "connectors.core.connector",
 ]
 
