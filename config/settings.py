@@ -96,6 +96,7 @@ CONNECTORS = [
     "connectors.webhook.connector.connector",
     "connectors.httprequest.connector.connector",
     "connectors.email.connector.connector",
+    "connectors.slack.connector.connector",
     "connectors.core.connector",
 ]
 
