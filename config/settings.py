@@ -97,6 +97,7 @@ CONNECTORS = [
     "connectors.httprequest.connector.connector",
     "connectors.email.connector.connector",
     "connectors.slack.connector.connector",
+    "connectors.teams.connector.connector",
     "connectors.core.connector",
 ]
 
