@@ -210,3 +210,26 @@ class OutboundClient(HttpClient):
     def __init__(self, *, trusted: Iterable[tuple[str, int | None]] = (), **options: Any) -> None:
         options.setdefault("session", pinned_session(trusted=trusted))
         super().__init__(**options)
+
+    def describe_path(self, url: str) -> str:
+        """The address without its query or user info: a typed URL may carry a key in either, and
+        what is named here ends up in messages, run history and logs."""
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+
+    def error_for_response(self, response: requests.Response, *, method: str, url: str) -> ConnectorError:
+        error = super().error_for_response(response, method=method, url=url)
+        error.message = f"{method} {self.describe_path(url)} answered {response.status_code}."
+        return error
+
+    def error_for_exception(self, exc: requests.RequestException, *, method: str, url: str) -> ConnectorError:
+        where = self.describe_path(url)
+        if isinstance(exc, requests.Timeout):
+            return ConnectorError(f"{method} {where} timed out.", retryable=True)
+        if isinstance(exc, requests.exceptions.SSLError):
+            return ConnectorError(f"{method} {where}: the server's TLS certificate could not be verified.",
+                                  retryable=False)
+        if isinstance(exc, requests.ConnectionError):
+            return ConnectorError(f"Could not connect for {method} {where}.", retryable=True)
+        return ConnectorError(f"{method} {where} could not be sent ({type(exc).__name__}).", retryable=False)
