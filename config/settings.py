@@ -94,6 +94,10 @@ CONNECTORS = [
     "connectors.qualtrics.connector.connector",
     "connectors.schedule.connector.connector",
     "connectors.webhook.connector.connector",
+    "connectors.httprequest.connector.connector",
+    "connectors.email.connector.connector",
+    "connectors.slack.connector.connector",
+    "connectors.teams.connector.connector",
     "connectors.core.connector",
 ]
 
@@ -256,6 +260,36 @@ for _item in env_list("QUALTRICS_RATE_LIMITS", []):
     if not _name.strip() or not _value.strip().isdigit() or int(_value) < 1:
         raise ImproperlyConfigured(f"QUALTRICS_RATE_LIMITS takes name=requests-per-minute pairs, not {_item!r}")
     QUALTRICS_RATE_LIMITS[_name.strip()] = int(_value)
+# Requests to addresses people type (HTTP Request card, Slack and Teams webhook URLs) go only to
+# public addresses; these hosts (host or host:port, comma-separated) are allowed even when they
+# resolve to loopback or private addresses, e.g. an intranet API: OUTBOUND_ALLOWED_HOSTS=api.corp:8443
+OUTBOUND_ALLOWED_HOSTS = [h.lower() for h in env_list("OUTBOUND_ALLOWED_HOSTS", [])]
+
+# Email card: the SMTP server mail is sent through, read from EMAIL_* variables into Django 6.1's
+# MAILERS (the EMAIL_* settings themselves are deprecated).
+_EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+_EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if _EMAIL_USE_TLS and _EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env_str("EMAIL_HOST", "localhost"),
+            "port": env_int("EMAIL_PORT", 465 if _EMAIL_USE_SSL else 587 if _EMAIL_USE_TLS else 25),
+            "username": env_str("EMAIL_HOST_USER", ""),
+            "password": env_str("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": _EMAIL_USE_TLS,
+            "use_ssl": _EMAIL_USE_SSL,
+            "timeout": env_int("EMAIL_TIMEOUT", 30),
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "flows@localhost")
+
+# Slack: where its Web API answers (tests point it at the local stand-in).
+SLACK_API_BASE = env_str("SLACK_API_BASE", "https://slack.com/api/")
+
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 60)
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 600)
 # Task workers (manage.py worker, Celery workers) also run the scheduler's duties in a thread;

@@ -27,7 +27,7 @@ def add(client, sandbox, token, name="Main", shared="on", datacenter=None):
     data = {"name": name, "datacenter": datacenter or sandbox.datacenter, "api_token": token, "username": "ada@example.com"}
     if shared:
         data["shared"] = shared
-    return client.post(reverse("configuration_create"), data, follow=True)
+    return client.post(reverse("configuration_create") + "?connector=qualtrics", data, follow=True)
 
 
 def raw_token_column(pk: int) -> bytes:

@@ -220,7 +220,9 @@ def test_the_connector_of_a_configuration_cannot_change(fake_connector, owner_cl
     assert response.status_code == 400 and "connector" in response.json()
 
 
-def test_with_one_connector_taking_connections_add_goes_straight_to_its_form(owner_client):
+def test_with_one_connector_taking_connections_add_goes_straight_to_its_form(owner_client, monkeypatch):
+    only_qualtrics = {k: c for k, c in registry._connectors.items() if k == "qualtrics" or not c.credentials}
+    monkeypatch.setattr(registry, "_connectors", only_qualtrics)
     page = owner_client.get(reverse("configuration_create")).content.decode()
     assert 'name="datacenter"' in page and 'name="api_token"' in page and 'type="password"' in page
 
@@ -228,6 +230,7 @@ def test_with_one_connector_taking_connections_add_goes_straight_to_its_form(own
 def test_with_several_connectors_add_asks_which_one(fake_connector, owner_client):
     page = owner_client.get(reverse("configuration_create")).content.decode()
     assert "Fake Desk" in page and "?connector=fakedesk" in page
+    assert "?connector=slack" in page and "?connector=teams" in page
     form = owner_client.get(reverse("configuration_create") + "?connector=fakedesk").content.decode()
     assert 'name="workspace"' in form and 'aria-describedby="id_workspace_help"' in form
     assert 'id="id_workspace_help"' in form and "The part before .fakedesk.example." in form

@@ -98,11 +98,13 @@ def test_the_catalog_lists_the_cards_of_every_connector_grouped_by_connector(cli
     by_connector = {}
     for card in data["cards"]:
         by_connector.setdefault(card["connector"], []).append(card["key"])
-    assert {"qualtrics", "schedule", "webhook", "core"} <= set(by_connector)
+    assert {"qualtrics", "schedule", "webhook", "http", "email", "slack", "teams", "core"} <= set(by_connector)
     assert by_connector["schedule"] == ["schedule.every"] and by_connector["webhook"] == ["webhook.catch"]
-    assert [c["key"] for c in data["connectors"]][:3] == ["qualtrics", "schedule", "webhook"]
+    assert by_connector["http"] == ["http.request"] and by_connector["email"] == ["email.send"]
+    assert by_connector["slack"] == ["slack.post_message"] and by_connector["teams"] == ["teams.post_message"]
+    assert [c["key"] for c in data["connectors"]][:7] == ["qualtrics", "schedule", "webhook", "http", "email", "slack", "teams"]
 
     html = client.get(reverse("catalog")).content.decode()
     headings = re.findall(r'<h2 id="connector-[^"]+">([^<]+)</h2>', html)
-    assert headings == ["Qualtrics", "Schedule", "Webhook", "Functions"]
+    assert headings == ["Qualtrics", "Schedule", "Webhook", "HTTP Request", "Email", "Slack", "Microsoft Teams", "Functions"]
     assert html.index('id="card-schedule-every"') < html.index('id="card-webhook-catch"') < html.index('id="group-logic"')

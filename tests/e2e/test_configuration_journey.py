@@ -19,6 +19,8 @@ WRONG_TOKEN = "qf-wrong-token-8d1c5e"
 def add_configuration(page: Page, *, name: str, datacenter: str, token: str, username: str) -> None:
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Configurations").click()
     page.get_by_role("link", name="Add configuration").click()
+    # Several services take connections (Qualtrics, Slack, Teams): pick Qualtrics.
+    page.get_by_role("list", name="Services").get_by_role("link", name="Qualtrics", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Add a Qualtrics configuration")
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Data Center ID").fill(datacenter)

@@ -215,6 +215,7 @@ MATRIX: dict[str, dict[str, Call]] = {
         "POST": form(
             (302, 302, 403, 302, 302, 302),
             lambda w: {
+                "connector": "qualtrics",
                 "name": "Second account",
                 "datacenter": w.configuration.credentials["datacenter"],
                 "api_token": w.configuration.credentials["api_token"],
