@@ -293,6 +293,8 @@ async function boot() {
         ctx.validation.clearStep(detail.step, { onlyUnfielded: true }),
       ].some(Boolean);
       if (cleared && !detail.structural) canvas.render();
+      const stillInvalid = ctx.validation.errors.some((e) => e.step === detail.step);
+      document.getElementById(`card-${detail.step}`)?.classList.toggle("invalid", stillInvalid);
     }
     toolbar.update();
     if (detail.structural) {
