@@ -85,19 +85,37 @@ def test_an_added_card_is_undone_and_redone_from_the_keyboard_and_the_toolbar(
     expect(compose).to_be_visible()
     expect(redo_button(page)).to_be_disabled()
 
-    # A burst of typing is one step; in the field, Ctrl+Z is the browser's own undo of the text.
+    # A burst of typing in one field is one step.
     template = field(compose, "template").locator("textarea")
     template.click()
     page.keyboard.type("Thanks for your answers")
-    page.keyboard.press("Control+z")
-    expect(compose).to_be_visible()
-    template.fill("Thanks for your answers")
     undo_button(page).click()
     expect(template).to_have_value("")
     expect(compose).to_be_visible()
     expect(undo_button(page)).to_be_focused()
     redo_button(page).click()
     expect(template).to_have_value("Thanks for your answers")
+
+    # In a text field, Ctrl+Z is the browser's own undo of the typing there: the card stays.
+    template.click()
+    page.keyboard.press("End")
+    page.keyboard.type("!")
+    expect(template).to_have_value("Thanks for your answers!")
+    page.keyboard.press("Control+z")
+    expect(template).to_have_value("Thanks for your answers")
+    expect(compose).to_be_visible()
+
+    # A choice in a list and a move are steps too, undone with the list still focused.
+    palette_card(page, "If/Else").click()
+    operator = field(card(page, "step_2"), "operator").locator("select")
+    operator.focus()
+    operator.select_option(label="contains")
+    page.keyboard.press("Control+z")
+    expect(operator).to_have_value("")
+    card(page, "step_2").get_by_role("button", name="Move If/Else up").click()
+    expect(page.locator(".step-list.top > li > .flow-card").first).to_have_id("card-step_2")
+    page.keyboard.press("Control+z")
+    expect(page.locator(".step-list.top > li > .flow-card").first).to_have_id("card-step_1")
 
     page.locator("#flow-name").fill("Undo me, renamed")
     page.locator("#canvas").click(position={"x": 5, "y": 5})

@@ -3,6 +3,9 @@
 
 const TEXT_INPUTS = new Set(["text", "search", "email", "url", "tel", "password", "number", "date", "datetime-local", "time", "month", "week"]);
 
+const MAC = /Mac|iPhone|iPad/.test(navigator.userAgentData?.platform || navigator.platform || "");
+const KEYS = MAC ? { undo: "⌘Z", redo: "⇧⌘Z" } : { undo: "Ctrl+Z", redo: "Ctrl+Shift+Z" };
+
 function typingIn(element) {
   if (!element) return false;
   if (element.isContentEditable || element.tagName === "TEXTAREA") return true;
@@ -54,7 +57,6 @@ export class UndoControls {
   }
 
   after(verb, label) {
-    this.ctx.afterRestore?.();
     this.ctx.announce?.(label ? `${verb} ${label}.` : `${verb}.`);
   }
 
@@ -62,7 +64,8 @@ export class UndoControls {
     const { history } = this;
     const undoLabel = history.nextUndoLabel();
     const redoLabel = history.nextRedoLabel();
-    setEnabled(this.undoButton, history.canUndo, history.canUndo ? `Undo ${undoLabel} (Ctrl+Z)`.replace("  ", " ") : "Nothing to undo");
-    setEnabled(this.redoButton, history.canRedo, history.canRedo ? `Redo ${redoLabel} (Ctrl+Shift+Z)`.replace("  ", " ") : "Nothing to redo");
+    const title = (verb, label, keys) => `${[verb, label].filter(Boolean).join(" ")} (${keys})`;
+    setEnabled(this.undoButton, history.canUndo, history.canUndo ? title("Undo", undoLabel, KEYS.undo) : "Nothing to undo");
+    setEnabled(this.redoButton, history.canRedo, history.canRedo ? title("Redo", redoLabel, KEYS.redo) : "Nothing to redo");
   }
 }
