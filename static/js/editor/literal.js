@@ -113,3 +113,8 @@ export function literalControl(field, value, { id, focusKey, disabled, described
 export function forgetDraft(focusKey) {
   drafts.delete(focusKey);
 }
+
+/** After an undo or redo the values come from the restored flow, not from half-typed JSON. */
+export function forgetDrafts() {
+  drafts.clear();
+}

@@ -5,13 +5,16 @@ import { asList, getCatalog, getFlow, listConfigurations } from "./api.js";
 import { Canvas } from "./canvas.js";
 import { Catalog } from "./catalog.js";
 import { h } from "./dom.js";
+import { History } from "./history.js";
 import { downloadFlow } from "./io.js";
+import { forgetDrafts } from "./literal.js";
 import { LivePanel } from "./live.js";
-import { initNotice, notify } from "./notice.js";
+import { dismiss, initNotice, noticeKey, notify } from "./notice.js";
 import { Palette } from "./palette.js";
 import { EVENT_ID, FlowModel, branchesOf } from "./state.js";
 import { TestRun } from "./testrun.js";
 import { Toolbar } from "./toolbar.js";
+import { UndoControls } from "./undo.js";
 import { Validation } from "./validation.js";
 import { VersionsPanel } from "./versions.js";
 
@@ -68,6 +71,37 @@ function createContext({ catalog, configurations }) {
   return ctx;
 }
 
+/** The name of the card with id `id` in a snapshot {event, steps} taken before a change. */
+function cardNameIn(ctx, state, id) {
+  const search = (list) => {
+    for (const step of list || []) {
+      if (step.id === id) return step;
+      for (const branch of branchesOf(step)) {
+        const found = search(step[branch]);
+        if (found) return found;
+      }
+    }
+    return null;
+  };
+  const step = id === EVENT_ID ? state?.event : search(state?.steps);
+  return step ? ctx.catalog.card(step.card)?.name || step.card : id;
+}
+
+/** What a change did, in words for the Undo and Redo buttons' titles ("Undo adding Compose"). */
+function describeChange(ctx, detail, before) {
+  if (detail.added) return `adding ${ctx.stepLabel(detail.added)}`;
+  if (detail.removed) return `removing ${cardNameIn(ctx, before, detail.removed)}`;
+  if (detail.moved) return `moving ${ctx.stepLabel(detail.moved)}`;
+  if (detail.field === "name" && !detail.step) return "renaming the flow";
+  if (detail.step && detail.field) return `changing ${ctx.describeError(detail.step, detail.field)}`;
+  return "the last change";
+}
+
+/** Ids of the cards nested in `step`, at any depth. */
+function nestedIds(step) {
+  return branchesOf(step).flatMap((branch) => (step[branch] || []).flatMap((child) => [child.id, ...nestedIds(child)]));
+}
+
 function focusError(stepId, field) {
   const card = document.getElementById(`card-${stepId}`);
   if (!card) return;
@@ -110,7 +144,22 @@ async function boot() {
 
   const ctx = createContext({ catalog: new Catalog(catalogData), configurations: asList(configurations, "configurations") });
   const { model } = ctx;
-  ctx.validation = new Validation($("validation-summary"), { describe: ctx.describeError, focusTarget: focusError });
+  ctx.validation = new Validation($("validation-summary"), {
+    describe: ctx.describeError,
+    focusTarget: focusError,
+    // The "Not saved" notice goes with the last problem it announced, and counts what is left.
+    onChange: (count) => {
+      if (noticeKey() !== "validation") return;
+      if (!count) dismiss("validation");
+      else notify(`Not saved: ${count} problem${count === 1 ? "" : "s"} left to fix, marked on the cards.`, { kind: "error", key: "validation" });
+    },
+  });
+  const history = new History(model, { describe: (detail, before) => describeChange(ctx, detail, before) });
+  ctx.history = history;
+  const announcer = $("editor-announcer");
+  ctx.announce = (message) => {
+    announcer.textContent = message;
+  };
   const canvas = new Canvas(canvasElement, ctx);
   const palette = new Palette($("palette"), ctx);
   ctx.rerender = () => canvas.render();
@@ -143,14 +192,44 @@ async function boot() {
     element?.scrollIntoView({ block: "nearest" });
     element?.focus({ preventScroll: true });
   };
+  // A card with settings goes at once, with a notice that offers to bring it back.
   ctx.removeStep = (id) => {
-    const step = model.step(id);
-    if (!step) return;
-    const nested = branchesOf(step).reduce((sum, b) => sum + (step[b]?.length || 0), 0);
-    if (nested && !window.confirm(`Remove ${ctx.stepLabel(id)} and the ${nested} card${nested === 1 ? "" : "s"} inside it?`)) return;
-    ctx.validation.clearStep(id);
-    if (ctx.target?.parent === id) ctx.target = null;
+    const found = model.find(id);
+    if (!found) return;
+    const { step } = found;
+    const inside = nestedIds(step);
+    const configured =
+      inside.length > 0 ||
+      (step.configuration !== undefined && step.configuration !== null) ||
+      Object.keys(step.options || {}).length > 0 ||
+      Object.keys(step.inputs || {}).length > 0;
+    const label = ctx.stepLabel(id);
+    const neighbour = found.list ? (found.list[found.index + 1] || found.list[found.index - 1] || found.ancestors.at(-1)?.step || model.event) : null;
+    for (const removed of [id, ...inside]) ctx.validation.clearStep(removed);
+    if (ctx.target && [id, ...inside].includes(ctx.target.parent)) ctx.target = null;
+    if (neighbour) ctx.focusAfterRender(`${neighbour.id}:card`);
     model.removeStep(id);
+    if (!configured) return;
+    const deletion = history.peek();
+    const more = inside.length ? ` and the ${inside.length} card${inside.length === 1 ? "" : "s"} inside it` : "";
+    notify(`Deleted “${label}”${more}.`, {
+      kind: "info",
+      key: "deleted",
+      timeout: 15000,
+      actions: [
+        {
+          label: "Undo",
+          ariaLabel: `Undo deleting ${label}`,
+          onClick: () => {
+            dismiss("deleted");
+            if (history.peek() === deletion) {
+              ctx.focusAfterRender(`${id}:card`);
+              ctx.undo();
+            }
+          },
+        },
+      ],
+    });
   };
   ctx.loadFlow = (data) => {
     ctx.validation.clearAll();
@@ -169,6 +248,8 @@ async function boot() {
     }
   };
 
+  const undoControls = new UndoControls(ctx, { history, undoButton: $("undo-button"), redoButton: $("redo-button") });
+  ctx.undo = () => undoControls.undo();
   const toolbar = new Toolbar(ctx, {
     nameInput: $("flow-name"),
     dirtyIndicator: $("dirty-indicator"),
@@ -200,8 +281,23 @@ async function boot() {
   };
 
   model.addEventListener("change", (event) => {
+    const { detail } = event;
+    if (!detail.saved) dismiss("deleted"); // its Undo would now take back a later change
+    if (detail.restored) {
+      ctx.target = null;
+      forgetDrafts();
+    } else if (detail.step && !detail.loaded) {
+      // What the server said about a field, or about its card as a whole, goes when it is edited.
+      const cleared = [
+        detail.field ? ctx.validation.clearField(detail.step, detail.field) : false,
+        ctx.validation.clearStep(detail.step, { onlyUnfielded: true }),
+      ].some(Boolean);
+      if (cleared && !detail.structural) canvas.render();
+      const stillInvalid = ctx.validation.errors.some((e) => e.step === detail.step);
+      document.getElementById(`card-${detail.step}`)?.classList.toggle("invalid", stillInvalid);
+    }
     toolbar.update();
-    if (event.detail.structural) {
+    if (detail.structural) {
       canvas.render();
       palette.render();
     }

@@ -58,6 +58,14 @@ export class FlowModel extends EventTarget {
     this.emit({ structural: true, loaded: true });
   }
 
+  /** Puts back a name and definition taken earlier (undo, redo): a change like any other. */
+  restore({ name = "", event = null, steps = [] }) {
+    this.name = name;
+    this.event = event;
+    this.steps = steps;
+    this.changed({ structural: true, restored: true });
+  }
+
   toDefinition() {
     return { event: this.event ? clone(this.event) : null, steps: clone(this.steps) };
   }

@@ -87,7 +87,7 @@ export class Toolbar {
       ctx.validation.set(error.body.errors, error.body.detail || "");
       ctx.rerender();
       const count = error.body.errors.length;
-      notify(error.body.detail || `Not saved: ${count} problem${count === 1 ? "" : "s"} to fix, marked on the cards.`, { kind: "error" });
+      notify(error.body.detail || `Not saved: ${count} problem${count === 1 ? "" : "s"} to fix, marked on the cards.`, { kind: "error", key: "validation" });
       return;
     }
     notify(`Not saved: ${error.message}`, { kind: "error" });

@@ -4,8 +4,9 @@
 import { clear, h } from "./dom.js";
 
 export class Validation {
-  constructor(banner, { describe, focusTarget }) {
+  constructor(banner, { describe, focusTarget, onChange = () => {} }) {
     this.banner = banner;
+    this.onChange = onChange;
     this.describe = describe;
     this.focusTarget = focusTarget;
     this.errors = [];
@@ -39,14 +40,17 @@ export class Validation {
     return this.errors.length !== before;
   }
 
-  clearStep(step) {
+  /** Removing a card clears what was said about it; `onlyUnfielded` keeps what was said of its fields. */
+  clearStep(step, { onlyUnfielded = false } = {}) {
     const before = this.errors.length;
-    this.errors = this.errors.filter((e) => e.step !== step);
+    this.errors = this.errors.filter((e) => e.step !== step || (onlyUnfielded && e.field !== null));
     if (this.errors.length !== before) this.renderBanner();
+    return this.errors.length !== before;
   }
 
   renderBanner() {
     const banner = clear(this.banner);
+    this.onChange(this.errors.length);
     if (!this.errors.length) {
       banner.hidden = true;
       return;
