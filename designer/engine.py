@@ -37,6 +37,7 @@ from connectors.functions import evaluate_condition, iterate_list
 from connectors.http import ConnectorError
 from connectors.specs import CardInputError, RunContext
 from designer import live
+from designer.files import TeamFiles
 from designer.models import Run, RunStatus, RunStep
 
 logger = logging.getLogger(__name__)
@@ -497,8 +498,9 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
         attempts += 1
         try:
             client = ctx.client(step.get("configuration")) if card.needs_configuration else None
+            files = TeamFiles(team_id=run.team_id, run_id=run.pk)
             run_ctx = RunContext(client=client, files_dir=files_dir, resolve=ctx.resolve,
-                                 on_progress=_progress_reporter(run, step_id))
+                                 on_progress=_progress_reporter(run, step_id), open_file=files.open, keep_files=files.keep)
             if any(output.type == "file" for output in card.outputs):
                 files_dir.mkdir(parents=True, exist_ok=True)  # only cards that write files need it
             outputs = _call(card, client, run_ctx, step.get("options") or {}, inputs, before_change)
@@ -539,11 +541,12 @@ def _mark_running(ctx: _Context, step_id: str, card, iteration: str, inputs: dic
 
 def _call(card, client, run_ctx: RunContext, options: dict, inputs: dict, before_change) -> dict:
     """Runs the card with `before_change` called before the client first sends a change."""
+    keep = run_ctx.keep_files or (lambda outputs: outputs)  # files it wrote become the team's
     if client is None:
-        return card.run(run_ctx, options, inputs) or {}
+        return keep(card.run(run_ctx, options, inputs) or {})
     client.before_unsafe_send = before_change
     try:
-        return card.run(run_ctx, options, inputs) or {}
+        return keep(card.run(run_ctx, options, inputs) or {})
     finally:
         client.before_unsafe_send = None
 
