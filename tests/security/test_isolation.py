@@ -305,3 +305,19 @@ def test_a_run_fails_once_the_owner_of_a_private_connection_is_no_longer_an_edit
     run = run_version(world.flow, world.flow.versions.first(), qualtrics_sandbox)
     assert run.status == RunStatus.FAILED
     assert "is private to its owner" in run.steps.get(step_id="step_2").error
+
+
+def test_the_pages_refuse_an_invalid_duplicate_or_import_with_the_problems(world, oversized):
+    from django.contrib.messages import get_messages
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    built, problems = oversized
+    services._version_add(flow=world.flow, definition=built, user=world.users["owner"])
+    count = Flow.objects.count()
+    response = world.client("owner").post(reverse("flow_action", args=[world.flow.pk, "duplicate"]))
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [f"Not duplicated: {problems[0]['message']}"]
+    document = {"format": "qflows.flow/1", "name": "Huge", "definition": built, "configurations": {}}
+    upload = SimpleUploadedFile("flow.json", json.dumps(document).encode())
+    response = world.client("owner").post(reverse("flow_import"), {"file": upload})
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [f"Not imported: {problems[0]['message']}"]
+    assert Flow.objects.count() == count
