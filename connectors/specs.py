@@ -84,6 +84,8 @@ class RunContext:
 
     `resolve(ref)` is given by the engine for function cards that read other outputs by
     reference (Compose's `{{step_id.output_key}}` placeholders); action cards never need it.
+    In a run, `open_file` opens only files of the run's team, and `keep_files(outputs)` (applied
+    by the engine to what a card returns) records the files it wrote so that later steps can.
     """
 
     client: Any = None
@@ -91,6 +93,7 @@ class RunContext:
     on_progress: Callable[[float], None] = _no_progress
     open_file: Callable[[Mapping[str, Any]], IO[bytes]] = _open_media_file
     resolve: Callable[[str], Any] | None = None
+    keep_files: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 RunCallable = Callable[[RunContext, Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]

@@ -21,6 +21,14 @@ from designer.selectors import flows_for_team, runs_for_team
 from designer.serializers import activation_json, flow_json, flow_summary_json, run_json, version_json
 
 
+def invalid_response(exc: services.FlowInvalid, what: str) -> Response:
+    """A definition refused by validation (on save, restore, duplicate or import), per card and field."""
+    return Response(
+        {"detail": f"{what}: {len(exc.problems)} problem(s) to fix.", "errors": [p.to_json() for p in exc.problems]},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
 class FlowApiBase(APIView):
     permission_classes = [TeamRole]
 
@@ -71,10 +79,7 @@ class FlowDetailApi(FlowApiBase):
                 membership=request.membership, flow=flow, definition=definition, base_version=base_version, name=name,
             )
         except services.FlowInvalid as exc:
-            return Response(
-                {"detail": f"Not saved: {len(exc.problems)} problem(s) to fix.", "errors": [p.to_json() for p in exc.problems]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            return invalid_response(exc, "Not saved")
         except services.StaleVersion as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return self.flow_response(request, pk)
@@ -102,9 +107,13 @@ class FlowDetailApi(FlowApiBase):
 
 
 class FlowDuplicateApi(FlowApiBase):
-    @extend_schema(operation_id="flows_duplicate", request=None, responses={201: openapi.Flow, **errors(404)})
+    @extend_schema(operation_id="flows_duplicate", request=None,
+                   responses={201: openapi.Flow, 400: openapi.FlowInvalid, **errors(404)})
     def post(self, request, pk: int):
-        copy = services.flow_duplicate(membership=request.membership, flow=self.get_flow(request, pk))
+        try:
+            copy = services.flow_duplicate(membership=request.membership, flow=self.get_flow(request, pk))
+        except services.FlowInvalid as exc:
+            return invalid_response(exc, "Not duplicated")
         return self.flow_response(request, copy.pk, status.HTTP_201_CREATED)
 
 
@@ -132,12 +141,15 @@ class FlowVersionRestoreApi(FlowApiBase):
         description="Saves that version's definition again as a new version.",
         parameters=[openapi.VERSION_NUMBER],
         request=None,
-        responses={200: openapi.Flow, **errors(404)},
+        responses={200: openapi.Flow, 400: openapi.FlowInvalid, **errors(404)},
     )
     def post(self, request, pk: int, number: int):
         flow = self.get_flow(request, pk)
         get_object_or_404(flow.versions, number=number)
-        services.flow_restore(membership=request.membership, flow=flow, number=number)
+        try:
+            services.flow_restore(membership=request.membership, flow=flow, number=number)
+        except services.FlowInvalid as exc:
+            return invalid_response(exc, "Not restored")
         return self.flow_response(request, pk)
 
 
@@ -155,11 +167,13 @@ class FlowImportApi(FlowApiBase):
         operation_id="flows_import",
         description="Creates a flow from an export; configuration references are remapped by name or cleared.",
         request=openapi.FlowExport,
-        responses={201: openapi.FlowImported, **errors(400, 415)},
+        responses={201: openapi.FlowImported, 400: openapi.FlowInvalid, **errors(415)},
     )
     def post(self, request):
         try:
             flow, warnings = services.flow_import(membership=request.membership, document=request.data)
+        except services.FlowInvalid as exc:
+            return invalid_response(exc, "Not imported")
         except ValueError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return self.flow_response(request, flow.pk, status.HTTP_201_CREATED, warnings=warnings)

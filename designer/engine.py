@@ -37,6 +37,7 @@ from connectors.functions import evaluate_condition, iterate_list
 from connectors.http import ConnectorError
 from connectors.specs import CardInputError, RunContext
 from designer import live
+from designer.files import TeamFiles
 from designer.models import Run, RunStatus, RunStep
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,10 @@ class _Context:
                 row = cursor.fetchone()
             if row is None:
                 raise RunFailed("The connection this card uses was deleted: choose another one in the editor.")
+            if not row[2] and not _private_allowed(self.run, configuration_id, row[3]):
+                label = registry.connector(row[0]).connection_label
+                raise CardInputError(f"The {label} “{row[4]}” is private to its owner, who did not add it to this "
+                                     f"card: ask them to share it, or choose another one in the editor.")
             client = _kept_client(_identity(configuration_id, row[0], row[1]))
             if client is None:
                 configuration = Configuration.objects.filter(pk=configuration_id, team_id=self.run.team_id).first()
@@ -131,6 +136,31 @@ class _Context:
                 client = _pooled_client(configuration)
             self.clients[configuration_id] = client
         return self.clients[configuration_id]
+
+
+def _private_allowed(run: Run, configuration_id: int, owner_id: int | None) -> bool:
+    """Whether the run's version may use a private connection: its owner is still an editor of the
+    team, and every card that names it is the owner's, that is, the version is theirs or those cards
+    are unchanged back to a version they saved (the rule saves follow, designer/services.py)."""
+    from accounts.models import Membership
+    from designer.models import FlowVersion
+    from designer.validation import step_unchanged, steps_by_id
+
+    owner = Membership.objects.filter(team_id=run.team_id, user_id=owner_id).first() if owner_id else None
+    if owner is None or not owner.can_edit:
+        return False
+    versions = (FlowVersion.objects.filter(flow_id=run.flow_id, number__lte=run.version.number)
+                .order_by("-number").values_list("created_by_id", "definition"))
+    cards = None
+    for author, definition in versions.iterator(chunk_size=10):
+        nodes = steps_by_id(definition)
+        if cards is None:  # the run's own version
+            cards = [n for n in nodes.values() if n.get("configuration") == configuration_id]
+        elif not all(step_unchanged(card, nodes) for card in cards):
+            return False
+        if author == owner_id:
+            return True
+    return False
 
 
 # Clients (and so their pooled connections) outlive a run: a worker running one run after another
@@ -227,8 +257,8 @@ class _Statements:
         )
         self.delivery = f"SELECT event_id, payload, source FROM {quote(Delivery._meta.db_table)} WHERE id = %s"
         self.version = f"SELECT flow_id, number, definition FROM {quote(FlowVersion._meta.db_table)} WHERE id = %s"
-        self.configuration = (f"SELECT connector, updated_at FROM {quote(Configuration._meta.db_table)} "
-                              f"WHERE id = %s AND team_id = %s")
+        self.configuration = (f"SELECT connector, updated_at, shared, owner_id, name FROM "
+                              f"{quote(Configuration._meta.db_table)} WHERE id = %s AND team_id = %s")
         self.step_insert = (
             f"INSERT INTO {step} (run_id, position, step_id, card, name, iteration, status, inputs, outputs, error, "
             f"attempts, duration_ms, started_at) VALUES (%s, %s, %s, %s, %s, %s, %s, {json_param}, {json_param}, %s, "
@@ -497,8 +527,9 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
         attempts += 1
         try:
             client = ctx.client(step.get("configuration")) if card.needs_configuration else None
+            files = TeamFiles(team_id=run.team_id, run_id=run.pk)
             run_ctx = RunContext(client=client, files_dir=files_dir, resolve=ctx.resolve,
-                                 on_progress=_progress_reporter(run, step_id))
+                                 on_progress=_progress_reporter(run, step_id), open_file=files.open, keep_files=files.keep)
             if any(output.type == "file" for output in card.outputs):
                 files_dir.mkdir(parents=True, exist_ok=True)  # only cards that write files need it
             outputs = _call(card, client, run_ctx, step.get("options") or {}, inputs, before_change)
@@ -539,11 +570,12 @@ def _mark_running(ctx: _Context, step_id: str, card, iteration: str, inputs: dic
 
 def _call(card, client, run_ctx: RunContext, options: dict, inputs: dict, before_change) -> dict:
     """Runs the card with `before_change` called before the client first sends a change."""
+    keep = run_ctx.keep_files or (lambda outputs: outputs)  # files it wrote become the team's
     if client is None:
-        return card.run(run_ctx, options, inputs) or {}
+        return keep(card.run(run_ctx, options, inputs) or {})
     client.before_unsafe_send = before_change
     try:
-        return card.run(run_ctx, options, inputs) or {}
+        return keep(card.run(run_ctx, options, inputs) or {})
     finally:
         client.before_unsafe_send = None
 

@@ -200,3 +200,25 @@ class RunStep(models.Model):
 
 
 EVENT_SOURCES = (DeliverySource.WEBHOOK, DeliverySource.POLL, DeliverySource.SCHEDULE)
+
+
+class StoredFile(models.Model):
+    """A file a team may use in its flows: an upload, or a file a card of one of its runs wrote.
+
+    A file value in a flow or a run's outputs carries `key` as its "id"; only the team that owns
+    the record can use it (at save, at import and when a card opens it in a run). Its path alone
+    grants nothing.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="stored_files")
+    key = models.UUIDField(unique=True, editable=False, help_text="The id file values carry.")
+    path = models.CharField(max_length=500, unique=True, help_text="Relative to MEDIA_ROOT.")
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    content_type = models.CharField(max_length=200, blank=True)
+    run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                            help_text="The run whose card wrote it; empty for an upload.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.team_id})"

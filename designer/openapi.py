@@ -192,6 +192,7 @@ class FileUpload(serializers.Serializer):
 
 class FileValue(serializers.Serializer):
     type = serializers.ChoiceField(choices=["file"])
+    id = serializers.UUIDField(help_text="The team's record of the file: only this team's flows can use the value.")
     path = serializers.CharField(help_text="Relative to the file storage; under the team's uploads.")
     name = serializers.CharField()
     size = serializers.IntegerField()

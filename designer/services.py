@@ -56,7 +56,9 @@ from accounts.models import Membership  # noqa: E402
 from accounts.selectors import configurations_usable  # noqa: E402
 from config.parsers import json_problem  # noqa: E402
 from designer.models import FlowVersion  # noqa: E402
-from designer.validation import Problem, configuration_ids, definition_validate, labels_clean  # noqa: E402
+from designer.validation import (  # noqa: E402
+    Problem, configuration_ids, definition_validate, labels_clean, steps_by_id,
+)
 
 EXPORT_FORMAT = "qflows.flow/1"
 EMPTY_DEFINITION: dict = {"event": None, "steps": []}
@@ -90,23 +92,42 @@ def flow_create(*, membership: Membership, name: str, definition: dict | None = 
     return flow
 
 
-def _allowed_configurations(*, membership: Membership, flow: Flow) -> dict[int, str]:
-    """{connection id: its connector} for the connections the flow may use."""
+def _allowed_configurations(*, membership: Membership, definition: dict) -> tuple[dict[int, str], dict[int, str]]:
+    """({connection id: its connector} a card may name, {id: name} of those among them that are
+    teammates' private connections named in `definition`).
+
+    A private connection is used only in cards its owner wrote: another editor may keep such a
+    card exactly as it is in the flow's latest version (same id, card, connection, options and
+    inputs), but not add one, change one, bring one back (a restore) or copy one (a duplicate,
+    an import). The engine checks the same at run time (designer/engine.py `_private_allowed`).
+    """
     usable = dict(configurations_usable(membership=membership).values_list("pk", "connector"))
-    # Teammates' private configurations already in the flow stay valid for other editors.
-    existing = dict(
-        Configuration.objects.filter(team=flow.team, pk__in=configuration_ids(flow.definition)).values_list("pk", "connector")
-    )
-    return {**existing, **usable}
+    held = {
+        pk: (connector, name) for pk, connector, name in Configuration.objects.filter(
+            team_id=membership.team_id, pk__in=configuration_ids(definition) if isinstance(definition, dict) else []
+        ).exclude(pk__in=usable).values_list("pk", "connector", "name")
+    }
+    return {**{pk: c for pk, (c, _) in held.items()}, **usable}, {pk: name for pk, (_, name) in held.items()}
 
 
-def flow_validate(*, membership: Membership, flow: Flow, definition: dict) -> list[Problem]:
-    from designer.files import upload_prefix
+def flow_validate(*, membership: Membership, flow: Flow | None, definition: dict, importing: bool = False) -> list[Problem]:
+    """The one validation of a definition about to become a version: on save, restore, duplicate
+    and import. `flow` is the flow whose latest version it follows (None for a new flow)."""
+    from designer.files import file_owned, upload_prefix
 
+    allowed, private = _allowed_configurations(membership=membership, definition=definition)
     return definition_validate(
-        definition, allowed_configurations=_allowed_configurations(membership=membership, flow=flow),
-        file_prefix=upload_prefix(flow.team_id),
+        definition, allowed_configurations=allowed, file_prefix=upload_prefix(membership.team_id),
+        file_owned=lambda value: file_owned(team_id=membership.team_id, value=value) is not None,
+        private=private, previous=steps_by_id(flow.definition) if flow is not None else {},
+        missing_configuration_ok=importing,
     )
+
+
+def _validated(*, membership: Membership, flow: Flow | None, definition: dict, importing: bool = False) -> None:
+    problems = flow_validate(membership=membership, flow=flow, definition=definition, importing=importing)
+    if problems:
+        raise FlowInvalid(problems)
 
 
 def _version_add(*, flow: Flow, definition: dict, user, note: str = "") -> FlowVersion:
@@ -122,9 +143,7 @@ def flow_save(
     *, membership: Membership, flow: Flow, definition: dict, base_version: int | None, name: str | None = None, note: str = ""
 ) -> FlowVersion:
     """Validates and saves a new immutable version; refuses to overwrite a newer one."""
-    problems = flow_validate(membership=membership, flow=flow, definition=definition)
-    if problems:
-        raise FlowInvalid(problems)
+    _validated(membership=membership, flow=flow, definition=definition)
     with transaction.atomic():
         locked = Flow.objects.select_for_update().get(pk=flow.pk)
         if base_version is None or int(base_version) != locked.version:
@@ -155,6 +174,7 @@ def flow_rename(*, flow: Flow, name: str, user) -> Flow:
 def flow_restore(*, membership: Membership, flow: Flow, number: int) -> FlowVersion:
     """Restores an old version as a new one (history is never rewritten)."""
     old = flow.versions.get(number=number)
+    _validated(membership=membership, flow=flow, definition=old.definition)
     with transaction.atomic():
         locked = Flow.objects.select_for_update().get(pk=flow.pk)
         version = _version_add(flow=locked, definition=copy.deepcopy(old.definition), user=membership.user,
@@ -164,6 +184,8 @@ def flow_restore(*, membership: Membership, flow: Flow, number: int) -> FlowVers
 
 
 def flow_duplicate(*, membership: Membership, flow: Flow) -> Flow:
+    # A new flow: nothing in it is "unchanged", so teammates' private connections are refused.
+    _validated(membership=membership, flow=None, definition=flow.definition)
     return flow_create(membership=membership, name=f"{flow.name} (copy)", definition=copy.deepcopy(flow.definition))
 
 
@@ -236,5 +258,8 @@ def flow_import(*, membership: Membership, document: dict) -> tuple[Flow, list[s
 
     for step in walk_steps(definition.get("steps") or []):
         remap(step)
+    # Validated as a save is, except that cards whose connection could not be matched stay
+    # without one (the warnings above name them).
+    _validated(membership=membership, flow=None, definition=definition, importing=True)
     flow = flow_create(membership=membership, name=str(document.get("name") or "Imported flow"), definition=definition)
     return flow, warnings

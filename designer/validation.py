@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors import registry
@@ -82,11 +82,43 @@ def configuration_ids(definition: dict) -> set[int]:
     return ids
 
 
+def step_unchanged(node: dict, previous: Mapping[str, dict] | None) -> bool:
+    """Whether a card is exactly as in the previous version: the same id, card, connection, options
+    and inputs (stored labels and nested cards aside)."""
+    if not previous or not isinstance(node, dict) or node.get("id") not in previous:
+        return False
+    return _comparable(node) == _comparable(previous[node["id"]])
+
+
+def _comparable(node: dict) -> dict:
+    return {k: v for k, v in node.items() if k not in (*NESTED_KEYS, "option_labels", "output_labels")}
+
+
+def steps_by_id(definition: Any) -> dict[str, dict]:
+    """{card id: card} for the event card and every step of a definition."""
+    if not isinstance(definition, dict):
+        return {}
+    event = definition.get("event")
+    steps = definition.get("steps")
+    nodes = [*([event] if isinstance(event, dict) else []), *walk_steps(steps if isinstance(steps, list) else [])]
+    return {str(node.get("id")): node for node in nodes}
+
+
 class Validator:
-    def __init__(self, *, allowed_configurations: Mapping[int, str] | set[int], file_prefix: str | None = None):
+    def __init__(self, *, allowed_configurations: Mapping[int, str] | set[int], file_prefix: str | None = None,
+                 file_owned: Callable[[Any], bool] | None = None, private: Mapping[int, str] | None = None,
+                 previous: Mapping[str, dict] | None = None, missing_configuration_ok: bool = False):
         # {connection id: its connector}; a plain set of ids accepts them for any connector.
         self.allowed_configurations = allowed_configurations
         self.file_prefix = file_prefix
+        # Whether a file value is one of the team's files (its StoredFile); None skips the check.
+        self.file_owned = file_owned
+        # Teammates' private connections {id: name}: a card may keep one only if it is unchanged
+        # from `previous` ({card id: card} of the version this one replaces).
+        self.private = private or {}
+        self.previous = previous or {}
+        # An import keeps cards whose connection it had to clear; a person chooses one later.
+        self.missing_configuration_ok = missing_configuration_ok
         self.problems: list[Problem] = []
         self.seen_ids: set[str] = set()
         self.count = 0
@@ -120,6 +152,8 @@ class Validator:
             self.error("flow", None, f"Cards are nested more than {MAX_DEPTH} levels deep.")
             return
         for step in steps:
+            if self.count > MAX_STEPS:
+                return  # said once
             self.count += 1
             if self.count > MAX_STEPS:
                 self.error("flow", None, f"A flow can have at most {MAX_STEPS} cards.")
@@ -171,7 +205,7 @@ class Validator:
         if not expect_event and card.kind == "event":
             self.error(sid, None, f"“{card.name}” is an event; a flow has only one, at the start.")
             return None
-        self._configuration(sid, card, node.get("configuration"))
+        self._configuration(sid, card, node.get("configuration"), node)
         options = node.get("options") or {}
         if not isinstance(options, dict):
             self.error(sid, None, "Options must be an object.")
@@ -239,13 +273,17 @@ class Validator:
             if problem:
                 self.error(sid, "output_labels", f"The label of output '{key}' {problem}")
 
-    def _configuration(self, sid: str, card, value) -> None:
+    def _configuration(self, sid: str, card, value, node: dict) -> None:
         if not card.needs_configuration:
             return
         connector = registry.connector(card.connector)
         label = connector.connection_label
         if value in (None, ""):
-            self.error(sid, "configuration", f"Choose a {connector.name} {label} for this card.")
+            if not self.missing_configuration_ok:
+                self.error(sid, "configuration", f"Choose a {connector.name} {label} for this card.")
+        elif value in self.private and not isinstance(value, bool) and not step_unchanged(node, self.previous):
+            self.error(sid, "configuration", f"The {label} “{self.private[value]}” is private to its owner: "
+                       f"only they can use it in a new or changed card. Ask them to share it, or choose another.")
         elif not isinstance(value, int) or isinstance(value, bool) or value not in self.allowed_configurations:
             self.error(sid, "configuration", f"That {label} does not exist in your team or is not shared with you.")
         elif isinstance(self.allowed_configurations, Mapping) and self.allowed_configurations[value] != connector.key:
@@ -264,6 +302,8 @@ class Validator:
             self.error(sid, spec.key, f"{spec.label}: {problem}")
         elif spec.type == "file" and self.file_prefix is not None and not _within(value.get("path"), self.file_prefix):
             self.error(sid, spec.key, f"{spec.label}: that file is not one of your team's uploads; upload it again.")
+        elif self.file_owned is not None and any(not self.file_owned(v) for v in _file_values(value)):
+            self.error(sid, spec.key, f"{spec.label}: that file is not one of your team's files; upload it again.")
         if spec.type == "text" and isinstance(value, str):
             for ref in PLACEHOLDER_RE.findall(value):
                 self._ref(sid, spec, ref, scope, placeholder=True)
@@ -386,6 +426,21 @@ def _set_or_drop(node: dict, key: str, value: dict) -> None:
         node.pop(key, None)
 
 
+def _file_values(value: Any, depth: int = 0):
+    """Every file value in a typed value: itself, or inside a list or object (a For Each list)."""
+    if depth > 20:
+        return
+    if isinstance(value, dict):
+        if value.get("type") == "file":
+            yield value
+            return
+        for item in value.values():
+            yield from _file_values(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _file_values(item, depth + 1)
+
+
 def _within(path: Any, prefix: str) -> bool:
     parts = str(path or "").split("/")
     return str(path or "").startswith(prefix) and ".." not in parts and "" not in parts[:-1]
@@ -396,5 +451,5 @@ def _prefixes(card) -> tuple[str, ...]:
 
 
 def definition_validate(definition: Any, *, allowed_configurations: Mapping[int, str] | set[int],
-                        file_prefix: str | None = None) -> list[Problem]:
-    return Validator(allowed_configurations=allowed_configurations, file_prefix=file_prefix).validate(definition)
+                        file_prefix: str | None = None, **checks: Any) -> list[Problem]:
+    return Validator(allowed_configurations=allowed_configurations, file_prefix=file_prefix, **checks).validate(definition)

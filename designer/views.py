@@ -29,6 +29,13 @@ from designer.selectors import flows_for_team, run_counts, runs_for_team
 from designer.serializers import activation_json, flow_json
 
 
+def problems_text(exc: services.FlowInvalid, shown: int = 3) -> str:
+    """The first problems of a refused definition, in words, for a message."""
+    parts = [f"{p.step}: {p.message}" if p.step not in ("flow", "trigger") else p.message for p in exc.problems[:shown]]
+    more = len(exc.problems) - shown
+    return " ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
 @team_required()
 def flow_list(request):
     return render(request, "designer/flow_list.html", {"flows": flows_for_team(team=request.team)})
@@ -52,8 +59,11 @@ def flow_action(request, pk: int, action: str):
         except ValueError as exc:
             messages.error(request, str(exc))
     elif action == "duplicate":
-        copy = services.flow_duplicate(membership=request.membership, flow=flow)
-        messages.success(request, f"Created “{copy.name}”.")
+        try:
+            copy = services.flow_duplicate(membership=request.membership, flow=flow)
+            messages.success(request, f"Created “{copy.name}”.")
+        except services.FlowInvalid as exc:
+            messages.error(request, f"Not duplicated: {problems_text(exc)}")
     elif action == "delete":
         services.flow_delete(flow=flow)
         messages.success(request, f"Deleted “{flow.name}”.")
@@ -85,6 +95,9 @@ def flow_import(request):
         except RecursionError:
             raise ValueError("That file is nested too deeply to be a flow export.") from None
         flow, warnings = services.flow_import(membership=request.membership, document=document)
+    except services.FlowInvalid as exc:
+        messages.error(request, f"Not imported: {problems_text(exc)}")
+        return redirect("flows")
     except (ValueError, UnicodeDecodeError) as exc:
         messages.error(request, f"Not imported: {exc}")
         return redirect("flows")

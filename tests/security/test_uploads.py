@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from designer import services
 from designer.engine import run_execute
-from designer.files import upload_prefix
+from designer.files import file_register, upload_prefix
 from designer.models import RunStatus
 from designer.runs import delivery_accept
 from tests.security.conftest import definition
@@ -105,7 +105,7 @@ def test_a_file_over_the_limit_from_an_earlier_step_fails_the_step_with_the_size
     with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_STORED) as document:
         document.writestr("word/document.xml", b"x" * settings.MAX_IMPORT_FILE_SIZE)
     value = {"type": "file", "path": big.relative_to(settings.MEDIA_ROOT).as_posix(), "name": "big.docx"}
-    run, step = run_import(world, qualtrics_sandbox, value)
+    run, step = run_import(world, qualtrics_sandbox, file_register(team_id=world.team.pk, value=value))
     assert run.status == RunStatus.FAILED
     assert "'big.docx' is 5.0 MB; Qualtrics imports survey files of at most 5.0 MB." in step.error
 
