@@ -123,9 +123,15 @@ def flow_alert_save(*, membership: Membership, flow: Flow, members: Any = None, 
         raise AlertSettingsInvalid({"members": "Pick members of this flow's team."})
     addresses = _clean_emails(emails)
     configuration = None
+    current = FlowAlert.objects.filter(flow=flow).values_list("connection_id", flat=True).first()
     if connection not in (None, "", 0):
         [connection_id] = _clean_ids(connection, what="connection") or [None]
-        configuration = next((c for c in notify_connections(membership=membership) if c.pk == connection_id), None)
+        if connection_id is not None and connection_id == current:
+            # Kept as it is, even by an editor who may not pick that connection themselves.
+            configuration = Configuration.objects.get(pk=connection_id)
+        else:
+            configuration = next((c for c in notify_connections(membership=membership) if c.pk == connection_id),
+                                 None)
         if configuration is None:
             raise AlertSettingsInvalid({"connection": "Pick a Slack or Teams connection you may use."})
     if not isinstance(enabled, bool):
