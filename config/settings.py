@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "connectors",
     "catalog",
     "designer",
+    "alerts",
     "demo",
 ]
 
@@ -289,6 +290,9 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "flows@localhost")
 
 # Slack: where its Web API answers (tests point it at the local stand-in).
 SLACK_API_BASE = env_str("SLACK_API_BASE", "https://slack.com/api/")
+
+# Failure alerts (alerts/): at most one per flow in this many seconds, listing the failures since the last.
+ALERT_MIN_INTERVAL_SECONDS = env_int("ALERT_MIN_INTERVAL_SECONDS", 600)
 
 POLL_INTERVAL_SECONDS = env_int("POLL_INTERVAL_SECONDS", 60)
 RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 600)

@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("", include("accounts.urls")),
     path("", include("catalog.urls")),
+    # Before designer's: its flows/<pk>/<action>/ would take flows/<pk>/alerts/.
+    path("", include("alerts.urls")),
     path("", include("designer.urls")),
 ]
 

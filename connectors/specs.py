@@ -379,10 +379,17 @@ class Connector:
     card_modules: tuple[str, ...] = ()
     connection_label: str = "connection"  # what the product calls one of its connections
     help: str = ""  # shown on the connection form
+    # notify(client, subject, text): posts a short notice (a failure alert) through a connection;
+    # connectors that declare it can be picked where people choose who hears about something.
+    notify: Callable[[Any, str, str], None] | None = None
 
     @property
     def needs_connection(self) -> bool:
         return bool(self.credentials)
+
+    @property
+    def can_notify(self) -> bool:
+        return self.notify is not None and self.needs_connection
 
     def source(self, key: str) -> Source | None:
         return next((s for s in self.sources if s.key == key), None)

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 def tick() -> int:
     """One round of the duties; returns how many polls it enqueued."""
+    from alerts.services import alerts_send_due
     from designer.polling import activations_claim_due
     from designer.runs import runs_requeue_stalled
     from designer.tasks import poll_activation
@@ -26,6 +27,7 @@ def tick() -> int:
     for activation_id in claimed:
         poll_activation.enqueue(activation_id)
     runs_requeue_stalled()
+    alerts_send_due()  # failure alerts (alerts/services.py); never raises
     return len(claimed)
 
 

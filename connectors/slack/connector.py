@@ -259,6 +259,15 @@ def _load_channels(client: SlackClient) -> list[dict[str, str]]:
     return sorted(channels, key=lambda c: (c["label"].lstrip("#🔒 ").casefold(), c["value"]))
 
 
+def notify(client: SlackClient, subject: str, text: str) -> None:
+    """A notice (a failure alert) as one message, the subject in bold, posted through an incoming
+    webhook to its channel. A bot token names no channel of its own, so it is refused in words."""
+    if client.mode != "webhook":
+        raise SlackError("Notices go through an incoming webhook, which posts to its own channel; this connection "
+                         "holds a bot token. Pick a Slack connection made with an incoming webhook URL.")
+    client.post_message(text=f"*{subject}*\n{text}" if subject else text)
+
+
 connector = Connector(
     key="slack",
     name="Slack",
@@ -272,4 +281,5 @@ connector = Connector(
     card_modules=("connectors.slack.cards",),
     connection_label="connection",
     help="Give an incoming webhook URL (posts to one channel) or a bot token (posts to the channel each card picks).",
+    notify=notify,
 )

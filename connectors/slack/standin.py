@@ -80,8 +80,9 @@ def _json(data: dict[str, Any], status: int = 200) -> tuple[int, dict[str, str],
 
 
 class SlackStandIn:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
+        self.port = port
         self.lock = threading.Lock()
         self._server: _Server | None = None
         self.reset()
@@ -129,7 +130,7 @@ class SlackStandIn:
         return self.url + WEBHOOK_PATH + WEBHOOK_SECRET
 
     def start(self) -> SlackStandIn:
-        self._server = _Server((self.host, 0), _Handler)
+        self._server = _Server((self.host, self.port), _Handler)
         self._server.standin = self  # type: ignore[attr-defined]
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
@@ -172,7 +173,23 @@ class SlackStandIn:
                 if throttled:
                     return throttled
                 return self._api(method, name, lowered, entry["query"], body)
+            if method == "GET" and parts.path == "/":
+                return self._page()
             return _text(404, "not found")
+
+    def _page(self):
+        """What a person running the demo reads: the messages posted, newest first."""
+        from html import escape
+
+        items = "".join(
+            f"<li><b>#{escape(next((c['name'] for c in self.channels if c['id'] == m['channel']), m['channel']))}</b> "
+            f"<small>via {escape(m['via'])}</small><pre>{escape(str(m.get('text') or m.get('blocks') or ''))}</pre></li>"
+            for m in reversed(self.messages)
+        ) or "<li>No messages yet.</li>"
+        page = (f"<!doctype html><meta charset=utf-8><title>Slack stand-in</title><h1>Slack stand-in</h1>"
+                f"<p>Messages posted to this stand-in (incoming webhook <code>{escape(WEBHOOK_PATH)}…</code>, "
+                f"Web API under <code>/api/</code>).</p><ol>{items}</ol>")
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
     def _webhook(self, method: str, path: str, body: bytes):
         if method != "POST":

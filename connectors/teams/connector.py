@@ -128,6 +128,13 @@ def describe_error(exc: Exception, name: str) -> str:
     return f"{message} (connection “{name}”)"
 
 
+def notify(client: TeamsClient, subject: str, text: str) -> None:
+    """A notice (a failure alert) as a small Adaptive Card: the subject in bold above the text."""
+    from connectors.teams.cards import envelope, text_card
+
+    client.post(envelope(text_card(subject, text)))
+
+
 connector = Connector(
     key="teams",
     name="Microsoft Teams",
@@ -140,4 +147,5 @@ connector = Connector(
     card_modules=("connectors.teams.cards",),
     connection_label="connection",
     help="In Teams, add the workflow “Post to a channel when a webhook request is received” and paste its URL.",
+    notify=notify,
 )

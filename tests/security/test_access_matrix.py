@@ -89,6 +89,12 @@ def _configuration_fields(world: World, **changes) -> dict:
     }
 
 
+def _alert_emails(world: World) -> list:
+    from alerts.models import FlowAlert
+
+    return list(FlowAlert.objects.filter(flow=world.flow).values_list("emails", flat=True))
+
+
 def ALL(status: int) -> tuple[int, ...]:
     return (status,) * 6
 
@@ -381,6 +387,23 @@ MATRIX: dict[str, dict[str, Call]] = {
     },
     "api_run": {"GET": get((403, 404, 200, 200, 200, 200))},
     "api_run_rerun": {"POST": data((403, 404, 403, 202, 202, 202))},
+    # Alerts ------------------------------------------------------------------------------------
+    "flow_alerts": {
+        "GET": get((302, 405, 403, 405, 405, 405)),
+        "POST": form(
+            (302, 404, 403, 302, 302, 302),
+            lambda w: {"emails": "oncall@example.com", "enabled": "on"},
+            effect=("the flow's alerts are set", lambda w: _alert_emails(w) == [["oncall@example.com"]], EDITORS),
+        ),
+    },
+    "api_flow_alerts": {
+        "GET": get((403, 404, 200, 200, 200, 200)),
+        "PUT": data(
+            (403, 404, 403, 200, 200, 200),
+            lambda w: {"emails": ["oncall@example.com"], "enabled": True},
+            effect=("the flow's alerts are set", lambda w: _alert_emails(w) == [["oncall@example.com"]], EDITORS),
+        ),
+    },
 }
 
 # Websocket routes (designer/routing.py): close code for a refusal, or "open".
