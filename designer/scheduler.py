@@ -1,4 +1,5 @@
-"""The periodic duties: enqueue due polls and reconciliations, and re-enqueue stalled runs.
+"""The periodic duties: enqueue due polls and reconciliations, re-enqueue stalled runs, and
+enqueue waiting runs whose time has come.
 
 They run in a thread of each task worker (`manage.py worker`, or a Celery worker), so a set-up
 has no separate scheduler process to start, watch and pay memory for; `manage.py scheduler`
@@ -19,13 +20,14 @@ logger = logging.getLogger(__name__)
 def tick() -> int:
     """One round of the duties; returns how many polls it enqueued."""
     from designer.polling import activations_claim_due
-    from designer.runs import runs_requeue_stalled
+    from designer.runs import runs_requeue_stalled, runs_resume_waiting
     from designer.tasks import poll_activation
 
     claimed = activations_claim_due()
     for activation_id in claimed:
         poll_activation.enqueue(activation_id)
     runs_requeue_stalled()
+    runs_resume_waiting()
     return len(claimed)
 
 
