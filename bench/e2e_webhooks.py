@@ -435,7 +435,7 @@ class Bench:
         result.acks_per_s = len(acks) / send_seconds if send_seconds else 0.0
 
         # Drain: every accepted delivery's run finishes (or the drain time runs out).
-        finished_states = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED]
+        finished_states = [RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.ATTENTION]
         drain_deadline = time.monotonic() + self.args.drain_seconds
         while not self.args.intake_only:
             pending = Run.objects.filter(pk__gt=watermark).exclude(status__in=finished_states).count()

@@ -302,6 +302,9 @@ SCHEDULER_IN_WORKERS = env_bool("SCHEDULER_IN_WORKERS", True)
 SCHEDULER_INTERVAL_SECONDS = env_int("SCHEDULER_INTERVAL_SECONDS", 5)
 # A worker holds a run this long between steps; a run whose worker died is taken up after it.
 RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 900)
+# A run that a service asks to wait longer than is slept through inline waits without a worker,
+# and is taken up again then; it waits this long in all at most, then ends failed.
+RUN_MAX_WAIT_SECONDS = env_int("RUN_MAX_WAIT_SECONDS", 3600)
 INVITATION_MAX_AGE_SECONDS = env_int("INVITATION_MAX_AGE_SECONDS", 7 * 24 * 3600)
 
 # Connections that never finish (config/server.py, RELIABILITY.md): idle and slow requests are

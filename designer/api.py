@@ -303,6 +303,31 @@ class RunRerunApi(APIView):
         return Response({"run": new.pk}, status=status.HTTP_202_ACCEPTED)
 
 
+class RunResumeApi(APIView):
+    permission_classes = [TeamRole]
+
+    @extend_schema(
+        operation_id="runs_resume",
+        description=(
+            "Resumes a run that needs attention (a step whose change may have been applied): with "
+            "`resend: false` the run goes on after the step without sending it again, its outputs empty; with "
+            "`resend: true` the step's change is sent once more. Who chose, and when, is kept on the step."
+        ),
+        request=openapi.Resume,
+        responses={202: openapi.Run, **errors(400, 404, 409, 415)},
+    )
+    def post(self, request, pk: int):
+        run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
+        resend = request.data.get("resend", False)
+        if not isinstance(resend, bool):
+            return Response({"detail": "resend must be true or false."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            run = run_services.run_resume(run=run, user=request.user, resend=resend)
+        except run_services.RunRequestError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(run_json(run), status=status.HTTP_202_ACCEPTED)
+
+
 class RunBulkRerunApi(APIView):
     permission_classes = [TeamRole]
     write_role = Role.EDITOR

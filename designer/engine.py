@@ -4,9 +4,18 @@ No HTTP or view code here. A run is claimed with a lease so that two workers nev
 once, and a run whose worker died is claimed again after the lease ends; steps that already
 succeeded are not repeated (their recorded outputs are reused), so a retried run never makes the
 same change twice. A step is recorded as running before it first sends a change (a POST); a
-resumed run that finds it so does not send it again, since the service may have applied it, and
-fails with a message that says so. The event card runs first, like every other card, on the
-event's data stored with the delivery; its outputs are kept on the run.
+resumed run that finds it so does not send it again, since the service may have applied it. Such
+a step, and one whose change the service may have applied without saying so (MaybeAppliedError),
+ends in "needs attention": the run stops there, not failed, until a person resumes it without
+resending the step or has it sent again once (designer/runs.py `run_resume`). The event card runs
+first, like every other card, on the event's data stored with the delivery; its outputs are kept
+on the run.
+
+A service that asks for a wait longer than is slept through inline (RetryLaterError) parks the
+run: the step is recorded as waiting, the run as waiting until `resume_at`, without a lease, and
+the task queue (or the scheduler's tick) takes it up then; the step runs again, the others are
+reused. A run waits at most RUN_MAX_WAIT_SECONDS in all. Every HTTP attempt a step makes is kept
+on it (`attempt_log`), and its `attempts` are their number.
 
 When the database goes away mid-run (a dropped connection, a lock held past the timeout), the
 run is not failed: the record of a step that changed a service is written again for a while,
@@ -18,10 +27,11 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +44,8 @@ from django.utils.dateparse import parse_datetime
 
 from connectors import registry
 from connectors.functions import evaluate_condition, iterate_list
-from connectors.http import ConnectorError
+from connectors.coercion import coerce_inputs
+from connectors.http import ConnectorError, MaybeAppliedError, RetryLaterError
 from connectors.specs import CardInputError, RunContext
 from designer import live
 from designer.files import TeamFiles
@@ -45,6 +56,8 @@ logger = logging.getLogger(__name__)
 STEP_ATTEMPTS = 3
 STEP_BACKOFF_SECONDS = 1.0
 MAX_STORED_JSON = 32 * 1024
+MAX_ATTEMPT_LOG = 200  # attempts listed on a step (all are counted)
+WAIT_JITTER_SECONDS = 5.0
 MAX_LOOP_ITEMS = 1000
 LIVE_STEP_SECONDS = 0.25
 DATABASE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -56,6 +69,19 @@ class RunFailed(Exception):
 
 class _Stop(Exception):
     """Continue If said no: the run ends successfully, early."""
+
+
+class _NeedsAttention(Exception):
+    """A step may have changed a service without saying so: the run stops until a person decides."""
+
+
+class _Wait(Exception):
+    """A service asked to be called again later: the run waits, without a worker, until `resume_at`."""
+
+    def __init__(self, message: str, *, resume_at, seconds: float) -> None:
+        super().__init__(message)
+        self.resume_at = resume_at
+        self.seconds = seconds
 
 
 def _lease() -> timedelta:
@@ -86,6 +112,8 @@ class _Context:
     done: dict[tuple[str, str], RunStep] = field(default_factory=dict)
     in_flight: dict[tuple[str, str], RunStep] = field(default_factory=dict)  # sent a change, outcome not recorded
     failed: dict[tuple[str, str], RunStep] = field(default_factory=dict)  # failed, but the run was not ended
+    again: dict[tuple[str, str], RunStep] = field(default_factory=dict)  # waiting, or to be sent again: run anew
+    attention: dict[tuple[str, str], RunStep] = field(default_factory=dict)  # left to a person
     position: int = 0
     clients: dict[int, Any] = field(default_factory=dict)
     touched: float = field(default_factory=time.monotonic)  # when the run row was last renewed
@@ -249,9 +277,11 @@ class _Statements:
         # sent so that a resumed run never sends it twice.
         lazy = "set_config('synchronous_commit', 'off', true)" if connection.vendor == "postgresql" else ""
         where_lazy = f" AND {lazy} IS NOT NULL" if lazy else ""
+        # Queued, running under an expired lease (its worker died), or waiting past its time.
         self.claim = (
-            f"UPDATE {run} SET status = %s, lease_until = %s, attempts = attempts + 1, started_at = %s, updated_at = %s "
-            f"WHERE id = %s AND (status = %s OR (status = %s AND lease_until < %s)){where_lazy} "
+            f"UPDATE {run} SET status = %s, lease_until = %s, attempts = attempts + 1, started_at = %s, updated_at = %s, "
+            f"resume_at = NULL, wait_message = '' WHERE id = %s AND (status = %s OR (status = %s AND lease_until < %s) "
+            f"OR (status = %s AND resume_at <= %s)){where_lazy} "
             f"RETURNING flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, "
             f"current_step, progress"
         )
@@ -261,12 +291,13 @@ class _Statements:
                               f"{quote(Configuration._meta.db_table)} WHERE id = %s AND team_id = %s")
         self.step_insert = (
             f"INSERT INTO {step} (run_id, position, step_id, card, name, iteration, status, inputs, outputs, error, "
-            f"attempts, duration_ms, started_at) VALUES (%s, %s, %s, %s, %s, %s, %s, {json_param}, {json_param}, %s, "
-            f"%s, %s, %s)"
+            f"attempts, attempt_log, duration_ms, started_at, resolution) VALUES (%s, %s, %s, %s, %s, %s, %s, "
+            f"{json_param}, {json_param}, %s, %s, {json_param}, %s, %s, '')"
         )
         self.step_insert_lazy = self.step_insert + (f" RETURNING {lazy}" if lazy else "")
         self.step_update = (f"UPDATE {step} SET status = %s, inputs = {json_param}, outputs = {json_param}, error = %s, "
-                            f"attempts = %s, duration_ms = %s WHERE id = %s{where_lazy}")
+                            f"attempts = %s, attempt_log = {json_param}, duration_ms = %s WHERE id = %s{where_lazy}")
+        self.mark_again = f"UPDATE {step} SET status = %s WHERE id = %s"
         self.renew = f"UPDATE {run} SET updated_at = %s, lease_until = %s WHERE id = %s{where_lazy}"
         self.renew_trigger = (f"UPDATE {run} SET updated_at = %s, lease_until = %s, trigger = {json_param} "
                               f"WHERE id = %s{where_lazy}")
@@ -326,7 +357,7 @@ def run_claim(run_id: int) -> Run | None:
     at = _when(now)
     with connection.cursor() as cursor:
         cursor.execute(_sql().claim, [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id, RunStatus.QUEUED,
-                                      RunStatus.RUNNING, at])
+                                      RunStatus.RUNNING, at, RunStatus.WAITING, at])
         row = cursor.fetchone()
         if row is None:
             return None
@@ -344,7 +375,7 @@ def run_claim(run_id: int) -> Run | None:
     run = _loaded(Run, id=run_id, flow_id=flow_id, team_id=team_id, version_id=version_id, delivery_id=delivery_id,
                   rerun_of_id=rerun_of_id, status=RunStatus.RUNNING, trigger=_json(trigger), attempts=attempts,
                   lease_until=now + _lease(), started_at=now, finished_at=None, created_at=_from_db(created_at),
-                  error=error, current_step=step, progress=progress)
+                  error=error, current_step=step, progress=progress, resume_at=None, wait_message="")
     version = _version(version_id)
     if version is None:  # deleted with its flow meanwhile
         return None
@@ -375,6 +406,7 @@ def _execute(run: Run) -> None:
         ctx.done = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.SUCCEEDED}
         ctx.in_flight = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.RUNNING}
         ctx.failed = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.FAILED}
+        _resumable(ctx, steps)
         ctx.position = len(steps)
     definition = run.version.definition
     try:
@@ -382,6 +414,10 @@ def _execute(run: Run) -> None:
         _walk(ctx, definition.get("steps") or [], iteration="")
     except _Stop:
         _finish(run, RunStatus.STOPPED, "")
+    except _NeedsAttention as exc:
+        _pause(run, RunStatus.ATTENTION, str(exc))
+    except _Wait as exc:
+        _pause(run, RunStatus.WAITING, str(exc), resume_at=exc.resume_at, waited=exc.seconds)
     except RunFailed as exc:
         _finish(run, RunStatus.FAILED, str(exc))
     except Exception as exc:  # a bug must fail the run visibly, not leave it running
@@ -391,6 +427,39 @@ def _execute(run: Run) -> None:
         _finish(run, RunStatus.FAILED, f"Internal error: {type(exc).__name__}. The team has been notified in the logs.")
     else:
         _finish(run, RunStatus.SUCCEEDED, "")
+
+
+def _resumable(ctx: _Context, steps: list[RunStep]) -> None:
+    """Steps a resumed run takes up again: waiting ones, ones a person asked to send again (their
+    records are reused), and ones still left to a person."""
+    for s in steps:
+        if s.status in (RunStatus.WAITING, RunStatus.QUEUED):
+            ctx.again[(s.step_id, s.iteration)] = s
+        elif s.status == RunStatus.ATTENTION:
+            ctx.attention[(s.step_id, s.iteration)] = s
+
+
+def _pause(run: Run, status: str, message: str, *, resume_at=None, waited: float = 0.0) -> None:
+    """Stops the run without ending it: it needs a person (attention), or waits until `resume_at`.
+    Its lease is given up, so no worker holds it meanwhile."""
+    now = timezone.now()
+    run.status, run.lease_until, run.current_step, run.progress, run.updated_at = status, None, "", None, now
+    run.resume_at = resume_at
+    changes = {"status": status, "lease_until": None, "current_step": "", "progress": None, "updated_at": now,
+               "resume_at": resume_at}
+    if status == RunStatus.WAITING:
+        run.waited_seconds = changes["waited_seconds"] = (run.waited_seconds or 0) + waited
+        run.wait_message = changes["wait_message"] = message[:300]
+        run.error = changes["error"] = ""
+    else:
+        run.error = changes["error"] = message
+        run.wait_message = changes["wait_message"] = ""
+    Run.objects.filter(pk=run.pk).update(**changes)
+    live.publish_run(run)
+    if status == RunStatus.WAITING:
+        from designer.runs import run_enqueue_at
+
+        run_enqueue_at(run.pk, resume_at)
 
 
 def _database_unavailable(exc: BaseException) -> bool:
@@ -505,24 +574,57 @@ def _step(ctx: _Context, step: dict, iteration: str) -> None:
 def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, started: float, *,
               event: bool = False) -> None:
     step_id = step["id"]
+    key = (step_id, iteration)
     run = ctx.run
-    interrupted = ctx.in_flight.get((step_id, iteration))
+    left = ctx.attention.get(key)
+    if left is not None:  # still left to a person
+        raise _NeedsAttention(f"“{card.name}” ({step_id}) needs attention: {left.error}")
+    interrupted = ctx.in_flight.get(key)
     if interrupted is not None:
-        service = registry.connector(card.connector).name
+        service = _service(card)
         error = (f"It was sending a change to {service} when this run was interrupted. {service} may have applied "
-                 f"it, so it was not sent again: check {service}, then re-run.")
-        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
-                outputs={}, error=error, started=started, attempts=interrupted.attempts)
-        raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
+                 f"it, so it was not sent again: check {service}, then resume without resending, or resend.")
+        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.ATTENTION, inputs=inputs,
+                outputs={}, error=error, started=started, attempts=interrupted.attempts,
+                attempt_log=getattr(interrupted, "attempt_log", None))
+        raise _NeedsAttention(f"“{card.name}” ({step_id}) needs attention: {error}")
+
+    again = ctx.again.get(key)  # its record is reused, with the attempts made before
+    log: list[dict] = list(again.attempt_log or []) if again is not None else []
+    count = [len(log)]  # HTTP attempts in all; the log keeps the first MAX_ATTEMPT_LOG
+    sending: dict[str, Any] = {"call": None, "applied": 0}
 
     def before_change(method: str, url: str) -> None:
-        if (step_id, iteration) not in ctx.in_flight:
+        sending["call"] = (method, url)
+        if key in ctx.in_flight:
+            return
+        if key in ctx.again:
+            ctx.in_flight[key] = _mark_again(ctx.again.pop(key))
+        else:
             ctx.position += 1
-            ctx.in_flight[(step_id, iteration)] = _mark_running(ctx, step_id, card, iteration, inputs)
+            ctx.in_flight[key] = _mark_running(ctx, step_id, card, iteration, inputs)
+
+    def on_attempt(record) -> None:
+        count[0] += 1
+        if len(log) < MAX_ATTEMPT_LOG:
+            log.append(_attempt_entry(record))
+        call = sending["call"]
+        if call is not None and record.method == call[0] and record.status is not None and record.status < 300:
+            sending["applied"] += 1  # a change was confirmed: the step must not simply be run again
+            sending["call"] = None
+
+    if card.needs_configuration:  # values mapped from other cards, in the types the service takes
+        inputs, problems = coerce_inputs(card, inputs)
+        if problems:
+            error = " ".join(problems)
+            _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
+                    outputs={}, error=error, started=started, attempts=1, attempt_log=log)
+            raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
 
     files_dir = Path(settings.MEDIA_ROOT) / "runs" / str(run.pk)
     attempts = 0
     error = ""
+    status = RunStatus.FAILED
     while True:
         attempts += 1
         try:
@@ -532,12 +634,26 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
                                  on_progress=_progress_reporter(run, step_id), open_file=files.open, keep_files=files.keep)
             if any(output.type == "file" for output in card.outputs):
                 files_dir.mkdir(parents=True, exist_ok=True)  # only cards that write files need it
-            outputs = _call(card, client, run_ctx, step.get("options") or {}, inputs, before_change)
+            outputs = _call(card, client, run_ctx, step.get("options") or {}, inputs, before_change, on_attempt)
+        except MaybeAppliedError as exc:
+            error = exc.message
+            status = RunStatus.ATTENTION
+        except RetryLaterError as exc:
+            error = exc.message
+            if sending["applied"]:
+                service = _service(card)
+                error = (f"{error} This step had already made a change in {service}, so it was not simply run again: "
+                         f"check {service}, then resume without resending, or resend.")
+                status = RunStatus.ATTENTION
+            else:
+                _wait(ctx, step_id=step_id, card=card, iteration=iteration, inputs=inputs, started=started,
+                      error=error, seconds=float(exc.retry_after or 0), attempts=count[0] or attempts, log=log)
         except ConnectorError as exc:
             error = exc.message if hasattr(exc, "message") else str(exc)
             if exc.retryable and attempts < STEP_ATTEMPTS:
                 _sleep(STEP_BACKOFF_SECONDS * (2 ** (attempts - 1)) * (0.5 + random.random()))
                 continue
+            error = _gave_up(error, count[0], time.monotonic() - started)
         except CardInputError as exc:
             error = str(exc)
         else:
@@ -547,11 +663,74 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
                 outputs = run.trigger = json.loads(trigger)
             ctx.outputs[step_id] = outputs
             _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.SUCCEEDED, inputs=inputs,
-                    outputs=outputs, error="", started=started, attempts=attempts, trigger=trigger)
+                    outputs=outputs, error="", started=started, attempts=count[0] or attempts, trigger=trigger,
+                    attempt_log=log)
             return
-        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
-                outputs={}, error=error, started=started, attempts=attempts)
+        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=status, inputs=inputs,
+                outputs={}, error=error, started=started, attempts=count[0] or attempts, attempt_log=log)
+        if status == RunStatus.ATTENTION:
+            raise _NeedsAttention(f"“{card.name}” ({step_id}) needs attention: {error}")
         raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
+
+
+def _service(card) -> str:
+    try:
+        return registry.connector(card.connector).name
+    except (KeyError, LookupError):
+        return "the service"
+
+
+def _attempt_entry(record) -> dict:
+    """One HTTP attempt as it is stored on its step and listed on the run page."""
+    return {
+        "at": datetime.fromtimestamp(record.started_at, tz=UTC).isoformat(timespec="milliseconds"),
+        "method": record.method, "path": record.path, "status": record.status, "error": record.error,
+        "waited_s": record.wait_seconds, "retry_after": record.retry_after, "duration_ms": record.duration_ms,
+    }
+
+
+_GAVE_UP = re.compile(r" Gave up after \d+ attempts in [\d.]+ s\.")
+
+
+def _gave_up(error: str, attempts: int, seconds: float) -> str:
+    """The client counts the attempts of its last call; the step's own tries may have made more.
+    The message then says how many the step made in all, as its record does."""
+    if not _GAVE_UP.search(error):
+        return error
+    return _GAVE_UP.sub(f" Gave up after {attempts} attempts in {seconds:.1f} s.", error, count=1)
+
+
+def _wait(ctx: _Context, *, step_id, card, iteration, inputs, started, error, seconds, attempts, log) -> None:
+    """Records the step as waiting and parks the run until the service's time, within the cap on
+    how long a run may wait in all."""
+    run = ctx.run
+    service = _service(card)
+    cap = float(settings.RUN_MAX_WAIT_SECONDS)
+    waited = float(run.waited_seconds or 0)
+    if waited + seconds > cap:
+        error = (f"{service} asked to wait {seconds:.0f} s more, and this run has already waited {waited:.0f} s; "
+                 f"a run waits at most {cap:.0f} s in all (RUN_MAX_WAIT_SECONDS), so it was stopped. {error}")
+        _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
+                outputs={}, error=error, started=started, attempts=attempts, attempt_log=log)
+        raise RunFailed(f"“{card.name}” ({step_id}) failed: {error}")
+    _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.WAITING, inputs=inputs,
+            outputs={}, error=error, started=started, attempts=attempts, attempt_log=log)
+    resume_at = timezone.now() + timedelta(seconds=seconds + random.uniform(0, min(WAIT_JITTER_SECONDS, seconds * 0.1)))
+    raise _Wait(f"{service} asked to wait {seconds:.0f} s", resume_at=resume_at,
+                seconds=seconds)
+
+
+def _mark_again(step: RunStep) -> RunStep:
+    """Stores a step taken up again (it waited, or a person asked to send it again) as running,
+    before it sends its change: should the run be interrupted now, it is not sent a third time."""
+
+    def write() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(_sql().mark_again, [RunStatus.RUNNING, step.pk])
+
+    _retrying(write)
+    step.status = RunStatus.RUNNING
+    return step
 
 
 def _mark_running(ctx: _Context, step_id: str, card, iteration: str, inputs: dict) -> RunStep:
@@ -562,22 +741,28 @@ def _mark_running(ctx: _Context, step_id: str, card, iteration: str, inputs: dic
     with connection.cursor() as cursor:
         cursor.execute(sql.step_insert + (" RETURNING id" if sql.returning else ""), [
             ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, RunStatus.RUNNING, _stored(inputs),
-            "{}", "", 1, 0, _when(now)])
+            "{}", "", 1, "[]", 0, _when(now)])
         pk = cursor.fetchone()[0] if sql.returning else cursor.lastrowid
     return _loaded(RunStep, id=pk, run_id=ctx.run.pk, position=ctx.position, step_id=step_id, card=card.key,
                    name=card.name, iteration=iteration, status=RunStatus.RUNNING, attempts=1, started_at=now)
 
 
-def _call(card, client, run_ctx: RunContext, options: dict, inputs: dict, before_change) -> dict:
-    """Runs the card with `before_change` called before the client first sends a change."""
-    keep = run_ctx.keep_files or (lambda outputs: outputs)  # files it wrote become the team's
+def _call(card, client, run_ctx: RunContext, options: dict, inputs: dict, before_change, on_attempt=None) -> dict:
+    """Runs the card with `before_change` called before the client first sends a change, and
+    `on_attempt` after every HTTP attempt; files it wrote become the team's."""
+    keep = run_ctx.keep_files or (lambda outputs: outputs)
     if client is None:
         return keep(card.run(run_ctx, options, inputs) or {})
     client.before_unsafe_send = before_change
+    kept = getattr(client, "on_attempt", None)
+    if on_attempt is not None:
+        client.on_attempt = on_attempt if kept is None else (lambda record: (kept(record), on_attempt(record)))
     try:
         return keep(card.run(run_ctx, options, inputs) or {})
     finally:
         client.before_unsafe_send = None
+        if on_attempt is not None:
+            client.on_attempt = kept
 
 
 def _progress_reporter(run: Run, step_id: str):
@@ -597,26 +782,31 @@ def _progress_reporter(run: Run, step_id: str):
 
 
 def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs, error, started, attempts,
-            trigger: str | None = None) -> None:
+            trigger: str | None = None, attempt_log: list | None = None) -> None:
     """Stores the step and renews the run's lease in one transaction (with `trigger`, the stored
-    text of the event's outputs, saved on the run)."""
+    text of the event's outputs, saved on the run). A step taken up again (it waited, or is sent
+    again) updates its own record."""
     if (step_id, iteration) in ctx.done:  # recorded by an earlier attempt of this run
         if trigger is not None:
             Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), trigger=ctx.run.trigger)
         return
     marked = ctx.in_flight.pop((step_id, iteration), None)  # recorded as running when it sent a change
+    durable = marked is not None
+    if marked is None:
+        marked = ctx.again.pop((step_id, iteration), None)
     if marked is None:
         ctx.position += 1
     now = timezone.now()
     sql = _sql()
     duration_ms = int((time.monotonic() - started) * 1000)
+    log = json.dumps(attempt_log or [], default=str)
     if marked is not None:
         step_sql = sql.step_update
-        step_params = [status, _stored(inputs), _stored(outputs), error[:4000], attempts, duration_ms, marked.pk]
+        step_params = [status, _stored(inputs), _stored(outputs), error[:4000], attempts, log, duration_ms, marked.pk]
     else:
         step_sql = sql.step_insert_lazy
         step_params = [ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, status, _stored(inputs),
-                       _stored(outputs), error[:4000], attempts, duration_ms, _when(now)]
+                       _stored(outputs), error[:4000], attempts, log, duration_ms, _when(now)]
     # Every step is stored at once; the run row (lease, updated_at) and the live update follow at
     # most every LIVE_STEP_SECONDS, so quick steps cost one statement and pages still see progress.
     renew = trigger is not None or time.monotonic() - ctx.touched >= min(LIVE_STEP_SECONDS, _lease().total_seconds() / 4)
@@ -639,7 +829,7 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
             else:
                 cursor.execute(sql.renew_trigger, [at, lease, trigger, ctx.run.pk])
 
-    if marked is not None:
+    if durable:
         _retrying(write)  # the service has made the change: its record must survive a dropped connection
     else:
         write()

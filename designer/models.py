@@ -143,6 +143,15 @@ class RunStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     STOPPED = "stopped", "Stopped by Continue If"
+    WAITING = "waiting", "Waiting"
+    ATTENTION = "attention", "Needs attention"
+
+
+class StepResolution(models.TextChoices):
+    """What a person chose for a step that needed attention (it may have been applied)."""
+
+    SKIPPED = "skipped", "Resumed without resending"
+    RESENT = "resent", "Sent again"
 
 
 class Run(models.Model):
@@ -158,6 +167,10 @@ class Run(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker holds the run until then.")
     current_step = models.CharField(max_length=50, blank=True, help_text="The step running now.")
     progress = models.FloatField(null=True, blank=True, help_text="Percent done of the current step, when it reports it.")
+    resume_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                     help_text="A waiting run is taken up again then.")
+    waited_seconds = models.FloatField(default=0, help_text="How long the run has been asked to wait, in all.")
+    wait_message = models.CharField(max_length=300, blank=True, help_text="Why the run is waiting.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -188,15 +201,30 @@ class RunStep(models.Model):
     inputs = models.JSONField(default=dict, blank=True)
     outputs = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
-    attempts = models.PositiveIntegerField(default=1)
+    attempts = models.PositiveIntegerField(default=1, help_text="HTTP attempts the step made (tries, without any).")
+    attempt_log = models.JSONField(default=list, blank=True, help_text="Each HTTP attempt: when, call, status, wait.")
     duration_ms = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=10, choices=StepResolution.choices, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "position"]
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.step_id}"
+
+    @property
+    def resolution_text(self) -> str:
+        """What a person decided for this step, when it needed attention."""
+        if not self.resolution:
+            return ""
+        who = self.resolved_by.get_username() if self.resolved_by_id else "a former member"
+        if self.resolution == StepResolution.SKIPPED:
+            return f"Skipped by {who}: may have been applied. The run went on without resending it, with no outputs."
+        return f"Sent again by {who}."
 
 
 EVENT_SOURCES = (DeliverySource.WEBHOOK, DeliverySource.POLL, DeliverySource.SCHEDULE)

@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from designer.models import ActivationStatus, DeliverySource, RunStatus
+from designer.models import ActivationStatus, DeliverySource, RunStatus, StepResolution
 
 DEFINITION_HELP = 'A flow definition: {"event": {...} | null, "steps": [...]} (docs/architecture.md).'
 
@@ -148,6 +148,21 @@ class Run(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     duration_ms = serializers.IntegerField(allow_null=True)
     rerun_of = serializers.IntegerField(allow_null=True)
+    current_step = serializers.CharField(allow_blank=True, help_text="The step running now.")
+    progress = serializers.FloatField(allow_null=True, help_text="Percent done of the current step.")
+    resume_at = serializers.DateTimeField(allow_null=True, help_text="When a waiting run is taken up again.")
+    wait_message = serializers.CharField(allow_blank=True, help_text="Why a waiting run waits.")
+
+
+class Attempt(serializers.Serializer):
+    at = serializers.DateTimeField()
+    method = serializers.CharField()
+    path = serializers.CharField()
+    status = serializers.IntegerField(allow_null=True, help_text="The HTTP status, or null when no answer came.")
+    error = serializers.CharField(allow_null=True, help_text="The error the attempt ended with.")
+    waited_s = serializers.FloatField(help_text="Seconds waited before sending it (rate limit, back-off).")
+    retry_after = serializers.FloatField(allow_null=True, help_text="The wait the service asked for.")
+    duration_ms = serializers.IntegerField()
 
 
 class RunStep(serializers.Serializer):
@@ -160,8 +175,13 @@ class RunStep(serializers.Serializer):
     inputs = serializers.JSONField()
     outputs = serializers.JSONField()
     error = serializers.CharField(allow_blank=True)
-    attempts = serializers.IntegerField()
+    attempts = serializers.IntegerField(help_text="HTTP attempts the step made (its tries, when it made none).")
+    attempt_log = Attempt(many=True, help_text="The HTTP attempts, the first 200.")
     duration_ms = serializers.IntegerField()
+    resolution = serializers.ChoiceField(choices=["", *StepResolution.values],
+                                         help_text="What a person chose when the step needed attention.")
+    resolved_by = serializers.CharField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
 
 
 class RunDetail(Run):
@@ -172,6 +192,12 @@ class RunDetail(Run):
 class Rerun(serializers.Serializer):
     version = serializers.ChoiceField(
         choices=["same", "current"], required=False, help_text="Its own version (default) or the flow's current one."
+    )
+
+
+class Resume(serializers.Serializer):
+    resend = serializers.BooleanField(
+        default=False, help_text="Send the step's change again, once (true), or go on without it (false)."
     )
 
 

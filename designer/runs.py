@@ -13,7 +13,17 @@ from django.utils import timezone
 
 from connectors.http import ConnectorError
 from connectors.specs import DeliveryRefused
-from designer.models import EVENT_SOURCES, Activation, Delivery, DeliverySource, Flow, FlowVersion, Run, RunStatus
+from designer.models import (
+    EVENT_SOURCES,
+    Activation,
+    Delivery,
+    DeliverySource,
+    Flow,
+    FlowVersion,
+    Run,
+    RunStatus,
+    StepResolution,
+)
 from designer.tasks import execute_run
 from designer.triggers import TriggerError, connection_client, event_ready, trigger_context
 
@@ -188,3 +198,60 @@ def runs_requeue_stalled(*, older_than: timedelta = timedelta(seconds=60)) -> in
         Run.objects.filter(pk=run_id).update(updated_at=now)
         execute_run.enqueue(run_id)
     return len(stalled)
+
+
+def run_enqueue_at(run_id: int, when) -> None:
+    """Hands a waiting run to the task queue to run at `when`, where the queue can defer tasks;
+    the scheduler's tick (`runs_resume_waiting`) takes it up otherwise, and if this is lost."""
+    try:
+        if execute_run.get_backend().supports_defer:
+            execute_run.using(run_after=when).enqueue(run_id)
+    except Exception:
+        logger.warning("Run %s waits until %s; the scheduler takes it up then.", run_id, when, exc_info=True)
+
+
+def runs_resume_waiting(*, now=None) -> int:
+    """Enqueues the waiting runs whose time has come. Each is claimed with a conditional update
+    (waiting → queued), so several schedulers ticking at once enqueue it once."""
+    now = now or timezone.now()
+    due = list(
+        Run.objects.filter(status=RunStatus.WAITING, resume_at__lte=now).order_by("resume_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    resumed = 0
+    for run_id in due:
+        if Run.objects.filter(pk=run_id, status=RunStatus.WAITING, resume_at__lte=now).update(
+            status=RunStatus.QUEUED, updated_at=now
+        ):
+            _hand_over(run_id)
+            resumed += 1
+    return resumed
+
+
+def run_resume(*, run: Run, user, resend: bool) -> Run:
+    """A person's answer to a run that needs attention, whose step may have been applied.
+
+    Without `resend` the step is taken as done with no outputs ("resumed without resending") and
+    the run goes on after it; with `resend` its change is sent once more. Either way who chose and
+    when is kept on the step, and the run is queued again."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().filter(pk=run.pk).first()
+        if locked is None or locked.status != RunStatus.ATTENTION:
+            raise RunRequestError("This run does not need attention: only a run stopped at a step that may have "
+                                  "been applied can be resumed.")
+        step = locked.steps.filter(status=RunStatus.ATTENTION).order_by("-position").first()
+        if step is None:
+            raise RunRequestError("This run has no step waiting for a decision.")
+        step.resolution = StepResolution.RESENT if resend else StepResolution.SKIPPED
+        step.resolved_by, step.resolved_at = user, now
+        if resend:
+            step.status = RunStatus.QUEUED  # the engine sends it again, once, reusing this record
+        else:
+            step.status, step.outputs = RunStatus.SUCCEEDED, {}
+        step.save(update_fields=["status", "outputs", "resolution", "resolved_by", "resolved_at"])
+        Run.objects.filter(pk=locked.pk).update(status=RunStatus.QUEUED, error="", updated_at=now)
+        _enqueue(locked.pk)
+    locked.refresh_from_db()
+    return locked
+

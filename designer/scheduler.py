@@ -1,4 +1,5 @@
-"""The periodic duties: enqueue due polls and reconciliations, and re-enqueue stalled runs.
+"""The periodic duties: enqueue due polls and reconciliations, re-enqueue stalled runs, and
+enqueue waiting runs whose time has come.
 
 They run in a thread of each task worker (`manage.py worker`, or a Celery worker), so a set-up
 has no separate scheduler process to start, watch and pay memory for; `manage.py scheduler`
@@ -20,7 +21,7 @@ def tick() -> int:
     """One round of the duties; returns how many polls it enqueued."""
     from alerts.services import alerts_send_due
     from designer.polling import activations_claim_due
-    from designer.runs import runs_requeue_stalled
+    from designer.runs import runs_requeue_stalled, runs_resume_waiting
     from designer.tasks import poll_activation
 
     claimed = activations_claim_due()
@@ -28,6 +29,7 @@ def tick() -> int:
         poll_activation.enqueue(activation_id)
     runs_requeue_stalled()
     alerts_send_due()  # failure alerts (alerts/services.py); never raises
+    runs_resume_waiting()
     return len(claimed)
 
 

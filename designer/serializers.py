@@ -69,7 +69,10 @@ def step_json(step: RunStep) -> dict[str, Any]:
     return {
         "position": step.position, "step_id": step.step_id, "card": step.card, "name": step.name,
         "iteration": step.iteration, "status": step.status, "inputs": step.inputs, "outputs": step.outputs,
-        "error": step.error, "attempts": step.attempts, "duration_ms": step.duration_ms,
+        "error": step.error, "attempts": step.attempts, "attempt_log": step.attempt_log,
+        "duration_ms": step.duration_ms, "resolution": step.resolution,
+        "resolved_by": step.resolved_by.get_username() if step.resolved_by_id else None,
+        "resolved_at": _iso(step.resolved_at),
     }
 
 
@@ -91,6 +94,8 @@ def run_json(run: Run, with_steps: bool = False) -> dict[str, Any]:
         "rerun_of": run.rerun_of_id,
         "current_step": run.current_step,
         "progress": run.progress,
+        "resume_at": _iso(run.resume_at),
+        "wait_message": run.wait_message,
     }
     if with_steps:
         data["trigger"] = run.trigger

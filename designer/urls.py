@@ -13,6 +13,7 @@ urlpatterns = [
     path("runs/rerun/", views.run_rerun, name="run_rerun"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
     path("runs/<int:pk>/files/<path:path>", views.run_file, name="run_file"),
+    path("runs/<int:pk>/resume/", views.run_resume, name="run_resume"),
     *webhooks.webhook_urls(),
     path("api/flows/", api.FlowListApi.as_view(), name="api_flows"),
     path("api/flows/import/", api.FlowImportApi.as_view(), name="api_flow_import"),
@@ -32,4 +33,5 @@ urlpatterns = [
     path("api/runs/rerun/", api.RunBulkRerunApi.as_view(), name="api_runs_rerun"),
     path("api/runs/<int:pk>/", api.RunDetailApi.as_view(), name="api_run"),
     path("api/runs/<int:pk>/rerun/", api.RunRerunApi.as_view(), name="api_run_rerun"),
+    path("api/runs/<int:pk>/resume/", api.RunResumeApi.as_view(), name="api_run_resume"),
 ]

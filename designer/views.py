@@ -218,3 +218,18 @@ def run_rerun(request):
     if len(created) == 1:
         return redirect("run_detail", pk=created[0].pk)
     return redirect("runs")
+
+
+@team_required(Role.EDITOR)
+@require_POST
+def run_resume(request, pk: int):
+    """The run page's buttons for a run that needs attention: resume without resending, or resend."""
+    run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
+    resend = request.POST.get("resend") == "true"
+    try:
+        run_services.run_resume(run=run, user=request.user, resend=resend)
+    except run_services.RunRequestError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Sending the step again." if resend else "Resumed without resending the step.")
+    return redirect("run_detail", pk=run.pk)

@@ -42,7 +42,7 @@ def test_the_generic_apps_name_no_connector():
             for module in imported_modules(path):
                 assert not module.startswith("connectors.") or module in (
                     "connectors.registry", "connectors.specs", "connectors.http", "connectors.functions",
-                    "connectors.options"), f"{path.relative_to(ROOT)} imports {module}"
+                    "connectors.options", "connectors.coercion"), f"{path.relative_to(ROOT)} imports {module}"
 
 
 def test_accounts_does_not_import_designer():

@@ -340,15 +340,17 @@ def test_a_transient_error_on_a_read_is_retried(settings, make_flow, qualtrics_s
     assert len(list_contacts(qualtrics_sandbox)) == 1
 
 
-def test_a_create_answered_503_is_not_sent_again_and_the_run_says_it_may_have_been_applied(
+def test_a_create_answered_503_is_not_sent_again_and_the_run_needs_attention(
     settings, make_flow, qualtrics_sandbox
 ):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     run = deliver(make_flow(), qualtrics_sandbox)
     qualtrics_sandbox.inject_fault("directories", 503, count=5, method="POST")
-    assert run_execute(run.pk) == RunStatus.FAILED
+    assert run_execute(run.pk) == RunStatus.ATTENTION
     run.refresh_from_db()
-    assert "may have applied" in run.error
+    assert run.error.startswith("“Create Contact in Mailing List” (step_1) needs attention:")
+    assert "may have applied" in run.error and run.finished_at is None and run.lease_until is None
+    assert run.steps.get(step_id="step_1").status == RunStatus.ATTENTION
     posts = [r for r in qualtrics_sandbox.requests("directories") if r["method"] == "POST"]
     assert len(posts) == 1 and list_contacts(qualtrics_sandbox) == []
 

@@ -1,5 +1,5 @@
 // Live updates for the runs list, a flow's status page and a run's detail page.
-import { formatDateTime, localizeTimes } from "./editor/timefmt.js";
+import { formatDateTime, formatTime, localizeTimes } from "./editor/timefmt.js";
 
 const runDetail = document.getElementById("run");
 const table = document.querySelector("[data-live-runs]");
@@ -74,8 +74,25 @@ function refreshDetail(run) {
     const freshRun = doc.getElementById("run");
     if (freshRun) document.getElementById("run").replaceChildren(...freshRun.childNodes);
     localizeTimes(document);
+    showWaiting();
   }, 300);
 }
+
+// A waiting run: the time it resumes, in local time, and a countdown to it.
+let waitingTimer = null;
+function showWaiting() {
+  clearInterval(waitingTimer);
+  const time = document.querySelector("time[data-resume-at]");
+  if (!time) return;
+  const at = new Date(time.dateTime);
+  const tick = () => {
+    const left = Math.max(0, Math.round((at - Date.now()) / 1000));
+    time.textContent = `${formatTime(at)}${left > 0 ? ` (in ${left} s)` : " (resuming)"}`;
+  };
+  tick();
+  waitingTimer = setInterval(tick, 1000);
+}
+showWaiting();
 
 function showActivation(activation) {
   if (!activationBox) return;

@@ -26,7 +26,7 @@ from connectors.qualtrics.client import QualtricsClient
 from designer.models import Run, RunStatus
 
 ROOT = Path(__file__).resolve().parents[2]
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED)
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.ATTENTION)
 
 
 def is_postgresql() -> bool:

@@ -84,14 +84,14 @@ def test_a_worker_killed_while_a_create_is_in_flight_never_sends_it_again_and_th
 
     seconds = recover(workers, run)
     run.refresh_from_db()
-    assert run.status == RunStatus.FAILED
+    assert run.status == RunStatus.ATTENTION
     assert run.error.startswith(
-        "“Create Contact in Mailing List” (step_1) failed: It was sending a change to Qualtrics"
+        "“Create Contact in Mailing List” (step_1) needs attention: It was sending a change to Qualtrics"
     )
     assert "not sent again" in run.error
     assert run.attempts == 2
     step = run.steps.get(step_id="step_1")
-    assert step.status == RunStatus.FAILED
+    assert step.status == RunStatus.ATTENTION
     assert not run.steps.filter(step_id="step_2").exists()
     wait_for(lambda: contact_emails(qualtrics_sandbox), timeout=10)
     assert len(contact_posts(qualtrics_sandbox)) == 1
@@ -101,7 +101,7 @@ def test_a_worker_killed_while_a_create_is_in_flight_never_sends_it_again_and_th
         attempts=run.attempts,
         contact_posts=1,
         recovery_seconds=f"{seconds:.1f}",
-        outcome="failed with a message, create not repeated",
+        outcome="needs attention, create not repeated",
     )
 
 

@@ -336,6 +336,11 @@ MATRIX: dict[str, dict[str, Call]] = {
     },
     "run_detail": {"GET": get((302, 404, 200, 200, 200, 200))},
     "run_file": {"GET": get((302, 404, 200, 200, 200, 200))},
+    # Team A's run has succeeded: editors are sent back to it with a message that it needs no decision.
+    "run_resume": {
+        "GET": get((302, 405, 403, 405, 405, 405)),
+        "POST": form((302, 404, 403, 302, 302, 302), lambda w: {"resend": "false"}),
+    },
     # The webhook is for Qualtrics: the secret in its URL and the HMAC decide, not the session.
     "qualtrics_webhook": {
         "GET": get(ALL(200)),
@@ -404,6 +409,8 @@ MATRIX: dict[str, dict[str, Call]] = {
             effect=("the flow's alerts are set", lambda w: _alert_emails(w) == [["oncall@example.com"]], EDITORS),
         ),
     },
+    # Only a run that needs attention can be resumed; team A's has succeeded.
+    "api_run_resume": {"POST": data((403, 404, 403, 409, 409, 409), lambda w: {"resend": False})},
 }
 
 # Websocket routes (designer/routing.py): close code for a refusal, or "open".
