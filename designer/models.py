@@ -143,6 +143,7 @@ class RunStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     STOPPED = "stopped", "Stopped by Continue If"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class Run(models.Model):
@@ -158,6 +159,12 @@ class Run(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker holds the run until then.")
     current_step = models.CharField(max_length=50, blank=True, help_text="The step running now.")
     progress = models.FloatField(null=True, blank=True, help_text="Percent done of the current step, when it reports it.")
+    cancel_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Someone asked to cancel the running run; it stops at its next step."
+    )
+    yields = models.PositiveIntegerField(
+        default=0, help_text="Times the run gave way to another team's run and was taken up again (not attempts)."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -165,7 +172,11 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["team", "flow", "-created_at"])]
+        indexes = [
+            models.Index(fields=["team", "flow", "-created_at"]),
+            # Which teams have queued runs, and each one's oldest (the fair pick of the engine).
+            models.Index(fields=["status", "team", "id"], name="run_status_team_id"),
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} of {self.flow}"
