@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors.http import ConnectorError
@@ -124,6 +125,29 @@ def run_rerun(*, run: Run, use_current: bool = False) -> Run:
             delivery = Delivery.objects.create(flow=run.flow, event_id=old.event_id, source=DeliverySource.RERUN,
                                                topic=old.topic, payload=old.payload)
         return run_create(flow=run.flow, version=version, delivery=delivery, rerun_of=run)
+
+
+def run_cancel(*, run: Run) -> Run:
+    """Cancels a run that has not ended: a queued run (or one whose worker died) at once, a running
+    run at its next step (its worker's heartbeat reads the request within a second). A change a
+    step is sending meanwhile is not called back. An ended run is left as it is."""
+    now = timezone.now()
+    ended = "Cancelled at a person's request before the run ended."
+    at_once = Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RUNNING, lease_until__lt=now)
+    if Run.objects.filter(at_once, pk=run.pk).update(
+        status=RunStatus.CANCELLED, error=ended, finished_at=now, lease_until=None, current_step="", progress=None,
+        cancel_requested_at=now, updated_at=now,
+    ):
+        run.refresh_from_db()
+        from designer import live
+
+        live.publish_run(run)
+        return run
+    Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=now
+    )
+    run.refresh_from_db()
+    return run
 
 
 def flow_test(*, flow: Flow, event_id: str) -> Run:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("runs/", views.run_list, name="runs"),
     path("runs/rerun/", views.run_rerun, name="run_rerun"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
     path("runs/<int:pk>/files/<path:path>", views.run_file, name="run_file"),
     *webhooks.webhook_urls(),
     path("api/flows/", api.FlowListApi.as_view(), name="api_flows"),
@@ -32,4 +33,5 @@ urlpatterns = [
     path("api/runs/rerun/", api.RunBulkRerunApi.as_view(), name="api_runs_rerun"),
     path("api/runs/<int:pk>/", api.RunDetailApi.as_view(), name="api_run"),
     path("api/runs/<int:pk>/rerun/", api.RunRerunApi.as_view(), name="api_run_rerun"),
+    path("api/runs/<int:pk>/cancel/", api.RunCancelApi.as_view(), name="api_run_cancel"),
 ]

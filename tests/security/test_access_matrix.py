@@ -328,6 +328,10 @@ MATRIX: dict[str, dict[str, Call]] = {
         ),
     },
     "run_detail": {"GET": get((302, 404, 200, 200, 200, 200))},
+    "run_cancel": {
+        "GET": get((302, 405, 403, 405, 405, 405)),
+        "POST": form((302, 404, 403, 302, 302, 302)),  # team A's run has ended: a message says so
+    },
     "run_file": {"GET": get((302, 404, 200, 200, 200, 200))},
     # The webhook is for Qualtrics: the secret in its URL and the HMAC decide, not the session.
     "qualtrics_webhook": {
@@ -380,6 +384,7 @@ MATRIX: dict[str, dict[str, Call]] = {
     },
     "api_run": {"GET": get((403, 404, 200, 200, 200, 200))},
     "api_run_rerun": {"POST": data((403, 404, 403, 202, 202, 202))},
+    "api_run_cancel": {"POST": data((403, 404, 403, 409, 409, 409))},  # team A's run has ended
 }
 
 # Websocket routes (designer/routing.py): close code for a refusal, or "open".
