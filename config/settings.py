@@ -300,8 +300,21 @@ RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 600)
 # set to false where a separate `manage.py scheduler` process runs them.
 SCHEDULER_IN_WORKERS = env_bool("SCHEDULER_IN_WORKERS", True)
 SCHEDULER_INTERVAL_SECONDS = env_int("SCHEDULER_INTERVAL_SECONDS", 5)
-# A worker holds a run this long between steps; a run whose worker died is taken up after it.
-RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 900)
+# A worker holds a run this long; it renews the lease with every step and, during a long step, from
+# a heartbeat every third of it. A run whose worker died is taken up again once it runs out.
+RUN_LEASE_SECONDS = env_int("RUN_LEASE_SECONDS", 60)
+# A run taken up this many times (its worker died, or the database went away) is not taken up again.
+RUN_MAX_ATTEMPTS = env_int("RUN_MAX_ATTEMPTS", 3)
+# Limits of one run (RELIABILITY.md, "Limits of a run"); a run that reaches one fails, naming it.
+RUN_MAX_STEPS = env_int("RUN_MAX_STEPS", 5000)  # step executions, every loop iteration's steps counted
+RUN_MAX_LOOP_ITEMS = env_int("RUN_MAX_LOOP_ITEMS", 1000)  # items of one For Each
+RUN_MAX_LOOP_ITERATIONS = env_int("RUN_MAX_LOOP_ITERATIONS", 10000)  # For Each iterations in all
+RUN_MAX_OUTPUT_BYTES = env_int("RUN_MAX_OUTPUT_BYTES", 1024 * 1024)  # one step's outputs (or inputs), as JSON
+RUN_MAX_STORED_BYTES = env_int("RUN_MAX_STORED_BYTES", 20 * 1024 * 1024)  # a run's stored step data
+RUN_MAX_SECONDS = env_int("RUN_MAX_SECONDS", 900)  # from the run's first start to its end
+# A run that has held its worker this long gives way at its next step to another team's waiting
+# run, and is taken up again after it (fairness between teams on the same workers).
+RUN_SLICE_SECONDS = env_int("RUN_SLICE_SECONDS", 2)
 # A run that a service asks to wait longer than is slept through inline waits without a worker,
 # and is taken up again then; it waits this long in all at most, then ends failed.
 RUN_MAX_WAIT_SECONDS = env_int("RUN_MAX_WAIT_SECONDS", 3600)

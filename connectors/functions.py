@@ -199,14 +199,58 @@ def template_refs(template: str) -> list[str]:
     return PLACEHOLDER_RE.findall(template or "")
 
 
-def render_template(template: str, resolve: Callable[[str], Any]) -> str:
+class OutputTooLarge(CardInputError):
+    """A card's output would pass the size one output may have (RUN_MAX_OUTPUT_BYTES)."""
+
+
+def output_limit() -> int | None:
+    """The most characters one output may hold (settings.RUN_MAX_OUTPUT_BYTES), None for no limit."""
+    from django.conf import settings
+
+    limit = getattr(settings, "RUN_MAX_OUTPUT_BYTES", None)
+    return limit if limit and limit > 0 else None
+
+
+def size_text(size: int) -> str:
+    """1 MB, 3.2 MB, 700 KB, 12 bytes."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+def too_large(what: str, size: int | str, limit: int) -> OutputTooLarge:
+    size = size if isinstance(size, str) else size_text(size)
+    return OutputTooLarge(f"{what} would be {size}, over the limit of {size_text(limit)} for one output "
+                          f"(the RUN_MAX_OUTPUT_BYTES setting).")
+
+
+def render_template(template: str, resolve: Callable[[str], Any], limit: int | None = None) -> str:
     """Replace each `{{step_id.output_key}}` with `resolve("step_id.output_key")` as text.
 
-    Whatever `resolve` raises (an unknown reference, say) propagates to the caller.
+    With `limit`, the text is built piece by piece and OutputTooLarge is raised as soon as it
+    would hold more than `limit` characters, before a huge string is ever built. Whatever
+    `resolve` raises (an unknown reference, say) propagates to the caller.
     """
     if template is None:
         return ""
-    return PLACEHOLDER_RE.sub(lambda m: as_text(resolve(m.group(1))), str(template))
+    template = str(template)
+    if limit is None:
+        return PLACEHOLDER_RE.sub(lambda m: as_text(resolve(m.group(1))), template)
+    pieces: list[str] = []
+    size = 0
+    start = 0
+    for match in PLACEHOLDER_RE.finditer(template):
+        for piece in (template[start:match.start()], as_text(resolve(match.group(1)))):
+            size += len(piece)
+            if size > limit:
+                raise too_large("The text", f"more than {size_text(limit)}", limit)
+            pieces.append(piece)
+        start = match.end()
+    pieces.append(template[start:])
+    if size + len(pieces[-1]) > limit:
+        raise too_large("The text", size + len(pieces[-1]), limit)
+    return "".join(pieces)
 
 
 def iterate_list(value: Any) -> list[Any]:
@@ -250,7 +294,7 @@ def _run_compose(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[st
         if template_refs(template):
             raise CardInputError("Compose needs the flow's outputs to fill in its placeholders.")
         return {"text": str(template)}
-    return {"text": render_template(template, ctx.resolve)}
+    return {"text": render_template(template, ctx.resolve, limit=output_limit())}
 
 
 def _run_for_each(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -527,10 +571,16 @@ def _run_replace_text(ctx: RunContext, options: Mapping[str, Any], inputs: Mappi
     find = as_text(inputs.get("find"))
     if find == "":
         raise CardInputError("Find is required: the text to look for.")
+    text, replace_with, limit = as_text(inputs.get("text")), as_text(inputs.get("replace_with")), output_limit()
+    if limit is not None and not _flag(options, USE_REGEX) and not _flag(options, IGNORE_CASE):
+        # Each replacement may make the text longer: refuse before building more than an output may hold.
+        grown = len(text) + text.count(find) * (len(replace_with) - len(find))
+        if grown > limit:
+            raise too_large("The text", grown, limit)
     replaced, count = replace_text(
-        as_text(inputs.get("text")),
+        text,
         find,
-        as_text(inputs.get("replace_with")),
+        replace_with,
         use_regex=_flag(options, USE_REGEX),
         ignore_case=_flag(options, IGNORE_CASE),
     )

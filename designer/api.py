@@ -16,7 +16,7 @@ from designer import activation as activation_services
 from designer import openapi
 from designer import runs as run_services
 from designer import services
-from designer.models import Flow
+from designer.models import Flow, RunStatus
 from designer.selectors import flows_for_team, runs_for_team
 from designer.serializers import activation_json, flow_json, flow_summary_json, run_json, version_json
 
@@ -326,6 +326,21 @@ class RunResumeApi(APIView):
         except run_services.RunRequestError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return Response(run_json(run), status=status.HTTP_202_ACCEPTED)
+class RunCancelApi(APIView):
+    permission_classes = [TeamRole]
+
+    @extend_schema(
+        operation_id="runs_cancel",
+        description="Cancels a run that has not ended: a queued run (or one whose worker stopped) at once, a "
+        "running run at its next step; until then it answers the run as running. 409 when the run has ended.",
+        request=None,
+        responses={200: openapi.Run, **errors(404, 409)},
+    )
+    def post(self, request, pk: int):
+        run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
+        if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.ATTENTION):
+            return Response({"detail": "This run has already ended."}, status=status.HTTP_409_CONFLICT)
+        return Response(run_json(run_services.run_cancel(run=run)))
 
 
 class RunBulkRerunApi(APIView):

@@ -20,10 +20,21 @@ on it (`attempt_log`), and its `attempts` are their number.
 When the database goes away mid-run (a dropped connection, a lock held past the timeout), the
 run is not failed: the record of a step that changed a service is written again for a while,
 and otherwise the run gives up its lease so the scheduler hands it to a worker again.
+
+A run has limits (settings RUN_MAX_*, RELIABILITY.md): steps executed, loop items and
+iterations, the size of one output and of all its stored data, its time from first start, and
+how often it is taken up again. Reaching one fails the run with a message naming the setting.
+Every output is stored whole (or the run fails), so a resumed run sees exactly what the first
+attempt saw. A heartbeat thread renews the leases of this process's runs during long steps and
+reads whether someone asked to cancel one, or whether another team is waiting while one has held
+its worker for RUN_SLICE_SECONDS: the run stops, or gives way, at its next step. Which queued run
+a task runs is chosen fairly between teams (`_fair_pick`): a task is a turn on a worker, not a
+particular run.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import random
@@ -38,13 +49,14 @@ from typing import Any
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from connectors import registry
-from connectors.functions import evaluate_condition, iterate_list
 from connectors.coercion import coerce_inputs
+from connectors.functions import evaluate_condition, iterate_list, size_text
 from connectors.http import ConnectorError, MaybeAppliedError, RetryLaterError
 from connectors.specs import CardInputError, RunContext
 from designer import live
@@ -55,12 +67,12 @@ logger = logging.getLogger(__name__)
 
 STEP_ATTEMPTS = 3
 STEP_BACKOFF_SECONDS = 1.0
-MAX_STORED_JSON = 32 * 1024
+MAX_STORED_JSON = 32 * 1024  # before full outputs were kept, larger ones were stored as a preview
 MAX_ATTEMPT_LOG = 200  # attempts listed on a step (all are counted)
 WAIT_JITTER_SECONDS = 5.0
-MAX_LOOP_ITEMS = 1000
 LIVE_STEP_SECONDS = 0.25
 DATABASE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+HEARTBEAT_SECONDS = 0.5
 
 
 class RunFailed(Exception):
@@ -84,6 +96,24 @@ class _Wait(Exception):
         self.seconds = seconds
 
 
+class _Cancelled(Exception):
+    """Someone cancelled the run: it ends cancelled at a step boundary."""
+
+
+class _GiveWay(Exception):
+    """The run has held its worker long enough while another team waits: it is queued again."""
+
+
+def _limit(name: str) -> int:
+    """A run limit from the settings (0 or less: no limit)."""
+    value = getattr(settings, name, 0) or 0
+    return value if value > 0 else 0
+
+
+def _limit_error(what: str, name: str, advice: str = "") -> RunFailed:
+    return RunFailed(f"{what} ({name}={_limit(name):,}; the operator can change it).{' ' + advice if advice else ''}")
+
+
 def _lease() -> timedelta:
     return timedelta(seconds=settings.RUN_LEASE_SECONDS)
 
@@ -92,17 +122,42 @@ def _sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
+# The context of the run this thread is executing, for what `_stored` counts and names.
+_running: contextvars.ContextVar[_Context | None] = contextvars.ContextVar("running_run", default=None)
+
+
 def _stored(value: Any) -> str:
-    """The JSON text stored for a step's data, kept bounded: a large value is replaced by a preview."""
+    """The JSON text stored for a step's data, whole: a resumed run reads exactly what the first
+    attempt saw. Data over RUN_MAX_OUTPUT_BYTES, or a run's data in all over RUN_MAX_STORED_BYTES,
+    fails the run instead of being stored."""
     try:
         text = json.dumps(value, default=str)
     except (TypeError, ValueError):
-        text = repr(value)
-        if len(text) <= MAX_STORED_JSON:
-            return json.dumps(text)
-    if len(text) <= MAX_STORED_JSON:
-        return text
-    return json.dumps({"_truncated": True, "size": len(text), "preview": text[:2000]})
+        text = json.dumps(repr(value))
+    size = len(text)
+    ctx = _running.get()
+    where = f"“{ctx.current[0]}” ({ctx.current[1]})" if ctx is not None and ctx.current else "A step"
+    most = _limit("RUN_MAX_OUTPUT_BYTES")
+    if most and size > most:
+        raise _limit_error(f"{where} failed: its data is {size_text(size)}, over the limit of {size_text(most)} "
+                           f"for one output", "RUN_MAX_OUTPUT_BYTES")
+    if ctx is not None:
+        ctx.stored_bytes += size
+        most = _limit("RUN_MAX_STORED_BYTES")
+        if most and ctx.stored_bytes > most:
+            raise _limit_error(f"{where} failed: the run's stored data would pass {size_text(most)}, the most "
+                               f"one run may store", "RUN_MAX_STORED_BYTES",
+                               "A loop may be storing more than intended.")
+    return text
+
+
+def _preview(value: Any) -> bool:
+    """Data stored only as a preview (over 32 KB, before outputs were stored whole)."""
+    return isinstance(value, dict) and value.get("_truncated") is True and "preview" in value
+
+
+def _stored_size(step: RunStep) -> int:
+    return sum(len(json.dumps(value, default=str)) for value in (step.inputs, step.outputs))
 
 
 @dataclass
@@ -117,6 +172,15 @@ class _Context:
     position: int = 0
     clients: dict[int, Any] = field(default_factory=dict)
     touched: float = field(default_factory=time.monotonic)  # when the run row was last renewed
+    # Limits (RUN_MAX_*) and what the heartbeat saw.
+    steps: int = 0  # step executions so far, those reused from an earlier attempt included
+    iterations: int = 0  # For Each iterations so far
+    stored_bytes: int = 0  # the run's stored step data
+    deadline: float | None = None  # time.monotonic() by which the run must end (RUN_MAX_SECONDS)
+    current: tuple[str, str] | None = None  # the card name and step id being run
+    claimed: float = field(default_factory=time.monotonic)
+    cancelled: bool = False  # set by the heartbeat: someone asked to cancel the run
+    give_way: bool = False  # set by the heartbeat: another team waits, and the run has had its slice
 
     def resolve(self, ref: str) -> Any:
         step_id, _, path = ref.partition(".")
@@ -279,12 +343,30 @@ class _Statements:
         where_lazy = f" AND {lazy} IS NOT NULL" if lazy else ""
         # Queued, running under an expired lease (its worker died), or waiting past its time.
         self.claim = (
-            f"UPDATE {run} SET status = %s, lease_until = %s, attempts = attempts + 1, started_at = %s, updated_at = %s, "
-            f"resume_at = NULL, wait_message = '' WHERE id = %s AND (status = %s OR (status = %s AND lease_until < %s) "
+            f"UPDATE {run} SET status = %s, lease_until = %s, attempts = attempts + 1, "
+            f"started_at = COALESCE(started_at, %s), updated_at = %s, resume_at = NULL, wait_message = '' "
+            f"WHERE id = %s AND (status = %s OR (status = %s AND lease_until < %s) "
             f"OR (status = %s AND resume_at <= %s)){where_lazy} "
             f"RETURNING flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, "
-            f"current_step, progress"
+            f"current_step, progress, started_at, yields, cancel_requested_at, waited_seconds"
         )
+        # Which teams have queued runs (a skip scan of the status/team index: one probe per team,
+        # however long a team's backlog), and a team's oldest queued run.
+        self.queued_teams = (
+            f"WITH RECURSIVE teams(team_id) AS ("
+            f"SELECT MIN(team_id) FROM {run} WHERE status = %s "
+            f"UNION ALL SELECT (SELECT MIN(team_id) FROM {run} WHERE status = %s AND team_id > teams.team_id) "
+            f"FROM teams WHERE teams.team_id IS NOT NULL) "
+            f"SELECT team_id FROM teams WHERE team_id IS NOT NULL LIMIT 1000"
+        )
+        self.oldest_queued = f"SELECT id FROM {run} WHERE status = %s AND team_id = %s ORDER BY id LIMIT 1"
+        self.run_state = f"SELECT status, team_id FROM {run} WHERE id = %s"
+        self.heartbeat = (f"SELECT status, cancel_requested_at, EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s "
+                          f"AND q.team_id <> %s) FROM {run} WHERE id = %s")
+        self.heartbeat_renew = (f"UPDATE {run} SET lease_until = %s WHERE id = %s AND status = %s{where_lazy}")
+        self.give_way = (f"UPDATE {run} SET status = %s, lease_until = NULL, attempts = attempts - 1, "
+                         f"yields = yields + 1, current_step = '', progress = NULL, updated_at = %s "
+                         f"WHERE id = %s AND status = %s")
         self.delivery = f"SELECT event_id, payload, source FROM {quote(Delivery._meta.db_table)} WHERE id = %s"
         self.version = f"SELECT flow_id, number, definition FROM {quote(FlowVersion._meta.db_table)} WHERE id = %s"
         self.configuration = (f"SELECT connector, updated_at, shared, owner_id, name FROM "
@@ -329,8 +411,9 @@ def _loaded(model, **values):
 def _from_db(value):
     """A datetime read with a raw statement (SQLite gives UTC text) as the ORM would give it."""
     if isinstance(value, str):
-        parsed = parse_datetime(value)
-        return parsed if parsed is None or timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+        value = parse_datetime(value)
+    if value is not None and hasattr(value, "tzinfo") and timezone.is_naive(value):
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -361,7 +444,8 @@ def run_claim(run_id: int) -> Run | None:
         row = cursor.fetchone()
         if row is None:
             return None
-        flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, step, progress = row
+        (flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, step, progress,
+         started_at, yields, cancel_requested_at, waited_seconds) = row
         delivery = None
         if delivery_id is not None:
             cursor.execute(_sql().delivery, [delivery_id])
@@ -374,8 +458,10 @@ def run_claim(run_id: int) -> Run | None:
     # once, with the first live update a consumer can receive.
     run = _loaded(Run, id=run_id, flow_id=flow_id, team_id=team_id, version_id=version_id, delivery_id=delivery_id,
                   rerun_of_id=rerun_of_id, status=RunStatus.RUNNING, trigger=_json(trigger), attempts=attempts,
-                  lease_until=now + _lease(), started_at=now, finished_at=None, created_at=_from_db(created_at),
-                  error=error, current_step=step, progress=progress, resume_at=None, wait_message="")
+                  lease_until=now + _lease(), started_at=_from_db(started_at), finished_at=None,
+                  created_at=_from_db(created_at), error=error, current_step=step, progress=progress, yields=yields,
+                  cancel_requested_at=_from_db(cancel_requested_at), resume_at=None, wait_message="",
+                  waited_seconds=float(waited_seconds or 0))
     version = _version(version_id)
     if version is None:  # deleted with its flow meanwhile
         return None
@@ -385,9 +471,20 @@ def run_claim(run_id: int) -> Run | None:
 
 
 def run_execute(run_id: int) -> str | None:
-    run = run_claim(run_id)
+    """Runs a queued run on this task's turn: the fairest one to run next (`_fair_pick`), which is
+    `run_id` unless another team has waited longer for this worker, or `run_id` resumed when its
+    worker died."""
+    run = None
+    for _ in range(3):  # another worker may claim the chosen run first
+        chosen = _fair_pick(run_id)
+        run = run_claim(chosen)
+        if run is not None or chosen == run_id:
+            break
+    if run is None:
+        run = run_claim(run_id)
     if run is None:
         return None
+    _served[run.team_id] = time.monotonic()
     try:
         _execute(run)
     except (OperationalError, InterfaceError) as exc:
@@ -398,19 +495,70 @@ def run_execute(run_id: int) -> str | None:
     return run.status
 
 
+# When this process's worker last started a run of each team (time.monotonic()): the team it
+# served longest ago goes first.
+_served: dict[int, float] = {}
+
+
+def _fair_pick(run_id: int) -> int:
+    """The run this task's turn goes to. A task is enqueued with every queued run, so there are
+    always as many turns as queued runs, and each turn may go to any of them: to the oldest queued
+    run of the team this worker served longest ago, rather than to the next of one team's backlog.
+    `run_id` itself when it is running (its worker died: it is resumed), or when its team is among
+    those served longest ago."""
+    sql = _sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql.run_state, [run_id])
+        row = cursor.fetchone()
+        if row is not None and row[0] == RunStatus.RUNNING:
+            return run_id
+        cursor.execute(sql.queued_teams, [RunStatus.QUEUED, RunStatus.QUEUED])
+        teams = [team_id for (team_id,) in cursor.fetchall()]
+        if not teams:
+            return run_id
+        queued_team = row[1] if row is not None and row[0] == RunStatus.QUEUED else None
+        first = min(_served.get(team_id, 0.0) for team_id in teams)
+        if queued_team in teams and _served.get(queued_team, 0.0) <= first:
+            return run_id
+        team_id = min(teams, key=lambda team: (_served.get(team, 0.0), team))
+        cursor.execute(sql.oldest_queued, [RunStatus.QUEUED, team_id])
+        found = cursor.fetchone()
+    return found[0] if found is not None else run_id
+
+
 def _execute(run: Run) -> None:
     live.publish_run(run)
     ctx = _Context(run=run)
-    if run.attempts > 1:  # an earlier attempt may have recorded steps
+    seconds = _limit("RUN_MAX_SECONDS")
+    if seconds:  # time spent waiting as a service asked does not count
+        started = run.started_at or timezone.now()
+        spent = (timezone.now() - started).total_seconds() - float(run.waited_seconds or 0)
+        ctx.deadline = time.monotonic() + seconds - max(0.0, spent)
+    if run.attempts > 1 or run.yields:  # an earlier attempt may have recorded steps
         steps = list(run.steps.all())
         ctx.done = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.SUCCEEDED}
         ctx.in_flight = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.RUNNING}
         ctx.failed = {(s.step_id, s.iteration): s for s in steps if s.status == RunStatus.FAILED}
         _resumable(ctx, steps)
         ctx.position = len(steps)
+        ctx.stored_bytes = sum(_stored_size(s) for s in steps)
     definition = run.version.definition
+    token = _running.set(ctx)
+    _heartbeat.add(ctx)
     try:
+        most = _limit("RUN_MAX_ATTEMPTS")
+        if most and run.attempts > most:
+            raise RunFailed(
+                f"The worker running it stopped {run.attempts - 1} times before the run ended, so it was not "
+                f"started again (RUN_MAX_ATTEMPTS={most}; the operator can change it). Check the steps it "
+                f"recorded, then re-run it."
+            )
+        if run.cancel_requested_at is not None:
+            raise _Cancelled()
+        ctx.current = ("Event", "trigger")
         ctx.outputs["trigger"] = _trigger_outputs(ctx, definition.get("event") or {})
+        if _preview(ctx.outputs["trigger"]):
+            raise RunFailed(_preview_error("The event's data"))
         _walk(ctx, definition.get("steps") or [], iteration="")
     except _Stop:
         _finish(run, RunStatus.STOPPED, "")
@@ -418,6 +566,10 @@ def _execute(run: Run) -> None:
         _pause(run, RunStatus.ATTENTION, str(exc))
     except _Wait as exc:
         _pause(run, RunStatus.WAITING, str(exc), resume_at=exc.resume_at, waited=exc.seconds)
+    except _Cancelled:
+        _finish(run, RunStatus.CANCELLED, "Cancelled at a person's request before the run ended.")
+    except _GiveWay:
+        _give_way(run)
     except RunFailed as exc:
         _finish(run, RunStatus.FAILED, str(exc))
     except Exception as exc:  # a bug must fail the run visibly, not leave it running
@@ -427,6 +579,34 @@ def _execute(run: Run) -> None:
         _finish(run, RunStatus.FAILED, f"Internal error: {type(exc).__name__}. The team has been notified in the logs.")
     else:
         _finish(run, RunStatus.SUCCEEDED, "")
+    finally:
+        _heartbeat.remove(ctx)
+        _running.reset(token)
+
+
+def _preview_error(what: str) -> str:
+    return (f"{what} was stored only as a preview (it was over {MAX_STORED_JSON // 1024} KB when this run "
+            f"first ran), so this resumed run cannot use it without losing data. Re-run the flow.")
+
+
+def _give_way(run: Run) -> None:
+    """Queues the run again behind the other teams' waiting runs; it resumes from its recorded steps."""
+    from designer.tasks import execute_run
+
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_sql().give_way, [RunStatus.QUEUED, _when(now), run.pk, RunStatus.RUNNING])
+        queued = cursor.rowcount == 1
+    if not queued:
+        return
+    run.status, run.lease_until, run.current_step, run.progress = RunStatus.QUEUED, None, "", None
+    run.attempts -= 1
+    run.yields += 1
+    live.publish_run(run)
+    try:
+        execute_run.enqueue(run.pk)
+    except Exception:  # the scheduler hands over runs queued for a minute
+        logger.exception("Run %s gave way to another team's run but could not be enqueued again", run.pk)
 
 
 def _resumable(ctx: _Context, steps: list[RunStep]) -> None:
@@ -445,8 +625,11 @@ def _pause(run: Run, status: str, message: str, *, resume_at=None, waited: float
     now = timezone.now()
     run.status, run.lease_until, run.current_step, run.progress, run.updated_at = status, None, "", None, now
     run.resume_at = resume_at
+    # Taken up again later, as after giving way: not an attempt (RUN_MAX_ATTEMPTS counts the runs
+    # whose worker stopped), and its recorded steps are reused then.
+    run.attempts, run.yields = run.attempts - 1, run.yields + 1
     changes = {"status": status, "lease_until": None, "current_step": "", "progress": None, "updated_at": now,
-               "resume_at": resume_at}
+               "resume_at": resume_at, "attempts": F("attempts") - 1, "yields": F("yields") + 1}
     if status == RunStatus.WAITING:
         run.waited_seconds = changes["waited_seconds"] = (run.waited_seconds or 0) + waited
         run.wait_message = changes["wait_message"] = message[:300]
@@ -486,6 +669,71 @@ def _interrupted(run: Run, exc: Exception) -> None:
         pass  # the lease runs out by itself
 
 
+class _Heartbeat:
+    """One daemon thread per process, for the runs this process is executing: it renews a run's
+    lease when no step has renewed it for a third of the lease (a long step), and reads whether
+    someone asked to cancel the run, or whether another team has a queued run while this one has
+    held its worker for RUN_SLICE_SECONDS. What it finds, the run acts on at its next step."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.runs: dict[int, _Context] = {}
+        self.thread: threading.Thread | None = None
+
+    def add(self, ctx: _Context) -> None:
+        with self.lock:
+            self.runs[id(ctx)] = ctx
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self.loop, name="run-heartbeat", daemon=True)
+                self.thread.start()
+
+    def remove(self, ctx: _Context) -> None:
+        with self.lock:
+            self.runs.pop(id(ctx), None)
+
+    def loop(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            with self.lock:
+                runs = [ctx for ctx in self.runs.values() if time.monotonic() - ctx.claimed >= HEARTBEAT_SECONDS]
+            try:
+                for ctx in runs:
+                    _beat(ctx)
+            except Exception as exc:  # the database went away, say: the next beat tries again
+                logger.warning("Run heartbeat failed: %s", exc)
+                try:
+                    connection.close()
+                except Exception:
+                    pass
+            if not runs:
+                try:
+                    connection.close()  # no connection kept while this process runs nothing
+                except Exception:
+                    pass
+
+
+def _beat(ctx: _Context) -> None:
+    run = ctx.run
+    sql = _sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql.heartbeat, [RunStatus.QUEUED, run.team_id, run.pk])
+        row = cursor.fetchone()
+        if row is None:
+            return
+        status, cancel_requested_at, others_waiting = row
+        if cancel_requested_at is not None or status == RunStatus.CANCELLED:
+            ctx.cancelled = True
+        slice_seconds = _limit("RUN_SLICE_SECONDS")
+        if slice_seconds and others_waiting and time.monotonic() - ctx.claimed >= slice_seconds:
+            ctx.give_way = True
+        if status == RunStatus.RUNNING and time.monotonic() - ctx.touched >= _lease().total_seconds() / 3:
+            cursor.execute(sql.heartbeat_renew, [_when(timezone.now() + _lease()), run.pk, RunStatus.RUNNING])
+            ctx.touched = time.monotonic()
+
+
+_heartbeat = _Heartbeat()
+
+
 def _finish(run: Run, status: str, error: str) -> None:
     run.status = status
     run.error = error
@@ -522,11 +770,33 @@ def _walk(ctx: _Context, steps: list[dict], iteration: str) -> None:
         _step(ctx, step, iteration)
 
 
+def _boundary(ctx: _Context) -> None:
+    """Before every step: the run's limits, and what the heartbeat found (a cancel, another team
+    waiting)."""
+    if ctx.cancelled:
+        raise _Cancelled()
+    if ctx.give_way:
+        raise _GiveWay()
+    ctx.steps += 1
+    most = _limit("RUN_MAX_STEPS")
+    if most and ctx.steps > most:
+        raise _limit_error(f"The run stopped after {most:,} steps, the most one run may execute", "RUN_MAX_STEPS",
+                           "Steps inside a For Each count once per item; a loop may be running more often than "
+                           "intended.")
+    if ctx.deadline is not None and time.monotonic() > ctx.deadline:
+        raise _limit_error(f"The run stopped after {_limit('RUN_MAX_SECONDS'):,} seconds, the longest one run may "
+                           f"take", "RUN_MAX_SECONDS")
+
+
 def _step(ctx: _Context, step: dict, iteration: str) -> None:
     step_id = step["id"]
     card = registry.get(step["card"])
+    _boundary(ctx)
+    ctx.current = (card.name, step_id)
     previous = ctx.done.get((step_id, iteration))
     if previous is not None and card.key not in ("core.for_each", "core.if_else"):
+        if _preview(previous.outputs):
+            raise RunFailed(f"“{card.name}” ({step_id}) failed: " + _preview_error("Its output"))
         ctx.outputs[step_id] = previous.outputs
         if card.key == "core.continue_if" and not previous.outputs.get("result"):
             raise _Stop()
@@ -557,11 +827,19 @@ def _step(ctx: _Context, step: dict, iteration: str) -> None:
             items = iterate_list(inputs.get("list"))
         except CardInputError as exc:
             raise RunFailed(f"“{card.name}” ({step_id}) failed: {exc}") from exc
-        if len(items) > MAX_LOOP_ITEMS:
-            raise RunFailed(f"“{card.name}” ({step_id}) got {len(items)} items; at most {MAX_LOOP_ITEMS} are run.")
+        most = _limit("RUN_MAX_LOOP_ITEMS")
+        if most and len(items) > most:
+            raise _limit_error(f"“{card.name}” ({step_id}) failed: it got {len(items):,} items, more than the "
+                               f"{most:,} one For Each may run", "RUN_MAX_LOOP_ITEMS")
         _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.SUCCEEDED, inputs=inputs,
                 outputs={"count": len(items)}, error="", started=started, attempts=1)
+        most = _limit("RUN_MAX_LOOP_ITERATIONS")
         for index, item in enumerate(items):
+            ctx.iterations += 1
+            if most and ctx.iterations > most:
+                raise _limit_error(f"“{card.name}” ({step_id}) failed: the run's For Each loops reached "
+                                   f"{most:,} iterations in all, the most one run may run", "RUN_MAX_LOOP_ITERATIONS",
+                                   "Nested loops multiply: 100 items inside 100 items are 10,000 iterations.")
             ctx.outputs[step_id] = {"item": item, "index": index}
             _walk(ctx, step.get("steps") or [], f"{iteration}.{index}" if iteration else str(index))
         return

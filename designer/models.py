@@ -152,6 +152,7 @@ class StepResolution(models.TextChoices):
 
     SKIPPED = "skipped", "Resumed without resending"
     RESENT = "resent", "Sent again"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class Run(models.Model):
@@ -171,6 +172,12 @@ class Run(models.Model):
                                      help_text="A waiting run is taken up again then.")
     waited_seconds = models.FloatField(default=0, help_text="How long the run has been asked to wait, in all.")
     wait_message = models.CharField(max_length=300, blank=True, help_text="Why the run is waiting.")
+    cancel_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Someone asked to cancel the running run; it stops at its next step."
+    )
+    yields = models.PositiveIntegerField(
+        default=0, help_text="Times the run gave way to another team's run and was taken up again (not attempts)."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -178,7 +185,11 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["team", "flow", "-created_at"])]
+        indexes = [
+            models.Index(fields=["team", "flow", "-created_at"]),
+            # Which teams have queued runs, and each one's oldest (the fair pick of the engine).
+            models.Index(fields=["status", "team", "id"], name="run_status_team_id"),
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk} of {self.flow}"

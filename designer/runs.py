@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors.http import ConnectorError
@@ -136,6 +137,32 @@ def run_rerun(*, run: Run, use_current: bool = False) -> Run:
         return run_create(flow=run.flow, version=version, delivery=delivery, rerun_of=run)
 
 
+def run_cancel(*, run: Run) -> Run:
+    """Cancels a run that has not ended: a queued run (or one whose worker died) at once, a running
+    run at its next step (its worker's heartbeat reads the request within a second). A change a
+    step is sending meanwhile is not called back. An ended run is left as it is."""
+    now = timezone.now()
+    ended = "Cancelled at a person's request before the run ended."
+    # No worker holds a queued, waiting or attention run (nor a running one whose lease ran out).
+    at_once = Q(status__in=[RunStatus.QUEUED, RunStatus.WAITING, RunStatus.ATTENTION]) | Q(
+        status=RunStatus.RUNNING, lease_until__lt=now
+    )
+    if Run.objects.filter(at_once, pk=run.pk).update(
+        status=RunStatus.CANCELLED, error=ended, finished_at=now, lease_until=None, current_step="", progress=None,
+        cancel_requested_at=now, updated_at=now, resume_at=None,
+    ):
+        run.refresh_from_db()
+        from designer import live
+
+        live.publish_run(run)
+        return run
+    Run.objects.filter(pk=run.pk, status=RunStatus.RUNNING, cancel_requested_at__isnull=True).update(
+        cancel_requested_at=now
+    )
+    run.refresh_from_db()
+    return run
+
+
 def flow_test(*, flow: Flow, event_id: str) -> Run:
     """Runs the saved flow once on an event its trigger names by id (a response of the survey)."""
     version = flow.versions.first()
@@ -250,7 +277,8 @@ def run_resume(*, run: Run, user, resend: bool) -> Run:
         else:
             step.status, step.outputs = RunStatus.SUCCEEDED, {}
         step.save(update_fields=["status", "outputs", "resolution", "resolved_by", "resolved_at"])
-        Run.objects.filter(pk=locked.pk).update(status=RunStatus.QUEUED, error="", updated_at=now)
+        # The time it spent waiting for a person does not count towards RUN_MAX_SECONDS: it starts again.
+        Run.objects.filter(pk=locked.pk).update(status=RunStatus.QUEUED, error="", updated_at=now, started_at=None)
         _enqueue(locked.pk)
     locked.refresh_from_db()
     return locked

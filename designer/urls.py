@@ -12,6 +12,7 @@ urlpatterns = [
     path("runs/", views.run_list, name="runs"),
     path("runs/rerun/", views.run_rerun, name="run_rerun"),
     path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
     path("runs/<int:pk>/files/<path:path>", views.run_file, name="run_file"),
     path("runs/<int:pk>/resume/", views.run_resume, name="run_resume"),
     *webhooks.webhook_urls(),
@@ -34,4 +35,5 @@ urlpatterns = [
     path("api/runs/<int:pk>/", api.RunDetailApi.as_view(), name="api_run"),
     path("api/runs/<int:pk>/rerun/", api.RunRerunApi.as_view(), name="api_run_rerun"),
     path("api/runs/<int:pk>/resume/", api.RunResumeApi.as_view(), name="api_run_resume"),
+    path("api/runs/<int:pk>/cancel/", api.RunCancelApi.as_view(), name="api_run_cancel"),
 ]

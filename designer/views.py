@@ -205,6 +205,21 @@ def run_file(request, pk: int, path: str):
 
 @team_required(Role.EDITOR)
 @require_POST
+def run_cancel(request, pk: int):
+    run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
+    if run.status not in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.ATTENTION):
+        messages.error(request, "This run has already ended.")
+    else:
+        run = run_services.run_cancel(run=run)
+        if run.status == RunStatus.CANCELLED:
+            messages.success(request, "The run is cancelled.")
+        else:
+            messages.success(request, "The run stops at its next step.")
+    return redirect("run_detail", pk=run.pk)
+
+
+@team_required(Role.EDITOR)
+@require_POST
 def run_rerun(request):
     ids = [i for i in map(row_id, request.POST.getlist("run")) if i][:500]
     use_current = request.POST.get("version") == "current"

@@ -335,6 +335,10 @@ MATRIX: dict[str, dict[str, Call]] = {
         ),
     },
     "run_detail": {"GET": get((302, 404, 200, 200, 200, 200))},
+    "run_cancel": {
+        "GET": get((302, 405, 403, 405, 405, 405)),
+        "POST": form((302, 404, 403, 302, 302, 302)),  # team A's run has ended: a message says so
+    },
     "run_file": {"GET": get((302, 404, 200, 200, 200, 200))},
     # Team A's run has succeeded: editors are sent back to it with a message that it needs no decision.
     "run_resume": {
@@ -411,6 +415,7 @@ MATRIX: dict[str, dict[str, Call]] = {
     },
     # Only a run that needs attention can be resumed; team A's has succeeded.
     "api_run_resume": {"POST": data((403, 404, 403, 409, 409, 409), lambda w: {"resend": False})},
+    "api_run_cancel": {"POST": data((403, 404, 403, 409, 409, 409))},  # team A's run has ended
 }
 
 # Websocket routes (designer/routing.py): close code for a refusal, or "open".
