@@ -93,15 +93,22 @@ def _clean_emails(value: Any) -> list[str]:
     return found
 
 
+MAX_IDS = 500
+
+
 def _clean_ids(value: Any, *, what: str) -> list[int]:
     if value is None or value == "":
         return []
     values = value if isinstance(value, list | tuple) else [value]
+    if len(values) > MAX_IDS:
+        raise AlertSettingsInvalid({what: f"Give at most {MAX_IDS} ids."})
     ids = []
     for item in values:
         if isinstance(item, bool) or not (isinstance(item, int) or (isinstance(item, str) and item.isascii()
                                                                    and item.isdigit())):
             raise AlertSettingsInvalid({what: "Give ids (whole numbers)."})
+        if not 0 < int(item) < 2**31:
+            raise AlertSettingsInvalid({what: "That id is not one of this team's."})
         ids.append(int(item))
     return ids
 

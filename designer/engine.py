@@ -625,11 +625,15 @@ def _pause(run: Run, status: str, message: str, *, resume_at=None, waited: float
     now = timezone.now()
     run.status, run.lease_until, run.current_step, run.progress, run.updated_at = status, None, "", None, now
     run.resume_at = resume_at
-    # Taken up again later, as after giving way: not an attempt (RUN_MAX_ATTEMPTS counts the runs
-    # whose worker stopped), and its recorded steps are reused then.
-    run.attempts, run.yields = run.attempts - 1, run.yields + 1
+    # Taken up again later, as after giving way, its recorded steps reused then; a wait is not an
+    # attempt (RUN_MAX_ATTEMPTS counts the runs whose worker stopped), nor is a person's resume
+    # (runs.run_resume).
+    run.yields += 1
     changes = {"status": status, "lease_until": None, "current_step": "", "progress": None, "updated_at": now,
-               "resume_at": resume_at, "attempts": F("attempts") - 1, "yields": F("yields") + 1}
+               "resume_at": resume_at, "yields": F("yields") + 1}
+    if status == RunStatus.WAITING:
+        run.attempts -= 1
+        changes["attempts"] = F("attempts") - 1
     if status == RunStatus.WAITING:
         run.waited_seconds = changes["waited_seconds"] = (run.waited_seconds or 0) + waited
         run.wait_message = changes["wait_message"] = message[:300]

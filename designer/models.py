@@ -145,6 +145,7 @@ class RunStatus(models.TextChoices):
     STOPPED = "stopped", "Stopped by Continue If"
     WAITING = "waiting", "Waiting"
     ATTENTION = "attention", "Needs attention"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class StepResolution(models.TextChoices):
@@ -152,7 +153,6 @@ class StepResolution(models.TextChoices):
 
     SKIPPED = "skipped", "Resumed without resending"
     RESENT = "resent", "Sent again"
-    CANCELLED = "cancelled", "Cancelled"
 
 
 class Run(models.Model):

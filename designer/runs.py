@@ -9,7 +9,7 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from connectors.http import ConnectorError
@@ -278,7 +278,8 @@ def run_resume(*, run: Run, user, resend: bool) -> Run:
             step.status, step.outputs = RunStatus.SUCCEEDED, {}
         step.save(update_fields=["status", "outputs", "resolution", "resolved_by", "resolved_at"])
         # The time it spent waiting for a person does not count towards RUN_MAX_SECONDS: it starts again.
-        Run.objects.filter(pk=locked.pk).update(status=RunStatus.QUEUED, error="", updated_at=now, started_at=None)
+        Run.objects.filter(pk=locked.pk).update(status=RunStatus.QUEUED, error="", updated_at=now, started_at=None,
+                                                attempts=F("attempts") - 1)
         _enqueue(locked.pk)
     locked.refresh_from_db()
     return locked
