@@ -97,3 +97,14 @@ def page_errors(page):
     page.on("console", lambda message: seen.append(message.text) if "Content Security Policy" in message.text else None)
     yield seen
     assert not seen, seen
+
+
+@pytest.fixture(scope="session")
+def websocket_live_server():
+    """Daphne in a thread of this process, for the journeys whose pages update over websockets.
+    Twisted's reactor runs once per process, so every such journey shares this one."""
+    from tests.e2e.journeys_helpers import WebsocketLiveServer
+
+    server = WebsocketLiveServer().start()
+    yield server
+    server.stop()

@@ -9,18 +9,15 @@ from playwright.sync_api import expect
 from connectors.qualtrics.client import QualtricsClient
 from designer import services
 from designer.models import Run
-from tests.e2e.journeys_helpers import WebsocketLiveServer
 from tests.processes import Worker, worker_base_env
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
-def live_server():
+@pytest.fixture
+def live_server(websocket_live_server):
     """The pages of this journey update over websockets, so daphne serves them."""
-    server = WebsocketLiveServer().start()
-    yield server
-    server.stop()
+    return websocket_live_server
 
 
 @pytest.fixture

@@ -17,17 +17,15 @@ from connectors.httprequest.tests.receiver import Receiver
 from connectors.slack.standin import SlackStandIn
 from designer import services
 from designer.models import Run
-from tests.e2e.journeys_helpers import WebsocketLiveServer
 from tests.processes import Worker, worker_base_env
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
-def live_server():
-    server = WebsocketLiveServer().start()
-    yield server
-    server.stop()
+@pytest.fixture
+def live_server(websocket_live_server):
+    """The pages of this journey update over websockets, so daphne serves them."""
+    return websocket_live_server
 
 
 @pytest.fixture
