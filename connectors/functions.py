@@ -367,6 +367,7 @@ COMPOSE = register(
         ),
         outputs=(Field("text", "Text"),),
         run=_run_compose,
+        renders_placeholders=True,
     )
 )
 

@@ -118,6 +118,9 @@ class Card:
     # <code>; it is declared here, never taken from users).
     dynamic_outputs_help: str = ""
     needs_configuration: bool = False
+    # The engine fills `{{step.output}}` placeholders in text inputs before run(); a card that
+    # fills them itself (inside JSON, say, or as its whole job, like Compose) sets this.
+    renders_placeholders: bool = False
     # Example outputs, shown before the first real event; every key must be a declared output.
     sample_outputs: Mapping[str, Any] = field(default_factory=dict)
 

@@ -56,7 +56,7 @@ from django.utils.dateparse import parse_datetime
 
 from connectors import registry
 from connectors.coercion import coerce_inputs
-from connectors.functions import evaluate_condition, iterate_list, size_text
+from connectors.functions import evaluate_condition, iterate_list, output_limit, render_template, size_text
 from connectors.http import ConnectorError, MaybeAppliedError, RetryLaterError
 from connectors.specs import CardInputError, RunContext
 from designer import live
@@ -813,7 +813,11 @@ def _step(ctx: _Context, step: dict, iteration: str) -> None:
     try:
         for spec in card.inputs:
             raw = (step.get("inputs") or {}).get(spec.key, spec.default)
-            inputs[spec.key] = ctx.value(raw)
+            value = ctx.value(raw)
+            if spec.type == "text" and isinstance(raw, str) and "{{" in raw and not card.renders_placeholders:
+                # Text typed around outputs ("Detractor {{trigger.recipient_name}}"), in any card.
+                value = render_template(raw, ctx.resolve, limit=output_limit())
+            inputs[spec.key] = value
     except CardInputError as exc:
         _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
                 outputs={}, error=str(exc), started=started, attempts=1)

@@ -176,6 +176,7 @@ def send(message: EmailMultiAlternatives) -> None:
 
 SEND = register(
     Card(
+        renders_placeholders=True,  # fills them itself (inside JSON bodies too)
         key=CARD_KEY,
         name="Send Email",
         description="Send an email, as plain text and optionally HTML, to up to 50 people.",

@@ -304,6 +304,7 @@ def _run_request(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[st
 
 REQUEST = register(
     Card(
+        renders_placeholders=True,  # fills them itself (inside JSON bodies too)
         key=CARD_KEY,
         name="HTTP Request",
         description="Call a web address (an API of any service) and use its answer in later cards.",

@@ -68,6 +68,7 @@ def _run_post(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, 
 
 POST_MESSAGE = register(
     Card(
+        renders_placeholders=True,  # fills them itself (inside JSON bodies too)
         key=CARD_KEY,
         name="Post Message",
         description="Post a message to a Slack channel.",

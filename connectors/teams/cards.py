@@ -95,6 +95,7 @@ def _run_post(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[str, 
 
 POST_MESSAGE = register(
     Card(
+        renders_placeholders=True,  # fills them itself (inside JSON bodies too)
         key=CARD_KEY,
         name="Post Message",
         description="Post a message or an Adaptive Card to a Microsoft Teams channel through a workflow webhook.",

@@ -507,3 +507,26 @@ def test_deleting_a_configuration_removes_the_subscriptions_of_its_active_flows(
     assert client.list_event_subscriptions() == []
     flow.activation.refresh_from_db()
     assert flow.activation.status == ActivationStatus.INACTIVE and "was deleted" in flow.activation.reason
+
+
+def test_placeholders_typed_around_outputs_are_filled_in_any_text_input(settings, make_flow, qualtrics_sandbox,
+                                                                         sandbox_configuration):
+    """Mixed text like "Hello {{trigger.recipient_email}}" is filled in for every card, not only Compose:
+    here the URL of a Custom API Action and the first name of a new contact."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    cfg = sandbox_configuration.pk
+    flow = make_flow(steps=[
+        {"id": "step_1", "card": "qualtrics.custom_api_action", "configuration": cfg, "options": {"method": "GET"},
+         "inputs": {"relative_url": f"surveys/{qualtrics_sandbox.survey_id}/responses/{{{{trigger.response_id}}}}"}},
+        {"id": "step_2", "card": "qualtrics.create_contact_in_mailing_list", "configuration": cfg,
+         "options": {"directory_id": qualtrics_sandbox.directory_id, "mailing_list_id": qualtrics_sandbox.mailing_list_id},
+         "inputs": {"email": {"ref": "trigger.recipient_email"}, "first_name": "Dear {{trigger.recipient_email}}"}},
+    ])
+    run = deliver(flow, qualtrics_sandbox, {"recipientEmail": "mixed@example.com"})
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED, Run.objects.get(pk=run.pk).error
+    step_1, step_2 = run.steps.get(step_id="step_1"), run.steps.get(step_id="step_2")
+    assert step_1.inputs["relative_url"] == f"surveys/{qualtrics_sandbox.survey_id}/responses/{run.delivery.event_id}"
+    assert step_1.outputs["status_code"] == 200
+    assert step_2.inputs["first_name"] == "Dear mixed@example.com"
+    [contact] = list_contacts(qualtrics_sandbox)
+    assert contact["firstName"] == "Dear mixed@example.com"
