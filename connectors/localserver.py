@@ -13,18 +13,20 @@ class LocalServer:
     """`start()` serves `make_server()` on a thread, `stop()` ends it; also a context manager."""
 
     _server: HTTPServer | None = None
+    _port: int | None = None  # kept after stop(), so that an address can still be named
 
     def make_server(self) -> HTTPServer:
         raise NotImplementedError
 
     @property
     def server_port(self) -> int:
-        if self._server is None:
+        if self._port is None:
             raise RuntimeError(f"The {type(self).__name__} is not started.")
-        return self._server.server_address[1]
+        return self._port
 
     def start(self) -> Self:
         self._server = self.make_server()
+        self._port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
