@@ -237,7 +237,7 @@ class StepTest(serializers.Serializer):
 
 
 class StepTestResult(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[RunStatus.SUCCEEDED, RunStatus.FAILED])
+    status = serializers.ChoiceField(choices=RunStatus.choices, help_text="succeeded or failed.")
     inputs = serializers.JSONField(help_text="The card's inputs, resolved against the pinned samples.")
     outputs = serializers.JSONField(help_text="What the card gave, pinned as the step's sample; {} when it failed.")
     error = serializers.CharField(allow_blank=True)
