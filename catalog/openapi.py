@@ -35,6 +35,9 @@ class CardOut(serializers.Serializer):
     connector = serializers.CharField()
     group = serializers.CharField(allow_blank=True)
     needs_configuration = serializers.BooleanField()
+    changes = serializers.CharField(
+        allow_blank=True, help_text="What a run of the card changes (with its default options), in words; empty when "
+        "it only reads. A step test of such a card asks for confirmation.")
     options = FieldOut(many=True)
     inputs = FieldOut(many=True)
     outputs = FieldOut(many=True)

@@ -123,6 +123,11 @@ class Card:
     renders_placeholders: bool = False
     # Example outputs, shown before the first real event; every key must be a declared output.
     sample_outputs: Mapping[str, Any] = field(default_factory=dict)
+    # An action card changes something in its service (or sends a message) unless it only reads
+    # (`safe`). `changes` says what a run of it changes, to finish "Testing this step really …"
+    # ("creates a contact in the chosen mailing list"): the editor asks before a step test.
+    safe: bool = False
+    changes: str = ""
 
     def option(self, key: str) -> Field | None:
         return next((f for f in self.options if f.key == key), None)
@@ -133,6 +138,19 @@ class Card:
     def output(self, key: str) -> Field | None:
         return next((f for f in self.outputs if f.key == key), None)
 
+    def changes_for(self, options: Mapping[str, Any] | None = None) -> str:
+        """What running the card with these options changes, in words; "" when it only reads.
+        A card with a `method` option (an HTTP request) only reads with GET or HEAD."""
+        if self.kind != "action" or self.safe:
+            return ""
+        method = self.option("method")
+        if method is not None:
+            chosen = str((options or {}).get("method") or method.default or "").strip().upper()
+            if chosen in ("GET", "HEAD"):
+                return ""
+            return self.changes or f"sends a {chosen} request, which may change something where it is sent"
+        return self.changes or f"changes something ({self.description.rstrip('.')})"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -142,6 +160,7 @@ class Card:
             "connector": self.connector,
             "group": self.group,
             "needs_configuration": self.needs_configuration,
+            "changes": self.changes_for(),
             "options": [f.to_json() for f in self.options],
             "inputs": [f.to_json() for f in self.inputs],
             "outputs": [f.to_json() for f in self.outputs],

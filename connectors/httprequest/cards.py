@@ -307,6 +307,7 @@ REQUEST = register(
         renders_placeholders=True,  # fills them itself (inside JSON bodies too)
         key=CARD_KEY,
         name="HTTP Request",
+        changes="sends the request, which may change something where it is sent",
         description="Call a web address (an API of any service) and use its answer in later cards.",
         kind="action",
         connector="http",

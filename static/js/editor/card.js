@@ -114,7 +114,9 @@ function outputsSection(ctx, step) {
   if (!fields.length && !loading) return null;
   const loop = step.card === FOR_EACH;
   const chips = h("ul", { class: "chips", "aria-label": `Outputs of ${ctx.stepLabel(step.id)}` });
-  for (const field of fields) chips.append(outputChip(field, step.id, { draggable: !ctx.readOnly }));
+  for (const field of fields) {
+    chips.append(outputChip(field, step.id, { draggable: !ctx.readOnly, sample: ctx.stepTests?.sample(step.id, field.key) }));
+  }
   return section(
     "Outputs",
     chips,
@@ -214,6 +216,8 @@ export function renderCard(ctx, step, position = { index: 0, count: 1 }) {
   }
   const outputs = outputsSection(ctx, step);
   if (outputs) article.append(outputs);
+  const testing = ctx.stepTests?.section(step, card);
+  if (testing) article.append(testing);
   const nested = branches(ctx, step);
   if (nested) article.append(nested);
   if (isEvent && !ctx.model.steps.length && !ctx.readOnly) {
