@@ -247,8 +247,8 @@ class StepTestResult(serializers.Serializer):
 
 class ConfirmationNeeded(serializers.Serializer):
     detail = serializers.CharField()
-    changes = serializers.CharField(help_text="What the card would change, like “creates a contact in the chosen "
-                                              "mailing list in Qualtrics”.")
+    changes = serializers.CharField(help_text="What the card would change, in the words its connector "
+                                              "declares, like “creates a contact in the chosen mailing list”.")
 
 
 class SampleLoad(serializers.Serializer):
