@@ -34,7 +34,9 @@ class CardOut(serializers.Serializer):
     kind = serializers.ChoiceField(choices=CARD_KINDS)
     connector = serializers.CharField()
     group = serializers.CharField(allow_blank=True)
-    needs_configuration = serializers.BooleanField()
+    needs_configuration = serializers.BooleanField(help_text="The card runs only with a connection of its connector.")
+    optional_configuration = serializers.BooleanField(
+        help_text="A connection of its connector may be chosen, or none (HTTP Request's shared auth header).")
     options = FieldOut(many=True)
     inputs = FieldOut(many=True)
     outputs = FieldOut(many=True)
