@@ -926,7 +926,10 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
     while True:
         attempts += 1
         try:
-            client = ctx.client(step.get("configuration")) if card.needs_configuration else None
+            # A required connection always; an optional one (HTTP Request's auth header) when chosen.
+            chosen = step.get("configuration")
+            client = ctx.client(chosen) if card.needs_configuration or (
+                card.optional_configuration and chosen not in (None, "")) else None
             files = TeamFiles(team_id=run.team_id, run_id=run.pk)
             run_ctx = RunContext(client=client, files_dir=files_dir, resolve=ctx.resolve,
                                  on_progress=_progress_reporter(run, step_id), open_file=files.open, keep_files=files.keep)
