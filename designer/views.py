@@ -70,7 +70,7 @@ def flow_action(request, pk: int, action: str):
     elif action in ("activate", "deactivate"):
         try:
             if action == "activate":
-                activation = activation_services.flow_activate(flow=flow, user=request.user)
+                activation = activation_services.flow_activate(flow=flow, user=request.user, membership=request.membership)
                 messages.success(request, f"“{flow.name}” is {activation.get_status_display().lower()}. {activation.reason}")
             else:
                 activation_services.flow_deactivate(flow=flow)
