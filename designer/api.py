@@ -208,12 +208,15 @@ class FlowVersionRestoreApi(FlowApiBase):
         "(`problems`); Publish makes it live again as a new version.",
         parameters=[openapi.VERSION_NUMBER],
         request=None,
-        responses={200: openapi.Flow, **errors(404)},
+        responses={200: openapi.Flow, 400: openapi.FlowInvalid, **errors(404)},
     )
     def post(self, request, pk: int, number: int):
         flow = self.get_flow(request, pk)
         get_object_or_404(flow.versions, number=number)
-        services.flow_restore(membership=request.membership, flow=flow, number=number)
+        try:
+            services.flow_restore(membership=request.membership, flow=flow, number=number)
+        except services.FlowInvalid as exc:
+            return invalid_response(exc, "Not restored")
         return self.flow_response(request, pk)
 
 

@@ -282,6 +282,8 @@ def flow_restore(*, membership: Membership, flow: Flow, number: int) -> list[Pro
     old = flow.versions.get(number=number)
     definition = copy.deepcopy(old.definition)
     problems = flow_validate(membership=membership, flow=flow, definition=definition)
+    if _shape_problems(problems):  # stored before today's limits: refused as a save would be
+        raise FlowInvalid(_shape_problems(problems))
     with transaction.atomic():
         locked = Flow.objects.select_for_update().get(pk=flow.pk)
         _draft_store(locked=locked, definition=definition, problems=problems, user=membership.user)
