@@ -1,0 +1,227 @@
+"""Every kind of page, checked by axe-core in light and dark mode: no serious or critical finding.
+The list pages are also checked at a phone's width (390 px), where nothing may scroll sideways
+but a table inside its own box, and the editor at the narrowest window it supports (768 px)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from accounts import services as account_services
+from accounts.models import Membership, Role
+from designer import services
+from designer.models import Delivery, DeliverySource, Run, RunStatus, RunStep
+
+pytestmark = pytest.mark.e2e
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+BLOCKING = ("serious", "critical")
+PHONE = {"width": 390, "height": 844}
+NARROW_EDITOR = {"width": 768, "height": 900}
+# Set to a folder to keep a screenshot of every view checked (to look at dark mode, say).
+SCREENSHOTS = os.environ.get("QFLOWS_A11Y_SCREENSHOTS")
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """axe is injected as a script tag, which the pages' Content Security Policy would refuse."""
+    return {**browser_context_args, "bypass_csp": True}
+
+
+@dataclass
+class Pages:
+    flow: int
+    run: int
+
+
+@pytest.fixture
+def pages(owner, team, make_user, qualtrics_sandbox, sandbox_configuration) -> Pages:
+    """A team with a saved flow, a finished run with a failed step, a second member, an
+    invitation and a configuration: enough for every page to show its tables and forms."""
+    editor = make_user("grace")
+    editor.email = "grace@example.com"
+    editor.save()
+    Membership.objects.create(team=team, user=editor, role=Role.EDITOR)
+    account_services.invitation_create(team=team, email="ada@example.com", role=Role.VIEWER, invited_by=owner.user)
+
+    definition = {
+        "event": {
+            "id": "trigger",
+            "card": "qualtrics.new_response",
+            "configuration": sandbox_configuration.pk,
+            "options": {"survey_id": qualtrics_sandbox.survey_id},
+        },
+        "steps": [
+            {
+                "id": "step_1",
+                "card": "qualtrics.create_contact_in_mailing_list",
+                "configuration": sandbox_configuration.pk,
+                "options": {"directory_id": qualtrics_sandbox.directory_id, "mailing_list_id": qualtrics_sandbox.mailing_list_id},
+                "inputs": {"email": {"ref": "trigger.recipient_email"}},
+            }
+        ],
+    }
+    flow = services.flow_create(membership=owner, name="Welcome satisfied customers")
+    services.flow_save(membership=owner, flow=flow, definition=definition, base_version=0)
+    flow.refresh_from_db()
+    delivery = Delivery.objects.create(
+        flow=flow, event_id="R_a11y", payload={"response_id": "R_a11y"}, source=DeliverySource.TEST
+    )
+    run = Run.objects.create(
+        flow=flow,
+        team=team,
+        version=flow.versions.get(number=1),
+        delivery=delivery,
+        status=RunStatus.FAILED,
+        error="Create Contact in Mailing List: the mailing list was not found.",
+        started_at=timezone.now() - timedelta(seconds=1),
+        finished_at=timezone.now(),
+    )
+    RunStep.objects.create(
+        run=run,
+        position=0,
+        step_id="trigger",
+        card="qualtrics.new_response",
+        name="New Response",
+        status=RunStatus.SUCCEEDED,
+        outputs={"recipient_email": "pat@example.com"},
+        duration_ms=120,
+    )
+    RunStep.objects.create(
+        run=run,
+        position=1,
+        step_id="step_1",
+        card="qualtrics.create_contact_in_mailing_list",
+        name="Create Contact in Mailing List",
+        status=RunStatus.FAILED,
+        inputs={"email": "pat@example.com"},
+        error="The mailing list was not found.",
+        attempts=2,
+        attempt_log=[
+            {"at": "2025-01-01T10:00:00Z", "method": "POST", "path": "/API/v3/contacts", "status": 503, "waited_s": 0, "duration_ms": 300},
+            {"at": "2025-01-01T10:00:02Z", "method": "POST", "path": "/API/v3/contacts", "status": 404, "waited_s": 2, "duration_ms": 310},
+        ],
+        duration_ms=720,
+    )
+    return Pages(flow=flow.pk, run=run.pk)
+
+
+def axe_findings(page: Page) -> list[dict]:
+    """The violations axe-core finds on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {resultTypes: ["violations"]});
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map((n) => ({target: n.target.join(" "), html: n.html, summary: n.failureSummary})),
+            }));
+        }"""
+    )
+
+
+def readable(findings: list[dict]) -> str:
+    lines = []
+    for finding in findings:
+        lines.append(f"[{finding['impact']}] {finding['id']}: {finding['help']}")
+        for node in finding["nodes"][:8]:
+            lines.append(f"    at {node['target']}")
+            lines.append(f"       {node['html'][:200]}")
+            for detail in (node["summary"] or "").splitlines():
+                lines.append(f"       {detail}")
+        if len(finding["nodes"]) > 8:
+            lines.append(f"    … and {len(finding['nodes']) - 8} more")
+    return "\n".join(lines)
+
+
+def sideways_overflow(page: Page) -> tuple[int, list[str]]:
+    """How many pixels the page scrolls sideways (0 when it fits the window), and the outermost
+    elements that reach past its right edge."""
+    return page.evaluate(
+        """() => {
+            const root = document.scrollingElement, edge = root.clientWidth;
+            const wide = [...document.body.querySelectorAll("*")].filter((e) => e.getBoundingClientRect().right > edge + 0.5);
+            const outermost = wide.filter((e) => !wide.includes(e.parentElement));
+            const name = (e) => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + [...e.classList].map((c) => "." + c).join("");
+            return [root.scrollWidth - edge, outermost.slice(0, 5).map((e) => `${name(e)} reaches ${Math.round(e.getBoundingClientRect().right)} px`)];
+        }"""
+    )
+
+
+def check(page: Page, url: str, *, ready: str | None = None, widths: tuple[dict, ...] = (), overflow: bool = False) -> None:
+    """Opens `url` in light and dark mode (and at each of `widths`), runs axe each time and fails
+    with every serious or critical finding, readably, for all the views at once."""
+    problems = []
+    views = [("light", None), ("dark", None)] + [("light", w) for w in widths] + [("dark", w) for w in widths]
+    for scheme, size in views:
+        page.emulate_media(color_scheme=scheme)
+        page.set_viewport_size(size or {"width": 1400, "height": 1000})
+        page.goto(url)
+        if ready:
+            expect(page.locator(ready)).to_be_attached()
+        name = f"{url} in {scheme} mode" + (f" at {size['width']} px" if size else "")
+        if SCREENSHOTS:
+            slug = re.sub(r"[^a-z0-9]+", "-", f"{url.split('/', 3)[-1]}-{scheme}-{size['width'] if size else 1400}".lower())
+            page.screenshot(path=str(Path(SCREENSHOTS) / f"{slug.strip('-')}.png"), full_page=True)
+        blocking = [f for f in axe_findings(page) if f["impact"] in BLOCKING]
+        if blocking:
+            problems.append(f"{name}:\n{readable(blocking)}")
+        if size and overflow:
+            extra, culprits = sideways_overflow(page)
+            if extra > 0:
+                problems.append(f"{name}: the page scrolls {extra} px sideways ({'; '.join(culprits)})")
+    assert not problems, "\n\n".join(problems)
+
+
+LIST_PAGES = {
+    "flows": "/flows/",
+    "runs": "/runs/",
+    "configurations": "/configurations/",
+    "team": "/team/",
+}
+
+
+@pytest.mark.parametrize("name", LIST_PAGES)
+def test_list_pages_are_accessible_in_light_and_dark_mode_and_fit_a_phone(name, pages, signed_in, live_server):
+    check(signed_in, live_server.url + LIST_PAGES[name], widths=(PHONE,), overflow=True)
+
+
+def test_the_run_page_is_accessible_and_fits_a_phone(pages, signed_in, live_server):
+    check(signed_in, f"{live_server.url}/runs/{pages.run}/", widths=(PHONE,), overflow=True)
+
+
+def test_the_flow_status_page_is_accessible(pages, signed_in, live_server):
+    check(signed_in, f"{live_server.url}/flows/{pages.flow}/", widths=(PHONE,), overflow=True)
+
+
+def test_the_editor_is_accessible_from_768_px(pages, signed_in, live_server):
+    check(signed_in, f"{live_server.url}/flows/{pages.flow}/edit/", ready="#editor.ready #card-step_1", widths=(NARROW_EDITOR,), overflow=True)
+
+
+def test_the_catalog_is_accessible(signed_in, live_server):
+    check(signed_in, f"{live_server.url}/catalog/", widths=(PHONE,), overflow=True)
+
+
+def test_the_configuration_form_is_accessible_and_its_help_is_tied_to_its_fields(pages, signed_in, live_server):
+    url = f"{live_server.url}/configurations/new/?connector=qualtrics"
+    check(signed_in, url, widths=(PHONE,), overflow=True)
+    token = signed_in.get_by_label("API Token")
+    expect(token).to_have_accessible_description(text := signed_in.locator("#id_api_token_help").inner_text().strip())
+    assert text
+
+
+def test_a_missing_page_is_accessible(signed_in, live_server):
+    check(signed_in, f"{live_server.url}/flows/999999/edit/", widths=(PHONE,), overflow=True)
+
+
+def test_sign_in_and_admin_sign_in_are_accessible(page, live_server, db):
+    check(page, f"{live_server.url}/login/", widths=(PHONE,), overflow=True)
+    check(page, f"{live_server.url}/admin/login/", widths=(PHONE,), overflow=True)
