@@ -218,8 +218,17 @@ def test_the_configuration_form_is_accessible_and_its_help_is_tied_to_its_fields
     assert text
 
 
-def test_a_missing_page_is_accessible(signed_in, live_server):
-    check(signed_in, f"{live_server.url}/flows/999999/edit/", widths=(PHONE,), overflow=True)
+def test_the_error_pages_are_accessible(transactional_db, settings, sign_in, member, live_server):
+    """403, 404 and 500 as a viewer sees them, with the server's own error handlers."""
+    settings.ROOT_URLCONF = "tests.security.error_urls"  # adds /flows/crash/, which fails
+    page = sign_in(member(Role.VIEWER))
+    for address, heading in (
+        ("/configurations/new/", "You cannot open this page"),
+        ("/flows/999999/edit/", "Page not found"),
+        ("/flows/crash/", "Something went wrong"),
+    ):
+        check(page, live_server.url + address, widths=(PHONE,), overflow=True)
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
 
 
 def test_sign_in_and_admin_sign_in_are_accessible(page, live_server, db):
