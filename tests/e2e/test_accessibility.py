@@ -206,6 +206,36 @@ def test_the_editor_is_accessible_from_768_px(pages, signed_in, live_server):
     check(signed_in, f"{live_server.url}/flows/{pages.flow}/edit/", ready="#editor.ready #card-step_1", widths=(NARROW_EDITOR,), overflow=True)
 
 
+def test_the_editor_menus_panels_and_dialogs_are_accessible(pages, signed_in, live_server):
+    """What opens over the editor: the versions panel, the map-output listbox, the test dialog."""
+    page = signed_in
+    problems = []
+
+    def look(what: str, scheme: str) -> None:
+        blocking = [f for f in axe_findings(page) if f["impact"] in BLOCKING]
+        if blocking:
+            problems.append(f"the editor with {what} open in {scheme} mode:\n{readable(blocking)}")
+
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(f"{live_server.url}/flows/{pages.flow}/edit/")
+        expect(page.locator("#editor.ready #card-step_1")).to_be_attached()
+        page.get_by_role("button", name="Versions").click()
+        expect(page.locator("#versions-panel")).to_be_visible()
+        look("the versions panel", scheme)
+        page.get_by_role("button", name="Map output into First Name").click()
+        expect(page.get_by_role("listbox")).to_be_visible()
+        look("the map-output listbox", scheme)
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("listbox")).to_have_count(0)
+        page.get_by_role("button", name="Test", exact=True).click()
+        dialog = page.get_by_role("dialog", name="Test this flow")
+        expect(dialog.get_by_label("Event").locator("option").first).not_to_have_text(re.compile("Loading"))
+        look("the test dialog", scheme)
+        dialog.get_by_role("button", name="Cancel").click()
+    assert not problems, "\n\n".join(problems)
+
+
 def test_the_catalog_is_accessible(signed_in, live_server):
     check(signed_in, f"{live_server.url}/catalog/", widths=(PHONE,), overflow=True)
 
