@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from accounts import services as account_services
 from accounts.models import Membership, Role
+from alerts.models import FlowAlert
 from designer import services
 from designer.models import Delivery, DeliverySource, Run, RunStatus, RunStep
 
@@ -39,12 +40,16 @@ def browser_context_args(browser_context_args):
 class Pages:
     flow: int
     run: int
+    # A run in each state with its own controls: waiting (until a time), needing attention
+    # (resume or resend), cancelled, and running with a cancel asked for.
+    runs: dict[str, int]
 
 
 @pytest.fixture
 def pages(owner, team, make_user, qualtrics_sandbox, sandbox_configuration) -> Pages:
-    """A team with a saved flow, a finished run with a failed step, a second member, an
-    invitation and a configuration: enough for every page to show its tables and forms."""
+    """A team with a saved flow, a finished run with a failed step, runs in the other states, a
+    second member, an invitation, a configuration, alerts whose last sending failed and a response
+    in the sandbox to load as the sample: enough for every page to show its tables and forms."""
     editor = make_user("grace")
     editor.email = "grace@example.com"
     editor.save()
@@ -110,7 +115,41 @@ def pages(owner, team, make_user, qualtrics_sandbox, sandbox_configuration) -> P
         ],
         duration_ms=720,
     )
-    return Pages(flow=flow.pk, run=run.pk)
+    alert = FlowAlert.objects.create(
+        flow=flow, emails=["ops@example.com"], last_sent_at=timezone.now(), last_count=2,
+        last_error="The mail server refused the message.",
+    )
+    alert.members.add(editor)
+    qualtrics_sandbox.set_export_polls(1)
+    qualtrics_sandbox.record_response(values={"recipientEmail": "pat@example.com"}, notify=False)
+    return Pages(flow=flow.pk, run=run.pk, runs=other_runs(flow, team, delivery))
+
+
+def other_runs(flow, team, delivery) -> dict[str, int]:
+    now = timezone.now()
+    version = flow.versions.get(number=1)
+
+    def run(status, *, step_status=None, step_error="", **fields) -> int:
+        made = Run.objects.create(flow=flow, team=team, version=version, delivery=delivery, status=status,
+                                  started_at=now - timedelta(seconds=5), **fields)
+        RunStep.objects.create(run=made, position=0, step_id="trigger", card="qualtrics.new_response",
+                               name="New Response", status=RunStatus.SUCCEEDED, outputs={"recipient_email": "pat@example.com"})
+        if step_status:
+            RunStep.objects.create(run=made, position=1, step_id="step_1", card="qualtrics.create_contact_in_mailing_list",
+                                   name="Create Contact in Mailing List", status=step_status, error=step_error,
+                                   inputs={"email": "pat@example.com"})
+        return made.pk
+
+    return {
+        "waiting": run(RunStatus.WAITING, resume_at=now + timedelta(minutes=5), wait_message="Qualtrics asked to wait",
+                       waited_seconds=30),
+        "attention": run(RunStatus.ATTENTION, step_status=RunStatus.ATTENTION,
+                         error="Create Contact in Mailing List: no answer came; the contact may have been created.",
+                         step_error="No answer came; the contact may have been created."),
+        "cancelled": run(RunStatus.CANCELLED, step_status=RunStatus.CANCELLED, error="Cancelled by ada.",
+                         finished_at=now),
+        "cancelling": run(RunStatus.RUNNING, current_step="step_1", progress=40, cancel_requested_at=now),
+    }
 
 
 def axe_findings(page: Page) -> list[dict]:
@@ -159,6 +198,13 @@ def sideways_overflow(page: Page) -> tuple[int, list[str]]:
 def check(page: Page, url: str, *, ready: str | None = None, widths: tuple[dict, ...] = (), overflow: bool = False) -> None:
     """Opens `url` in light and dark mode (and at each of `widths`), runs axe each time and fails
     with every serious or critical finding, readably, for all the views at once."""
+    problems = problems_on(page, url, ready=ready, widths=widths, overflow=overflow)
+    assert not problems, "\n\n".join(problems)
+
+
+def problems_on(page: Page, url: str, *, ready: str | None = None, widths: tuple[dict, ...] = (), overflow: bool = False) -> list[str]:
+    """What `check` finds on `url`: every collapsed <details> is opened first, so what it hides is
+    checked too."""
     problems = []
     views = [("light", None), ("dark", None)] + [("light", w) for w in widths] + [("dark", w) for w in widths]
     for scheme, size in views:
@@ -167,6 +213,7 @@ def check(page: Page, url: str, *, ready: str | None = None, widths: tuple[dict,
         page.goto(url)
         if ready:
             expect(page.locator(ready)).to_be_attached()
+        page.evaluate("() => document.querySelectorAll('details').forEach((d) => { d.open = true; })")
         name = f"{url} in {scheme} mode" + (f" at {size['width']} px" if size else "")
         if SCREENSHOTS:
             slug = re.sub(r"[^a-z0-9]+", "-", f"{url.split('/', 3)[-1]}-{scheme}-{size['width'] if size else 1400}".lower())
@@ -178,7 +225,7 @@ def check(page: Page, url: str, *, ready: str | None = None, widths: tuple[dict,
             extra, culprits = sideways_overflow(page)
             if extra > 0:
                 problems.append(f"{name}: the page scrolls {extra} px sideways ({'; '.join(culprits)})")
-    assert not problems, "\n\n".join(problems)
+    return problems
 
 
 LIST_PAGES = {
@@ -198,8 +245,18 @@ def test_the_run_page_is_accessible_and_fits_a_phone(pages, signed_in, live_serv
     check(signed_in, f"{live_server.url}/runs/{pages.run}/", widths=(PHONE,), overflow=True)
 
 
-def test_the_flow_status_page_is_accessible(pages, signed_in, live_server):
-    check(signed_in, f"{live_server.url}/flows/{pages.flow}/", widths=(PHONE,), overflow=True)
+def test_runs_waiting_needing_attention_cancelled_and_being_cancelled_are_accessible(pages, signed_in, live_server):
+    shown = {"waiting": "Waiting", "attention": "Needs attention", "cancelled": "Cancelled", "cancelling": "Running"}
+    problems = []
+    for state, run in pages.runs.items():
+        problems += problems_on(signed_in, f"{live_server.url}/runs/{run}/", widths=(PHONE,), overflow=True)
+        expect(signed_in.locator("#run-status")).to_have_text(shown[state])
+    assert not problems, "\n\n".join(problems)
+
+
+def test_the_flow_status_page_with_its_alerts_is_accessible(pages, signed_in, live_server):
+    check(signed_in, f"{live_server.url}/flows/{pages.flow}/status/", widths=(PHONE,), overflow=True)
+    expect(signed_in.locator("#alerts-error")).to_contain_text("The mail server refused the message.")
 
 
 def test_the_editor_is_accessible_from_768_px(pages, signed_in, live_server):
@@ -207,7 +264,8 @@ def test_the_editor_is_accessible_from_768_px(pages, signed_in, live_server):
 
 
 def test_the_editor_menus_panels_and_dialogs_are_accessible(pages, signed_in, live_server):
-    """What opens over the editor: the versions panel, the map-output listbox, the test dialog."""
+    """What opens over the editor: the versions panel, the map-output listbox, the test dialog, and
+    what a step test shows on a card: the event picker, the sample loaded, a step test not run."""
     page = signed_in
     problems = []
 
@@ -233,6 +291,18 @@ def test_the_editor_menus_panels_and_dialogs_are_accessible(pages, signed_in, li
         expect(dialog.get_by_label("Event").locator("option").first).not_to_have_text(re.compile("Loading"))
         look("the test dialog", scheme)
         dialog.get_by_role("button", name="Cancel").click()
+
+        trigger, step = page.locator("#card-trigger"), page.locator("#card-step_1")
+        trigger.get_by_role("button", name="Choose event as the sample for New Response").click()
+        expect(trigger.get_by_label("Or paste the event's data (JSON)")).to_be_visible()
+        look("the sample event picker", scheme)
+        trigger.get_by_role("button", name="Load sample event for New Response").click()
+        expect(trigger.locator(".step-test-result.succeeded")).to_contain_text("Sample event R_")
+        expect(trigger.locator(".chip-sample").first).to_be_visible()
+        page.once("dialog", lambda asked: asked.dismiss())  # what the step would change is asked first
+        step.get_by_role("button", name="Test step: Create Contact in Mailing List").click()
+        expect(step.locator(".step-test-result.failed")).to_contain_text("Not tested")
+        look("a sample loaded and a step test turned down", scheme)
     assert not problems, "\n\n".join(problems)
 
 
@@ -264,3 +334,12 @@ def test_the_error_pages_are_accessible(transactional_db, settings, sign_in, mem
 def test_sign_in_and_admin_sign_in_are_accessible(page, live_server, db):
     check(page, f"{live_server.url}/login/", widths=(PHONE,), overflow=True)
     check(page, f"{live_server.url}/admin/login/", widths=(PHONE,), overflow=True)
+
+
+def test_the_sandbox_pages_are_accessible(page, qualtrics_sandbox):
+    """The pages the bundled sandbox serves to record a response and see its deliveries."""
+    response = qualtrics_sandbox.record_response(values={"recipientEmail": "pat@example.com"}, notify=False)
+    problems = []
+    for path in ("/", f"/surveys/{qualtrics_sandbox.survey_id}", f"/responses/{response}", "/deliveries"):
+        problems += problems_on(page, qualtrics_sandbox.url + path, widths=(PHONE,), overflow=True)
+    assert not problems, "\n\n".join(problems)
