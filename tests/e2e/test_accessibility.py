@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -204,8 +205,16 @@ def check(page: Page, url: str, *, ready: str | None = None, widths: tuple[dict,
 
 def problems_on(page: Page, url: str, *, ready: str | None = None, widths: tuple[dict, ...] = (), overflow: bool = False) -> list[str]:
     """What `check` finds on `url`: every collapsed <details> is opened first, so what it hides is
-    checked too."""
+    checked too, and anything the page loads from another host (a CDN, say) is a problem."""
     problems = []
+    host = urlsplit(url).netloc
+    elsewhere: list[str] = []
+
+    def note(request) -> None:
+        if urlsplit(request.url).scheme in ("http", "https") and urlsplit(request.url).netloc != host:
+            elsewhere.append(request.url)
+
+    page.on("request", note)
     views = [("light", None), ("dark", None)] + [("light", w) for w in widths] + [("dark", w) for w in widths]
     for scheme, size in views:
         page.emulate_media(color_scheme=scheme)
@@ -225,6 +234,9 @@ def problems_on(page: Page, url: str, *, ready: str | None = None, widths: tuple
             extra, culprits = sideways_overflow(page)
             if extra > 0:
                 problems.append(f"{name}: the page scrolls {extra} px sideways ({'; '.join(culprits)})")
+    page.remove_listener("request", note)
+    if elsewhere:
+        problems.append(f"{url} loads from another host: {', '.join(sorted(set(elsewhere)))}")
     return problems
 
 
