@@ -259,7 +259,7 @@ def dashboard_data(*, team, now: datetime | None = None) -> dict[str, Any]:
             slot = days.setdefault(row["flow_id"], [[0, 0] for _ in range(30)])[index]
             slot[0] += row["total"]
             slot[1] += row["failed"]
-    last_failure = Run.objects.filter(team=team, flow=OuterRef("pk"), status=RunStatus.FAILED).order_by("-id")
+    last_failure = Run.objects.filter(team=team, flow=OuterRef("pk"), status=RunStatus.FAILED).order_by("-created_at")
     flows = list(flows_for_team(team=team).annotate(last_failure_id=Subquery(last_failure.values("id")[:1]))
                  .order_by("name"))
     failures = {r.pk: r for r in Run.objects.filter(pk__in=[f.last_failure_id for f in flows if f.last_failure_id])}

@@ -1,0 +1,186 @@
+"""The runs list, its API, CSV export, bulk actions, the run page and the dashboard."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Role
+from designer.models import Delivery, Run, RunStatus, RunStep
+
+
+@pytest.fixture(autouse=True)
+def no_task_queue(monkeypatch):
+    """Runs are only stored here: nothing is enqueued."""
+    monkeypatch.setattr("designer.runs._enqueue", lambda run_id: None)
+
+
+def make_run(flow, *, status=RunStatus.SUCCEEDED, source="webhook", event_id="R_1", ago=None, outputs=None,
+             error=""):
+    delivery = Delivery.objects.create(flow=flow, event_id=event_id, source=source, payload={})
+    run = Run.objects.create(flow=flow, team=flow.team, version=flow.versions.first(), delivery=delivery,
+                             status=status, error=error)
+    if ago is not None:
+        Run.objects.filter(pk=run.pk).update(created_at=timezone.now() - ago)
+    if outputs is not None:
+        RunStep.objects.create(run=run, position=1, step_id="trigger", card="qualtrics.new_response",
+                               name="New Response", status=RunStatus.SUCCEEDED, outputs=outputs)
+    return run
+
+
+def ids(response):
+    return [row["id"] for row in response.json()]
+
+
+def test_filters_by_status_source_flow_and_response_id(owner_client, flow):
+    a = make_run(flow, status=RunStatus.FAILED, source="poll", event_id="R_abc1")
+    b = make_run(flow, status=RunStatus.SUCCEEDED, source="test", event_id="R_abc2")
+    c = make_run(flow, status=RunStatus.FAILED, source="test", event_id="R_zzz")
+    url = reverse("api_runs")
+    assert ids(owner_client.get(url, {"status": "failed"})) == [c.pk, a.pk]
+    assert ids(owner_client.get(url, {"outcome": "failed"})) == [c.pk, a.pk]
+    assert ids(owner_client.get(url, {"source": "test"})) == [c.pk, b.pk]
+    assert ids(owner_client.get(url, {"source": "test", "status": "failed"})) == [c.pk]
+    assert ids(owner_client.get(url, {"event": "R_abc"})) == [b.pk, a.pk]
+    assert ids(owner_client.get(url, {"event": "R_abc1"})) == [a.pk]
+    assert ids(owner_client.get(url, {"flow": flow.pk})) == [c.pk, b.pk, a.pk]
+    assert ids(owner_client.get(url, {"source": "carrier-pigeon"})) == []
+
+
+def test_filters_by_date_range_in_the_given_time_zone(owner_client, flow):
+    old = make_run(flow, event_id="R_old", ago=timedelta(days=10))
+    new = make_run(flow, event_id="R_new")
+    today = timezone.now().date()
+    url = reverse("api_runs")
+    assert ids(owner_client.get(url, {"since": (today - timedelta(days=1)).isoformat()})) == [new.pk]
+    assert ids(owner_client.get(url, {"until": (today - timedelta(days=5)).isoformat()})) == [old.pk]
+    assert ids(owner_client.get(url, {"since": "not a date"})) == [new.pk, old.pk]
+    assert ids(owner_client.get(url, {"since": today.isoformat(), "tz": "Pacific/Kiritimati"})) in ([new.pk], [])
+
+
+def test_text_search_finds_runs_by_anything_in_their_outputs(owner_client, flow):
+    hit = make_run(flow, event_id="R_1", outputs={"q.QID1": "The coffee was cold"})
+    make_run(flow, event_id="R_2", outputs={"q.QID1": "All good"})
+    accented = make_run(flow, event_id="R_3", outputs={"q.QID1": "Café au lait"})
+    assert ids(owner_client.get(reverse("api_runs"), {"q": "coffee"})) == [hit.pk]
+    assert ids(owner_client.get(reverse("api_runs"), {"q": "Café"})) == [accented.pk]
+    page = owner_client.get(reverse("runs"), {"q": "coffee"})
+    assert f'data-run-id="{hit.pk}"' in page.content.decode()
+
+
+def test_cursor_pages_walk_every_run_once(owner_client, flow):
+    made = [make_run(flow, event_id=f"R_{i}").pk for i in range(7)]
+    url, seen = reverse("api_runs"), []
+    response = owner_client.get(url, {"limit": 3})
+    while True:
+        seen += ids(response)
+        if "X-Next-Cursor" not in response:
+            break
+        assert 'rel="next"' in response["Link"]
+        response = owner_client.get(url, {"limit": 3, "cursor": response["X-Next-Cursor"]})
+    assert seen == sorted(made, reverse=True)
+
+
+def test_the_page_links_to_older_runs_keeping_its_filters(owner_client, flow):
+    version = flow.versions.first()
+    Run.objects.bulk_create([Run(flow=flow, team=flow.team, version=version, status=RunStatus.FAILED)
+                             for _ in range(51)])
+    first = owner_client.get(reverse("runs"), {"status": "failed"}).content.decode()
+    newest = list(Run.objects.order_by("-id").values_list("id", flat=True))
+    assert f'href="?status=failed&amp;cursor={newest[49]}"' in first
+    older = owner_client.get(reverse("runs"), {"status": "failed", "cursor": newest[49]}).content.decode()
+    assert f'data-run-id="{newest[50]}"' in older and f'data-run-id="{newest[49]}"' not in older
+    assert 'id="runs-older"' not in older
+
+
+def test_csv_export_streams_the_filtered_runs(owner_client, flow):
+    failed = make_run(flow, status=RunStatus.FAILED, event_id="R_f", error="=HYPERLINK(1)")
+    make_run(flow, status=RunStatus.SUCCEEDED, event_id="R_s")
+    response = owner_client.get(reverse("run_export"), {"status": "failed"})
+    assert response.streaming and response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][0] == "run" and len(rows) == 2
+    assert rows[1][0] == str(failed.pk) and rows[1][4] == "R_f"
+    assert rows[1][-1] == "'=HYPERLINK(1)"  # not a formula in a spreadsheet
+
+
+def test_bulk_cancel_and_rerun_touch_only_the_teams_runs(owner_client, flow, other_team):
+    from designer.models import Flow, FlowVersion
+
+    theirs = Flow.objects.create(team=other_team, name="Theirs", version=1)
+    FlowVersion.objects.create(flow=theirs, number=1, definition={"event": None, "steps": []})
+    their_run = make_run(theirs, status=RunStatus.QUEUED)
+    queued = make_run(flow, status=RunStatus.QUEUED, event_id="R_q")
+    done = make_run(flow, status=RunStatus.SUCCEEDED, event_id="R_d")
+    response = owner_client.post(reverse("api_runs_cancel"), {"ids": [queued.pk, done.pk, their_run.pk]},
+                                 content_type="application/json")
+    assert response.status_code == 200
+    assert response.json() == {"cancelled": [queued.pk], "ended": [done.pk]}
+    assert Run.objects.get(pk=queued.pk).status == RunStatus.CANCELLED
+    assert Run.objects.get(pk=their_run.pk).status == RunStatus.QUEUED
+
+    # Every failed run of the filter, through the page.
+    failed = make_run(flow, status=RunStatus.FAILED, event_id="R_x")
+    owner_client.post(reverse("run_bulk"), {"action": "rerun", "scope": "filter", "status": "failed"})
+    assert list(Run.objects.filter(rerun_of__isnull=False).values_list("rerun_of", flat=True)) == [failed.pk]
+    owner_client.post(reverse("run_bulk"), {"action": "cancel", "run": [their_run.pk]})
+    assert Run.objects.get(pk=their_run.pk).status == RunStatus.QUEUED
+
+
+def test_viewers_may_not_act_in_bulk(client, member, flow):
+    run = make_run(flow, status=RunStatus.QUEUED)
+    client.force_login(member(Role.VIEWER))
+    assert client.post(reverse("run_bulk"), {"action": "cancel", "run": [run.pk]}).status_code == 403
+    assert client.post(reverse("api_runs_cancel"), {"ids": [run.pk]}, content_type="application/json").status_code == 403
+    assert Run.objects.get(pk=run.pk).status == RunStatus.QUEUED
+
+
+def test_run_page_names_outputs_by_their_labels_and_lists_steps_that_did_not_run(owner_client, flow):
+    version = flow.versions.first()
+    definition = version.definition
+    definition["event"]["output_labels"] = {"q.QID1": {"label": "How likely are you to recommend us?", "type": "number"}}
+    version.definition = definition
+    version.save()
+    run = make_run(flow, status=RunStatus.FAILED, outputs={"q.QID1": 9, "recipient_email": "ada@example.com"},
+                   error="step_1 failed")
+    RunStep.objects.create(run=run, position=2, step_id="step_1", card="qualtrics.create_contact_in_mailing_list",
+                           name="Create Contact in Mailing List", status=RunStatus.FAILED, error="The list is gone.",
+                           inputs={"email": "ada@example.com"}, duration_ms=1500, attempts=3)
+    html = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert "How likely are you to recommend us?" in html and "q.QID1" in html
+    assert "The list is gone." in html and "1.5 s" in html and "3 attempts" in html
+    assert 'data-step="step_2" data-step-status="not_reached"' in html
+    assert 'data-step="step_3" data-step-status="not_reached"' in html
+    assert "Timeline" in html and f"version v{version.number}" in html
+    assert 'data-copy-from="outputs-' in html
+
+
+def test_the_branch_not_taken_is_skipped(owner_client, flow):
+    run = make_run(flow, status=RunStatus.SUCCEEDED, outputs={"q.QID1": "2"})
+    RunStep.objects.create(run=run, position=2, step_id="step_1", card="qualtrics.create_contact_in_mailing_list",
+                           name="Create Contact", status=RunStatus.SUCCEEDED)
+    RunStep.objects.create(run=run, position=3, step_id="step_2", card="core.if_else", name="If/Else",
+                           status=RunStatus.SUCCEEDED, outputs={"result": False})
+    html = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert 'data-step="step_3" data-step-status="skipped"' in html
+    assert "The If/Else condition took the other branch." in html
+
+
+def test_dashboard_counts_runs_and_failures_per_window(owner_client, flow, configuration):
+    make_run(flow, status=RunStatus.SUCCEEDED, event_id="R_1")
+    make_run(flow, status=RunStatus.FAILED, event_id="R_2", error="Qualtrics said no.")
+    make_run(flow, status=RunStatus.FAILED, event_id="R_3", ago=timedelta(days=3))
+    make_run(flow, status=RunStatus.SUCCEEDED, event_id="R_4", ago=timedelta(days=40))
+    from designer.selectors import dashboard_data
+
+    [row] = dashboard_data(team=flow.team)["rows"]
+    assert (row["runs_24h"], row["failed_24h"], row["runs_30d"], row["failed_30d"]) == (2, 1, 3, 2)
+    assert row["last_failure"].error == "Qualtrics said no."
+    html = owner_client.get(reverse("dashboard")).content.decode()
+    assert html.count('data-chart="24h"') == 1 and html.count('data-chart="30d"') == 1
+    assert "2 runs" in html and "Qualtrics said no." in html and "Main" in html
