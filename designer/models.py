@@ -193,11 +193,12 @@ class Run(models.Model):
             models.Index(fields=["team", "flow", "-created_at"]),
             # Which teams have queued runs, and each one's oldest (the fair pick of the engine).
             models.Index(fields=["status", "team", "id"], name="run_status_team_id"),
-            # The runs list: newest first by id (its cursor), per team, flow or status; and its date range.
+            # The runs list: newest first by id (its cursor), per team, flow or status; its date range and the
+            # dashboard's counts (read from the index alone).
             models.Index(fields=["team", "id"], name="run_team_id"),
             models.Index(fields=["team", "flow", "id"], name="run_team_flow_id"),
             models.Index(fields=["team", "status", "id"], name="run_team_status_id"),
-            models.Index(fields=["team", "created_at"], name="run_team_created"),
+            models.Index(fields=["team", "created_at", "flow", "status"], name="run_team_created"),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddIndex(model_name="run", index=models.Index(fields=["team", "id"], name="run_team_id")),
         migrations.AddIndex(model_name="run", index=models.Index(fields=["team", "flow", "id"], name="run_team_flow_id")),
         migrations.AddIndex(model_name="run", index=models.Index(fields=["team", "status", "id"], name="run_team_status_id")),
-        migrations.AddIndex(model_name="run", index=models.Index(fields=["team", "created_at"], name="run_team_created")),
+        migrations.AddIndex(model_name="run", index=models.Index(fields=["team", "created_at", "flow", "status"], name="run_team_created")),
         migrations.AddIndex(model_name="delivery", index=models.Index(fields=["event_id"], name="delivery_event_id")),
     ]
