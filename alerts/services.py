@@ -28,7 +28,7 @@ from django.utils import timezone
 from accounts.models import Configuration, Membership
 from accounts.selectors import configurations_usable
 from alerts.models import FlowAlert
-from designer.models import Flow, Run, RunStatus
+from designer.models import DeliverySource, Flow, Run, RunStatus
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def flow_alert_save(*, membership: Membership, flow: Flow, members: Any = None, 
     with transaction.atomic():
         alert = FlowAlert.objects.select_for_update().filter(flow=flow).first()
         if alert is None:
-            latest = Run.objects.filter(flow=flow, status=RunStatus.FAILED).aggregate(latest=Max("id"))["latest"]
+            latest = _alerted(Run.objects.filter(flow=flow, status=RunStatus.FAILED)).aggregate(latest=Max("id"))["latest"]
             alert = FlowAlert(flow=flow, cursor=latest or 0)
         alert.emails = addresses
         alert.connection = configuration
@@ -198,13 +198,19 @@ def alert_message(flow: Flow, failures: list[Failure]) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
+def _alerted(runs):
+    """Runs alerts are about: not tests (the editor's Test button, a step test), which a person
+    made and watched."""
+    return runs.exclude(delivery__source=DeliverySource.TEST)
+
+
 def _pending(alert: FlowAlert, now) -> list[Failure]:
     """The failed runs after the cursor that no earlier run still in progress holds back."""
-    rows = Run.objects.filter(flow_id=alert.flow_id, status=RunStatus.FAILED, id__gt=alert.cursor).order_by("id")
-    unfinished = Run.objects.filter(
+    rows = _alerted(Run.objects.filter(flow_id=alert.flow_id, status=RunStatus.FAILED, id__gt=alert.cursor)).order_by("id")
+    unfinished = _alerted(Run.objects.filter(
         flow_id=alert.flow_id, id__gt=alert.cursor, status__in=(RunStatus.QUEUED, RunStatus.RUNNING),
         created_at__gte=now - HOLD_BACK,
-    ).aggregate(first=Min("id"))["first"]
+    )).aggregate(first=Min("id"))["first"]
     if unfinished is not None:
         rows = rows.filter(id__lt=unfinished)
     return [Failure(*row) for row in rows.values_list("id", "error", "finished_at")]
@@ -265,8 +271,8 @@ def alert_send(alert: FlowAlert, *, now=None) -> bool:
 
 def alerts_due(now) -> Iterable[FlowAlert]:
     interval = timedelta(seconds=settings.ALERT_MIN_INTERVAL_SECONDS)
-    failed_after_cursor = Run.objects.filter(flow_id=OuterRef("flow_id"), status=RunStatus.FAILED,
-                                             id__gt=OuterRef("cursor"))
+    failed_after_cursor = _alerted(Run.objects.filter(flow_id=OuterRef("flow_id"), status=RunStatus.FAILED,
+                                                      id__gt=OuterRef("cursor")))
     return (
         FlowAlert.objects.filter(enabled=True)
         .filter(Q(last_sent_at__isnull=True) | Q(last_sent_at__lte=now - interval))

@@ -117,12 +117,27 @@ class Card:
     # What the outputs added by dynamic_outputs look like, for the catalog page (may hold HTML tags
     # <code>; it is declared here, never taken from users).
     dynamic_outputs_help: str = ""
+    # needs_configuration: the card cannot run without a connection of its connector; the engine
+    # passes its client as ctx.client. optional_configuration: a connection may be chosen or not
+    # (HTTP Request's shared auth header); ctx.client is its client when one is chosen, else None.
+    # A card sets at most one of them; `takes_configuration` is either.
     needs_configuration: bool = False
+    optional_configuration: bool = False
     # The engine fills `{{step.output}}` placeholders in text inputs before run(); a card that
     # fills them itself (inside JSON, say, or as its whole job, like Compose) sets this.
     renders_placeholders: bool = False
     # Example outputs, shown before the first real event; every key must be a declared output.
     sample_outputs: Mapping[str, Any] = field(default_factory=dict)
+    # An action card changes something in its service (or sends a message) unless it only reads
+    # (`safe`). `changes` says what a run of it changes, to finish "Testing this step really …"
+    # ("creates a contact in the chosen mailing list"): the editor asks before a step test.
+    safe: bool = False
+    changes: str = ""
+
+    @property
+    def takes_configuration(self) -> bool:
+        """Whether a connection can be chosen on the card (required or optional)."""
+        return self.needs_configuration or self.optional_configuration
 
     def option(self, key: str) -> Field | None:
         return next((f for f in self.options if f.key == key), None)
@@ -133,6 +148,19 @@ class Card:
     def output(self, key: str) -> Field | None:
         return next((f for f in self.outputs if f.key == key), None)
 
+    def changes_for(self, options: Mapping[str, Any] | None = None) -> str:
+        """What running the card with these options changes, in words; "" when it only reads.
+        A card with a `method` option (an HTTP request) only reads with GET or HEAD."""
+        if self.kind != "action" or self.safe:
+            return ""
+        method = self.option("method")
+        if method is not None:
+            chosen = str((options or {}).get("method") or method.default or "").strip().upper()
+            if chosen in ("GET", "HEAD"):
+                return ""
+            return self.changes or f"sends a {chosen} request, which may change something where it is sent"
+        return self.changes or f"changes something ({self.description.rstrip('.')})"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
@@ -142,6 +170,8 @@ class Card:
             "connector": self.connector,
             "group": self.group,
             "needs_configuration": self.needs_configuration,
+            "optional_configuration": self.optional_configuration,
+            "changes": self.changes_for(),
             "options": [f.to_json() for f in self.options],
             "inputs": [f.to_json() for f in self.inputs],
             "outputs": [f.to_json() for f in self.outputs],

@@ -16,7 +16,7 @@ from config.ids import row_id
 from designer import activation as activation_services
 from designer import openapi
 from designer import runs as run_services
-from designer import services
+from designer import services, steptests
 from designer.models import Flow, RunStatus
 from designer.selectors import RunFilters, flows_for_team, runs_for_team, runs_page, runs_selected
 from designer.serializers import activation_json, flow_json, flow_summary_json, run_json, version_json
@@ -408,3 +408,70 @@ class RunBulkCancelApi(APIView):
             else:
                 ended.append(run.pk)
         return Response({"cancelled": cancelled, "ended": ended})
+
+
+def _step_test_refused(exc: Exception) -> Response:
+    if isinstance(exc, services.FlowInvalid):
+        return invalid_response(exc, "Not tested")
+    if isinstance(exc, steptests.ConfirmationNeeded):
+        return Response({"detail": str(exc), "changes": exc.changes}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, steptests.StepNotFound):
+        return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
+    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class FlowSampleApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_samples_retrieve",
+        description="The samples pinned for the flow's steps: the event card's sample event and each tested step's "
+        "outputs, by step id.",
+        responses={200: openapi.StepSamples, **errors(404)},
+    )
+    def get(self, request, pk: int):
+        return Response({"samples": steptests.step_samples(flow=self.get_flow(request, pk))})
+
+    @extend_schema(
+        operation_id="flows_sample_load",
+        description="Loads the event card's sample: the latest event of its trigger (the survey's latest response, "
+        "the schedule's next tick), the event `event_id`, or `data` as pasted; runs the event card on it, recorded as "
+        "a test run, and pins its outputs as the sample.",
+        request=openapi.SampleLoad,
+        responses={200: openapi.SampleResult, 400: openapi.FlowInvalid, **errors(404, 415)},
+    )
+    def post(self, request, pk: int):
+        flow = self.get_flow(request, pk)
+        event_id = request.data.get("event_id", "")
+        if not isinstance(event_id, str):
+            return Response({"detail": "event_id must be text."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            result = steptests.sample_load(membership=request.membership, flow=flow,
+                                           definition=request.data.get("definition"), event_id=event_id,
+                                           data=request.data.get("data"))
+        except (services.FlowInvalid, steptests.StepTestError) as exc:
+            return _step_test_refused(exc)
+        return Response(result)
+
+
+class FlowStepTestApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_step_test",
+        description="Runs one card once with its inputs resolved against the pinned samples of the steps before it, "
+        "recorded as a test run (no alerts), and pins its outputs as the step's sample. A failure is answered 200 "
+        "with `status: failed` and the error. A card that changes something is refused with 409 and what it would "
+        "change unless `confirm` is true. The event card (`trigger`) loads its sample instead.",
+        parameters=[openapi.STEP_ID],
+        request=openapi.StepTest,
+        responses={200: openapi.StepTestResult, 400: openapi.FlowInvalid, 409: openapi.ConfirmationNeeded,
+                   **errors(404, 415)},
+    )
+    def post(self, request, pk: int, step_id: str):
+        flow = self.get_flow(request, pk)
+        confirm = request.data.get("confirm", False)
+        if not isinstance(confirm, bool):
+            return Response({"detail": "confirm must be true or false."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            result = steptests.step_test(membership=request.membership, flow=flow, step_id=step_id,
+                                         definition=request.data.get("definition"), confirm=confirm)
+        except (services.FlowInvalid, steptests.StepTestError) as exc:
+            return _step_test_refused(exc)
+        return Response(result)

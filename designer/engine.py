@@ -203,6 +203,9 @@ class _Context:
             return self.resolve(raw["ref"])
         return raw
 
+    def private_allowed(self, configuration_id: int, owner_id: int | None) -> bool:
+        return _private_allowed(self.run, configuration_id, owner_id)
+
     def client(self, configuration_id: int | None):
         from accounts.models import Configuration
 
@@ -216,7 +219,7 @@ class _Context:
                 row = cursor.fetchone()
             if row is None:
                 raise RunFailed("The connection this card uses was deleted: choose another one in the editor.")
-            if not row[2] and not _private_allowed(self.run, configuration_id, row[3]):
+            if not row[2] and not self.private_allowed(configuration_id, row[3]):
                 label = registry.connector(row[0]).connection_label
                 raise CardInputError(f"The {label} “{row[4]}” is private to its owner, who did not add it to this "
                                      f"card: ask them to share it, or choose another one in the editor.")
@@ -555,6 +558,9 @@ def _execute(run: Run) -> None:
             )
         if run.cancel_requested_at is not None:
             raise _Cancelled()
+        if is_step_test(run.delivery):
+            raise RunFailed("This step test was interrupted before it ended; step tests are not run again. "
+                            "Test the step again in the editor.")
         ctx.current = ("Event", "trigger")
         ctx.outputs["trigger"] = _trigger_outputs(ctx, definition.get("event") or {})
         if _preview(ctx.outputs["trigger"]):
@@ -811,13 +817,7 @@ def _step(ctx: _Context, step: dict, iteration: str) -> None:
     started = time.monotonic()
     inputs: dict[str, Any] = {}
     try:
-        for spec in card.inputs:
-            raw = (step.get("inputs") or {}).get(spec.key, spec.default)
-            value = ctx.value(raw)
-            if spec.type == "text" and isinstance(raw, str) and "{{" in raw and not card.renders_placeholders:
-                # Text typed around outputs ("Detractor {{trigger.recipient_name}}"), in any card.
-                value = render_template(raw, ctx.resolve, limit=output_limit())
-            inputs[spec.key] = value
+        _step_inputs(ctx, step, card, inputs)
     except CardInputError as exc:
         _record(ctx, step_id=step_id, card=card, iteration=iteration, status=RunStatus.FAILED, inputs=inputs,
                 outputs={}, error=str(exc), started=started, attempts=1)
@@ -855,6 +855,18 @@ def _step(ctx: _Context, step: dict, iteration: str) -> None:
     _run_card(ctx, step, card, inputs, iteration, started)
     if card.key == "core.continue_if" and not ctx.outputs[step_id].get("result"):
         raise _Stop()
+
+
+def _step_inputs(ctx: _Context, step: dict, card, inputs: dict) -> None:
+    """Fills `inputs` with the step's inputs resolved against the outputs so far (raises
+    CardInputError; what was resolved before stays in `inputs`)."""
+    for spec in card.inputs:
+        raw = (step.get("inputs") or {}).get(spec.key, spec.default)
+        value = ctx.value(raw)
+        if spec.type == "text" and isinstance(raw, str) and "{{" in raw and not card.renders_placeholders:
+            # Text typed around outputs ("Detractor {{trigger.recipient_name}}"), in any card.
+            value = render_template(raw, ctx.resolve, limit=output_limit())
+        inputs[spec.key] = value
 
 
 def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, started: float, *,
@@ -914,7 +926,10 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
     while True:
         attempts += 1
         try:
-            client = ctx.client(step.get("configuration")) if card.needs_configuration else None
+            # A required connection always; an optional one (HTTP Request's auth header) when chosen.
+            chosen = step.get("configuration")
+            client = ctx.client(chosen) if card.needs_configuration or (
+                card.optional_configuration and chosen not in (None, "")) else None
             files = TeamFiles(team_id=run.team_id, run_id=run.pk)
             run_ctx = RunContext(client=client, files_dir=files_dir, resolve=ctx.resolve,
                                  on_progress=_progress_reporter(run, step_id), open_file=files.open, keep_files=files.keep)
@@ -1136,3 +1151,109 @@ def _retrying(write) -> None:
             logger.warning("Recording a step failed (%s); trying again in %g s", exc, delay)
             connection.close()
             _sleep(delay)
+
+
+# Step tests ---------------------------------------------------------------------------------------
+# The editor's "Test step" runs one card once, as a run runs it (`_step_inputs`, `_run_card`), on
+# the pinned samples of the earlier steps; the card's record is the only step of a run whose
+# delivery's source is "test" (alerts and dedupe leave those out). A worker never runs such a run:
+# one interrupted ends failed when the scheduler hands it out (`_execute`).
+
+STEP_TEST_EVENT_PREFIX = "step-test:"
+
+
+def is_step_test(delivery) -> bool:
+    from designer.models import DeliverySource
+
+    return (delivery is not None and delivery.source == DeliverySource.TEST
+            and (delivery.event_id or "").startswith(STEP_TEST_EVENT_PREFIX))
+
+
+@dataclass
+class _TestContext(_Context):
+    allowed: frozenset = frozenset()  # connections the tested card may use, private ones included
+
+    def private_allowed(self, configuration_id: int, owner_id: int | None) -> bool:
+        # The step was validated for the person testing it with the save's rules (a teammate's
+        # private connection only on a card of theirs kept unchanged).
+        return configuration_id in self.allowed
+
+    def resolve(self, ref: str) -> Any:
+        step_id = ref.partition(".")[0]
+        if step_id not in self.outputs:
+            what = "load a sample event on the event card" if step_id == "trigger" else f"test the step {step_id}"
+            raise CardInputError(f"The output '{ref}' has no sample yet: {what} first.")
+        return super().resolve(ref)
+
+
+def step_test(run: Run, step: dict, *, samples: dict[str, dict], allowed: set[int] | frozenset = frozenset(),
+              event_inputs: dict | None = None) -> dict:
+    """Runs the card of `step` once for a step test, recorded as the only step of `run` (created
+    running by designer/steptests.py), with its inputs resolved against `samples` ({step id:
+    outputs}); the event card (`event_inputs` given) runs on an event's data. An If/Else gives
+    its result, a For Each its first item. Ends the run (succeeded or failed) and returns
+    {"status", "inputs", "outputs", "error", "duration_ms"}."""
+    card = registry.get(step["card"])
+    step_id = step["id"]
+    ctx = _TestContext(run=run, allowed=frozenset(allowed))
+    ctx.outputs.update(samples)
+    ctx.current = (card.name, step_id)
+    token = _running.set(ctx)
+    started = time.monotonic()
+    inputs: dict[str, Any] = {}
+    message = ""
+    try:
+        if event_inputs is not None:
+            inputs = dict(event_inputs)
+            _run_card(ctx, step, card, inputs, "", started, event=True)
+        else:
+            try:
+                _step_inputs(ctx, step, card, inputs)
+            except CardInputError as exc:
+                _record(ctx, step_id=step_id, card=card, iteration="", status=RunStatus.FAILED, inputs=inputs,
+                        outputs={}, error=str(exc), started=started, attempts=1)
+                raise RunFailed(f"“{card.name}” ({step_id}) failed: {exc}") from exc
+            if card.key == "core.if_else":
+                result = evaluate_condition(inputs.get("left"), inputs.get("operator") or "equals", inputs.get("right"))
+                _record(ctx, step_id=step_id, card=card, iteration="", status=RunStatus.SUCCEEDED, inputs=inputs,
+                        outputs={"result": result}, error="", started=started, attempts=1)
+            elif card.key == "core.for_each":
+                try:
+                    items = iterate_list(inputs.get("list"))
+                except CardInputError as exc:
+                    _record(ctx, step_id=step_id, card=card, iteration="", status=RunStatus.FAILED, inputs=inputs,
+                            outputs={}, error=str(exc), started=started, attempts=1)
+                    raise RunFailed(f"“{card.name}” ({step_id}) failed: {exc}") from exc
+                # Inside the loop its outputs are an item and its index: the first one is the sample.
+                outputs = {"item": items[0] if items else None, "index": 0, "count": len(items)}
+                _record(ctx, step_id=step_id, card=card, iteration="", status=RunStatus.SUCCEEDED, inputs=inputs,
+                        outputs=outputs, error="", started=started, attempts=1)
+            else:
+                _run_card(ctx, step, card, inputs, "", started)
+    except _Wait as exc:
+        message = f"{exc} before trying again: test the step again later."
+    except (RunFailed, _NeedsAttention, _Stop) as exc:
+        message = str(exc)
+    except Exception as exc:
+        if _database_unavailable(exc):
+            raise
+        logger.exception("Step test run %s crashed", run.pk)
+        message = f"Internal error: {type(exc).__name__}. The team has been notified in the logs."
+    finally:
+        _running.reset(token)
+    recorded = run.steps.filter(step_id=step_id).order_by("-position").first()
+    if recorded is not None and recorded.status != RunStatus.SUCCEEDED:
+        message = recorded.error or message
+        if recorded.status != RunStatus.FAILED:  # waiting, needing attention: a test is not taken up again
+            RunStep.objects.filter(pk=recorded.pk).update(status=RunStatus.FAILED)
+    status = RunStatus.SUCCEEDED if recorded is not None and recorded.status == RunStatus.SUCCEEDED else RunStatus.FAILED
+    if status == RunStatus.FAILED and not message:
+        message = "The step did not run."
+    _finish(run, status, "" if status == RunStatus.SUCCEEDED else message)
+    return {
+        "status": status,
+        "inputs": recorded.inputs if recorded is not None else inputs,
+        "outputs": recorded.outputs if recorded is not None and status == RunStatus.SUCCEEDED else {},
+        "error": "" if status == RunStatus.SUCCEEDED else message,
+        "duration_ms": int((time.monotonic() - started) * 1000),
+    }

@@ -271,3 +271,25 @@ class StoredFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.team_id})"
+
+
+class StepSample(models.Model):
+    """The pinned sample of one step of a flow: the outputs of its latest successful step test (the
+    event card's: of the sample event loaded for it). The editor shows them on the output chips, and
+    a later step's test reads its inputs from them."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="step_samples")
+    step_id = models.CharField(max_length=50)
+    card = models.CharField(max_length=100, help_text="The card the step was when it was tested.")
+    outputs = models.JSONField(default=dict, blank=True)
+    event_id = models.CharField(max_length=200, blank=True, help_text="The sample event's id (event card only).")
+    run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                            help_text="The test run that made the sample.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["flow", "step_id"]
+        constraints = [models.UniqueConstraint(fields=["flow", "step_id"], name="one_sample_per_step")]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id}:{self.step_id}"

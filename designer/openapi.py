@@ -252,3 +252,59 @@ class FileValue(serializers.Serializer):
     name = serializers.CharField()
     size = serializers.IntegerField()
     content_type = serializers.CharField()
+
+
+class StepTest(serializers.Serializer):
+    definition = serializers.JSONField(
+        required=False, help_text=DEFINITION_HELP + " The editor's, with the step as it is now (it may not be saved); "
+        "the latest saved definition when absent. It is validated as a save is; only problems of the tested card "
+        "refuse the test.")
+    confirm = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Test a card that changes something (creates a contact, sends a message): without it such a test "
+        "is refused with 409 and what it would change.")
+
+
+class StepTestResult(serializers.Serializer):
+    status = serializers.ChoiceField(choices=RunStatus.choices, help_text="succeeded or failed.")
+    inputs = serializers.JSONField(help_text="The card's inputs, resolved against the pinned samples.")
+    outputs = serializers.JSONField(help_text="What the card gave, pinned as the step's sample; {} when it failed.")
+    error = serializers.CharField(allow_blank=True)
+    duration_ms = serializers.IntegerField()
+    run = serializers.IntegerField(help_text="The test's run (its delivery's source is test: no alerts).")
+
+
+class ConfirmationNeeded(serializers.Serializer):
+    detail = serializers.CharField()
+    changes = serializers.CharField(help_text="What the card would change, in the words its connector "
+                                              "declares, like “creates a contact in the chosen mailing list”.")
+
+
+class SampleLoad(serializers.Serializer):
+    definition = serializers.JSONField(required=False, help_text="As for a step test.")
+    event_id = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text="One of the trigger's recent events (recent-events); the latest one when absent.")
+    data = serializers.DictField(
+        required=False, help_text="An event's data as pasted, the event card's inputs (a webhook's body, headers…), "
+        "instead of an event of the trigger.")
+
+
+class SampleResult(StepTestResult):
+    event_id = serializers.CharField(help_text="The sample event's id.")
+
+
+class StepSample(serializers.Serializer):
+    card = serializers.CharField()
+    outputs = serializers.JSONField()
+    event_id = serializers.CharField(allow_blank=True)
+    run = serializers.IntegerField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+
+class StepSamples(serializers.Serializer):
+    samples = serializers.DictField(child=StepSample(), help_text="By step id (“trigger” for the event card).")
+
+
+STEP_ID = OpenApiParameter("step_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+                           description="The card's id in the definition (“trigger” for the event card).")

@@ -130,7 +130,7 @@ class RunFilters:
 
 def runs_filtered(*, team, filters: RunFilters) -> QuerySet[Run]:
     """The team's runs matching `filters` (all but the text search), newest first by id: every
-    filter is a condition on an index that starts with the team (see migration 0007)."""
+    filter is a condition on an index that starts with the team (see migration 0008)."""
     runs = Run.objects.filter(team=team).select_related("flow", "version", "delivery").order_by("-id")
     if filters.flow_id:
         runs = runs.filter(flow_id=filters.flow_id)

@@ -179,6 +179,7 @@ SEND = register(
         renders_placeholders=True,  # fills them itself (inside JSON bodies too)
         key=CARD_KEY,
         name="Send Email",
+        changes="sends the email to its recipients",
         description="Send an email, as plain text and optionally HTML, to up to 50 people.",
         kind="action",
         connector="email",

@@ -71,6 +71,7 @@ POST_MESSAGE = register(
         renders_placeholders=True,  # fills them itself (inside JSON bodies too)
         key=CARD_KEY,
         name="Post Message",
+        changes="posts the message to the Slack channel",
         description="Post a message to a Slack channel.",
         kind="action",
         connector="slack",

@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from connectors.localserver import LocalServer
+
 TOKEN = "xoxb-1111-2222-standinbottoken"
 TEAM = {"team": "Flows Test Team", "team_id": "T0FLOWS01", "user": "flowsbot", "user_id": "U0FLOWS01",
         "bot_id": "B0FLOWSBOT"}
@@ -43,6 +45,7 @@ def _channels() -> list[dict[str, Any]]:
         {"id": "G0PRIVATE", "name": "leads", "is_private": True, "is_archived": False, "is_member": True},
         {"id": "C0OLD", "name": "old-project", "is_private": False, "is_archived": True, "is_member": True},
     ]
+
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -79,12 +82,11 @@ def _json(data: dict[str, Any], status: int = 200) -> tuple[int, dict[str, str],
     return status, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(data).encode()
 
 
-class SlackStandIn:
+class SlackStandIn(LocalServer):
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port
         self.lock = threading.Lock()
-        self._server: _Server | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -114,8 +116,7 @@ class SlackStandIn:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "The stand-in is not started."
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self.server_port}"
 
     @property
     def host_port(self) -> str:
@@ -129,23 +130,10 @@ class SlackStandIn:
     def webhook_url(self) -> str:
         return self.url + WEBHOOK_PATH + WEBHOOK_SECRET
 
-    def start(self) -> SlackStandIn:
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.standin = self  # type: ignore[attr-defined]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> SlackStandIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def make_server(self) -> _Server:
+        server = _Server((self.host, self.port), _Handler)
+        server.standin = self  # type: ignore[attr-defined]
+        return server
 
     # Serving ---------------------------------------------------------------------------------
 

@@ -98,6 +98,7 @@ POST_MESSAGE = register(
         renders_placeholders=True,  # fills them itself (inside JSON bodies too)
         key=CARD_KEY,
         name="Post Message",
+        changes="posts the message to the Teams channel",
         description="Post a message or an Adaptive Card to a Microsoft Teams channel through a workflow webhook.",
         kind="action",
         connector="teams",

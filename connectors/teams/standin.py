@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from connectors.localserver import LocalServer
+
 WORKFLOW_PATH = "/workflows/0f1e2d3c4b5a/triggers/manual/paths/invoke"
 SIGNATURE = "standinTeamsSig0123456789"
 ADAPTIVE = "application/vnd.microsoft.card.adaptive"
@@ -64,11 +66,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-class TeamsStandIn:
+class TeamsStandIn(LocalServer):
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
         self.lock = threading.Lock()
-        self._server: _Server | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -83,8 +84,7 @@ class TeamsStandIn:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "The stand-in is not started."
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self.server_port}"
 
     @property
     def host_port(self) -> str:
@@ -94,23 +94,10 @@ class TeamsStandIn:
     def webhook_url(self) -> str:
         return f"{self.url}{WORKFLOW_PATH}?api-version=1&sig={SIGNATURE}"
 
-    def start(self) -> TeamsStandIn:
-        self._server = _Server((self.host, 0), _Handler)
-        self._server.standin = self  # type: ignore[attr-defined]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> TeamsStandIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def make_server(self) -> _Server:
+        server = _Server((self.host, 0), _Handler)
+        server.standin = self  # type: ignore[attr-defined]
+        return server
 
     def receive(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(path)

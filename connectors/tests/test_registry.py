@@ -44,6 +44,8 @@ def test_catalog_json_has_the_documented_shape():
             "connector",
             "group",
             "needs_configuration",
+            "optional_configuration",
+            "changes",
             "options",
             "inputs",
             "outputs",
@@ -90,3 +92,14 @@ def test_the_etag_changes_when_a_card_is_added():
     )
     assert own.catalog_etag() != before
     assert [c["key"] for c in own.catalog_json()["cards"]] == ["core.one", "core.two"]
+
+
+def test_action_cards_say_what_they_change_and_read_cards_and_get_requests_change_nothing():
+    assert registry.get("qualtrics.read_contact_from_mailing_list").changes_for({}) == ""
+    assert registry.get("qualtrics.create_contact_in_mailing_list").changes_for({}) == (
+        "creates a contact in the chosen mailing list in Qualtrics")
+    assert registry.get("core.compose").changes_for({}) == ""
+    request = registry.get("http.request")
+    assert request.changes_for({"method": "GET"}) == "" and "sends the request" in request.changes_for({"method": "POST"})
+    unsaid = [c.key for c in registry.all_cards() if c.kind == "action" and not c.safe and not c.changes]
+    assert unsaid == []

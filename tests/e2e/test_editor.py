@@ -316,3 +316,31 @@ def test_outputs_can_be_mapped_from_the_keyboard_and_a_type_mismatch_is_flagged(
     page.keyboard.press("Enter")
     expect(first_name.locator(".chip.mapped")).to_have_count(0)
     expect(first_name.get_by_role("button", name="Map an output into First Name")).to_be_focused()
+
+
+def test_an_http_request_can_use_a_team_connection_or_none(signed_in, live_server, owner):
+    from accounts.configurations import configuration_create
+
+    api = configuration_create(membership=owner, connector="http", name="Partner API", shared=True,
+                               credentials={"auth_type": "basic", "username": "flows", "password": "s3cret-pass"})
+    request = {"id": "step_1", "card": "http.request", "options": {"method": "GET"},
+               "inputs": {"url": "https://api.example.com/items"}}
+    definition = {"event": {"id": "trigger", "card": "webhook.catch", "options": {}}, "steps": [request]}
+    flow = saved_flow(owner, "Call the partner", definition)
+    page = open_editor(signed_in, live_server, flow)
+    picker = field(card(page, "step_1"), "configuration")
+    expect(picker.locator("label")).to_have_text("Connection (optional)")
+    expect(picker.locator("select option:checked")).to_have_text("No connection")
+
+    choose(card(page, "step_1"), "configuration", "Partner API · Basic auth as flows")
+    save(page)
+    expect(page.locator("#editor-notice")).to_contain_text("Saved version 2")
+    flow.refresh_from_db()
+    assert flow.definition["steps"][0]["configuration"] == api.pk
+
+    choose(card(page, "step_1"), "configuration", "No connection")
+    save(page)
+    expect(page.locator("#editor-notice")).to_contain_text("Saved version 3")
+    flow.refresh_from_db()
+    assert flow.definition["steps"][0].get("configuration") is None
+    expect(page.locator("body")).not_to_contain_text("s3cret-pass")

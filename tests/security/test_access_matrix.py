@@ -391,6 +391,13 @@ MATRIX: dict[str, dict[str, Call]] = {
     "api_flow_test": {"POST": data((403, 404, 403, 202, 202, 202), lambda w: {"event_id": "R_someResponse"})},
     # Loads survey responses through the flow's configuration, which viewers may not use.
     "api_flow_recent_events": {"GET": get((403, 404, 403, 200, 200, 200))},
+    # Samples and step tests run cards through the flow's connections, which only editors and up may use;
+    # a failed test (no response R_someResponse, no sample for step_1) is still an answer.
+    "api_flow_sample": {
+        "GET": get((403, 404, 200, 200, 200, 200)),
+        "POST": data((403, 404, 403, 200, 200, 200), lambda w: {"data": {"response_id": "R_someResponse"}}),
+    },
+    "api_flow_step_test": {"POST": data((403, 404, 403, 200, 200, 200), lambda w: {"confirm": True})},
     "api_files": {
         "POST": upload(
             (403, 201, 403, 201, 201, 201), lambda w: {"file": SimpleUploadedFile("survey.qsf", b'{"SurveyEntry": {}}')}
@@ -503,6 +510,7 @@ def path_kwargs(route: Route, world: World) -> dict[str, Any]:
         "activation_id": world.activation.pk,
         "secret": world.activation.secret,
         "path": RUN_FILE,
+        "step_id": "step_1",
     }
     wanted = re.findall(r"<(?:\w+:)?(\w+)>", route.route)
     kwargs = {}

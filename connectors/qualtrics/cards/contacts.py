@@ -81,6 +81,7 @@ def run_delete_contact(ctx, options, inputs):
 
 CREATE_CONTACT = qualtrics_card(
     name="Create Contact",
+    changes="creates a contact in the chosen directory in Qualtrics",
     description="Create a new contact and add them to a directory." + TARGET_AUDIENCE,
     group=GROUP,
     options=(qf.DIRECTORY,),
@@ -90,6 +91,7 @@ CREATE_CONTACT = qualtrics_card(
 )
 READ_CONTACT = qualtrics_card(
     name="Read Contact",
+    safe=True,
     description="Read a contact from a directory using their contact ID." + TARGET_AUDIENCE,
     group=GROUP,
     options=(qf.DIRECTORY,),
@@ -110,6 +112,7 @@ READ_CONTACT = qualtrics_card(
 )
 UPDATE_CONTACT = qualtrics_card(
     name="Update Contact",
+    changes="changes the contact's fields in Qualtrics",
     description="Update a contact in a directory using their contact ID." + TARGET_AUDIENCE,
     group=GROUP,
     options=(qf.DIRECTORY,),
@@ -119,6 +122,7 @@ UPDATE_CONTACT = qualtrics_card(
 )
 DELETE_CONTACT = qualtrics_card(
     name="Delete Contact",
+    changes="deletes the contact from the directory in Qualtrics",
     description="Delete a contact using their contact ID." + TARGET_AUDIENCE,
     group=GROUP,
     options=(qf.DIRECTORY,),

@@ -49,6 +49,7 @@ def _query_value(value: Any) -> Any:
 
 CUSTOM_API_ACTION = qualtrics_card(
     name="Custom API Action",
+    changes="sends the request to the Qualtrics API, which may change something there",
     description="Make a custom HTTP request to the Qualtrics API.",
     group=GROUP,
     options=(

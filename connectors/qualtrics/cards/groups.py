@@ -81,6 +81,7 @@ def run_delete_group(ctx, options, inputs):
 
 ADD_USER_TO_GROUP = qualtrics_card(
     name="Add User to Group",
+    changes="adds the user to the chosen group in Qualtrics",
     description="Add a user to a group using their user ID",
     group=GROUP,
     options=(qf.GROUP,),
@@ -90,6 +91,7 @@ ADD_USER_TO_GROUP = qualtrics_card(
 )
 REMOVE_USER_FROM_GROUP = qualtrics_card(
     name="Remove User from Group",
+    changes="removes the user from the chosen group in Qualtrics",
     description="Remove a user from a group using their user ID",
     group=GROUP,
     options=(qf.GROUP,),
@@ -99,6 +101,7 @@ REMOVE_USER_FROM_GROUP = qualtrics_card(
 )
 CREATE_GROUP = qualtrics_card(
     name="Create Group",
+    changes="creates a group in Qualtrics",
     description="Create a new user group",
     group=GROUP,
     inputs=CREATE_INPUTS,
@@ -107,6 +110,7 @@ CREATE_GROUP = qualtrics_card(
 )
 READ_GROUP = qualtrics_card(
     name="Read Group",
+    safe=True,
     description="Read information about a user group using the group ID",
     group=GROUP,
     inputs=(qf.GROUP_ID,),
@@ -115,6 +119,7 @@ READ_GROUP = qualtrics_card(
 )
 UPDATE_GROUP = qualtrics_card(
     name="Update Group",
+    changes="changes the group in Qualtrics",
     description="Update information about a user group",
     group=GROUP,
     inputs=(qf.GROUP_ID, *GROUP_INPUTS),
@@ -123,6 +128,7 @@ UPDATE_GROUP = qualtrics_card(
 )
 DELETE_GROUP = qualtrics_card(
     name="Delete Group",
+    changes="deletes the group in Qualtrics",
     description="Delete a group using the group ID",
     group=GROUP,
     inputs=(qf.GROUP_ID,),

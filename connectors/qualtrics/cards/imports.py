@@ -64,6 +64,7 @@ def run_import_survey(ctx, options, inputs):
 
 IMPORT_SURVEY = qualtrics_card(
     name="Import Survey",
+    changes="imports the file as a new survey in Qualtrics",
     description="Import a survey from a file",
     group=GROUP,
     inputs=(

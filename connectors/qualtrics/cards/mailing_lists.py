@@ -62,6 +62,7 @@ def run_read_mailing_list_contacts(ctx, options, inputs):
 
 CREATE_CONTACT_IN_MAILING_LIST = qualtrics_card(
     name="Create Contact in Mailing List",
+    changes="creates a contact in the chosen mailing list in Qualtrics",
     description="Create a new contact and add them to a list.",
     group=GROUP,
     options=LIST_OPTIONS,
@@ -74,6 +75,7 @@ CREATE_CONTACT_IN_MAILING_LIST = qualtrics_card(
 )
 READ_CONTACT_FROM_MAILING_LIST = qualtrics_card(
     name="Read Contact from Mailing List",
+    safe=True,
     description="Read a contact from a list using their contact ID.",
     group=GROUP,
     options=LIST_OPTIONS,
@@ -87,6 +89,7 @@ READ_CONTACT_FROM_MAILING_LIST = qualtrics_card(
 )
 UPDATE_CONTACT_IN_MAILING_LIST = qualtrics_card(
     name="Update Contact in Mailing List",
+    changes="changes the contact's fields in the mailing list in Qualtrics",
     description="Update a contact in a list using their contact ID.",
     group=GROUP,
     options=LIST_OPTIONS,
@@ -96,6 +99,7 @@ UPDATE_CONTACT_IN_MAILING_LIST = qualtrics_card(
 )
 DELETE_CONTACT_FROM_MAILING_LIST = qualtrics_card(
     name="Delete Contact from Mailing List",
+    changes="deletes the contact from the mailing list in Qualtrics",
     description="Delete a contact using their contact ID.",
     group=GROUP,
     options=LIST_OPTIONS,
@@ -105,6 +109,7 @@ DELETE_CONTACT_FROM_MAILING_LIST = qualtrics_card(
 )
 READ_MAILING_LISTS = qualtrics_card(
     name="Read Mailing Lists",
+    safe=True,
     description="Read all of the contact lists in your instance.",
     group=GROUP,
     options=(qf.DIRECTORY,),
@@ -122,6 +127,7 @@ READ_MAILING_LISTS = qualtrics_card(
 )
 READ_MAILING_LIST_CONTACTS = qualtrics_card(
     name="Read Mailing List Contacts",
+    safe=True,
     description="Read all contacts on a contact list",
     group=GROUP,
     options=LIST_OPTIONS,

@@ -615,6 +615,7 @@ NEW_RESPONSE: Card = qualtrics_card(
 READ_RESPONSE: Card = qualtrics_card(
     key="qualtrics.read_response",
     name="readResponse",
+    safe=True,
     description="Reads responses stored in Qualtrics.",
     group=GROUP,
     options=(qf.SURVEY,),
@@ -629,6 +630,7 @@ READ_RESPONSE: Card = qualtrics_card(
 )
 EXPORT_RESPONSES: Card = qualtrics_card(
     name="Export Responses",
+    safe=True,
     description="Export Responses.",
     group=GROUP,
     options=(

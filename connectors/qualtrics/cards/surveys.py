@@ -94,6 +94,7 @@ def run_delete_survey(ctx, options, inputs):
 
 READ_ALL_SURVEYS = qualtrics_card(
     name="Read All Surveys",
+    safe=True,
     description="Read a list of all surveys in your account",
     group=GROUP,
     outputs=(
@@ -109,6 +110,7 @@ READ_ALL_SURVEYS = qualtrics_card(
 )
 READ_SURVEY = qualtrics_card(
     name="Read Survey",
+    safe=True,
     description="Read information about a survey using the survey ID",
     group=GROUP,
     inputs=(qf.SURVEY_ID,),
@@ -117,6 +119,7 @@ READ_SURVEY = qualtrics_card(
 )
 UPDATE_SURVEY = qualtrics_card(
     name="Update Survey",
+    changes="changes the survey in Qualtrics",
     description="Update information about a survey using the survey ID",
     group=GROUP,
     inputs=UPDATE_SURVEY_INPUTS,
@@ -125,6 +128,7 @@ UPDATE_SURVEY = qualtrics_card(
 )
 DELETE_SURVEY = qualtrics_card(
     name="Delete Survey",
+    changes="deletes the survey in Qualtrics",
     description="Delete a survey using the survey ID",
     group=GROUP,
     inputs=(qf.SURVEY_ID,),

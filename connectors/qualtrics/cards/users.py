@@ -106,6 +106,7 @@ def run_delete_user(ctx, options, inputs):
 
 CREATE_USER = qualtrics_card(
     name="Create User",
+    changes="creates a user in Qualtrics",
     description="Create a new user using their email",
     group=GROUP,
     inputs=CREATE_INPUTS,
@@ -114,6 +115,7 @@ CREATE_USER = qualtrics_card(
 )
 READ_USER = qualtrics_card(
     name="Read User",
+    safe=True,
     description="Read information about a user using their user ID",
     group=GROUP,
     inputs=(qf.USER_ID,),
@@ -122,6 +124,7 @@ READ_USER = qualtrics_card(
 )
 UPDATE_USER = qualtrics_card(
     name="Update User",
+    changes="changes the user in Qualtrics",
     description="Update a user using their user ID",
     group=GROUP,
     inputs=UPDATE_INPUTS,
@@ -130,6 +133,7 @@ UPDATE_USER = qualtrics_card(
 )
 DELETE_USER = qualtrics_card(
     name="Delete User",
+    changes="deletes the user in Qualtrics",
     description="Delete a user using their user ID",
     group=GROUP,
     inputs=(qf.USER_ID,),

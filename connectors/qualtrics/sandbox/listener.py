@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from connectors.localserver import LocalServer
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -53,7 +55,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__((listener.host, 0), _Handler)
 
 
-class RecordingListener:
+class RecordingListener(LocalServer):
     """`with RecordingListener() as listener: ... listener.requests`"""
 
     def __init__(self, host: str = "127.0.0.1", status: int = 200) -> None:
@@ -62,38 +64,17 @@ class RecordingListener:
         self.extra_headers: dict[str, str] = {}
         self.requests: list[dict[str, Any]] = []
         self._changed = threading.Condition()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._port: int | None = None
 
     @property
     def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("The listener is not started.")
-        return self._port
+        return self.server_port
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> RecordingListener:
-        self._server = _Server(self)
-        self._port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> RecordingListener:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def make_server(self) -> _Server:
+        return _Server(self)
 
     def _add(self, entry: dict[str, Any]) -> None:
         with self._changed:

@@ -110,6 +110,11 @@ export const deactivateFlow = (id) => request("POST", `flows/${enc(id)}/deactiva
 export const getActivation = (id) => request("GET", `flows/${enc(id)}/activation/`);
 export const testFlow = (id, eventId) => request("POST", `flows/${enc(id)}/test/`, { body: { event_id: eventId } });
 export const recentEvents = (id) => request("GET", `flows/${enc(id)}/recent-events/`);
+export const getSamples = (id) => request("GET", `flows/${enc(id)}/sample/`);
+export const loadSample = (id, { definition, eventId, data } = {}) =>
+  request("POST", `flows/${enc(id)}/sample/`, { body: { definition, event_id: eventId || undefined, data } });
+export const testStep = (id, stepId, { definition, confirm = false } = {}) =>
+  request("POST", `flows/${enc(id)}/steps/${enc(stepId)}/test/`, { body: { definition, confirm } });
 export async function uploadFile(file) {
   const form = new FormData();
   form.append("file", file);

@@ -2,20 +2,30 @@
 
 import { h } from "./dom.js";
 import { typeLabel } from "./fieldtypes.js";
+import { shortText } from "./steptest.js";
+
+function sampleTitle(value) {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return text.length > 300 ? `${text.slice(0, 299)}…` : text;
+}
 
 export const REF_TYPE = "application/x-qflows-ref";
 
-export function outputChip(field, stepId, { draggable = true } = {}) {
+/** `sample` is the output's value in the step's pinned sample (undefined: none yet). */
+export function outputChip(field, stepId, { draggable = true, sample } = {}) {
   const ref = `${stepId}.${field.key}`;
+  const hasSample = sample !== undefined;
   const chip = h(
     "li",
     {
-      class: ["chip", `type-${field.type || "text"}`],
+      class: ["chip", `type-${field.type || "text"}`, hasSample && "has-sample"],
       draggable: draggable ? "true" : "false",
-      title: `${field.label || field.key} (${typeLabel(field.type)}): drag onto an input to map it`,
+      title: `${field.label || field.key} (${typeLabel(field.type)}): drag onto an input to map it` +
+        (hasSample ? `\nSample: ${sampleTitle(sample)}` : ""),
       dataset: { ref },
     },
     h("span", { class: "chip-label", text: field.label || field.key }),
+    hasSample ? h("span", { class: "chip-sample", text: shortText(sample) }) : null,
     h("span", { class: "chip-type", text: typeLabel(field.type) }),
   );
   if (draggable) {

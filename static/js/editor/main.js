@@ -12,6 +12,7 @@ import { LivePanel } from "./live.js";
 import { dismiss, initNotice, noticeKey, notify } from "./notice.js";
 import { Palette } from "./palette.js";
 import { EVENT_ID, FlowModel, branchesOf } from "./state.js";
+import { StepTests } from "./steptest.js";
 import { TestRun } from "./testrun.js";
 import { Toolbar } from "./toolbar.js";
 import { UndoControls } from "./undo.js";
@@ -260,6 +261,7 @@ async function boot() {
   ctx.activation = new ActivationControl(ctx, { badge: $("activation-badge"), button: $("activate-button") });
   ctx.versions = new VersionsPanel(ctx, { button: $("versions-button"), panel: $("versions-panel"), dialog: $("version-dialog") });
   new TestRun(ctx, { button: $("test-button"), dialog: $("test-dialog"), runsUrl: root.dataset.runsUrl });
+  ctx.stepTests = new StepTests(ctx);
   $("export-button").addEventListener("click", async () => {
     try {
       await downloadFlow(ctx.flowId);
@@ -307,6 +309,7 @@ async function boot() {
   ctx.loadFlow(flow);
   ctx.activation.show(flow.activation || { status: flow.status || "inactive" });
   ctx.live.start();
+  ctx.stepTests.load();
   root.classList.add("ready");
 }
 

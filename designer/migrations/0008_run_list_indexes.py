@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     team's runs by date, and deliveries by response id."""
 
     dependencies = [
-        ("designer", "0006_run_statuses"),
+        ("designer", "0007_step_samples"),
     ]
 
     operations = [
