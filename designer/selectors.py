@@ -7,7 +7,8 @@ from datetime import timezone as dt_timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Subquery, TextField
+from django.core.cache import cache
+from django.db.models import CharField, Count, F, Exists, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 
@@ -174,11 +175,14 @@ def runs_page(*, team, filters: RunFilters, cursor: Any = None, size: int = PAGE
     if before:
         runs = runs.filter(id__lt=before)
     if not filters.text:
-        rows = list(runs[: size + 1])
+        if _reads_by_date(filters):
+            rows = _in_order(runs, _newest_ids(runs, filters, size + 1))
+        else:
+            rows = list(runs[: size + 1])
         return RunPage(rows[:size], rows[size - 1].pk if len(rows) > size else None)
     # Text search: the newest SEARCH_WINDOW candidates (an index-only read of their ids), then
     # the steps of those runs whose stored outputs contain the text.
-    ids = list(runs.values_list("id", flat=True)[:SEARCH_WINDOW])
+    ids = _newest_ids(runs, filters, SEARCH_WINDOW)
     if not ids:
         return RunPage([], None, 0)
     low, high = ids[-1], ids[0]
@@ -194,6 +198,29 @@ def runs_page(*, team, filters: RunFilters, cursor: Any = None, size: int = PAGE
         return RunPage(matched[:size], matched[size - 1].pk, len(ids))
     # Fewer than a page in this window: the next page searches the runs older than it.
     return RunPage(matched, low if len(ids) == SEARCH_WINDOW else None, len(ids))
+
+
+def _reads_by_date(filters: RunFilters) -> bool:
+    """A date range with both ends, or one that ends more than a day ago, is read from the (team,
+    created_at, …) index alone and its ids sorted (`id + 0` is no index's order): ordered by the
+    id itself, the database would walk the team's runs newest first down to the range, or sort
+    whole rows. Only "until" a recent time leaves every older run in the range: the walk by id
+    finds a page at once."""
+    if not filters.until:
+        return False
+    return bool(filters.since) or filters.until < timezone.now() - timedelta(days=1)
+
+
+def _newest_ids(runs: QuerySet[Run], filters: RunFilters, count: int) -> list[int]:
+    """The ids of the newest `count` of `runs` (see _reads_by_date)."""
+    if _reads_by_date(filters):
+        runs = runs.annotate(sort_id=F("id") + 0).order_by("-sort_id")
+    return list(runs.values_list("id", flat=True)[:count])
+
+
+def _in_order(runs: QuerySet[Run], ids: list[int]) -> list[Run]:
+    found = runs.order_by().in_bulk(ids)
+    return [found[i] for i in ids if i in found]
 
 
 def runs_selected(*, team, filters: RunFilters | None = None, ids: list | None = None,
@@ -227,46 +254,64 @@ def runs_export_rows(*, team, filters: RunFilters, limit: int = EXPORT_LIMIT):
 # The dashboard --------------------------------------------------------------------------------
 
 
+DASHBOARD_DAYS_CACHE = 300
+
+
+def _counts(*, team, since: datetime, until: datetime | None = None, chars: int) -> list[tuple]:
+    """(hour or day, flow id, runs, failed runs) of the team's runs created in [since, until): the
+    hour or day is the start of the stored UTC time's text ("2026-12-05 09"), so no date function
+    runs per row (SQLite's are Python callbacks), and the rows are read from the (team, created_at,
+    flow, status) index alone. The flow is grouped as `flow_id + 0`: grouped by the column, SQLite
+    would walk the (team, flow, id) index for its order instead, over every run of the team."""
+    runs = Run.objects.filter(team=team, created_at__gte=since).order_by()
+    if until is not None:
+        runs = runs.filter(created_at__lt=until)
+    rows = runs.annotate(bucket=Substr(Cast("created_at", CharField()), 1, chars), flow_key=F("flow_id") + 0) \
+        .values("bucket", "flow_key").annotate(total=Count("id"), failed=Count("id", filter=Q(status=RunStatus.FAILED)))
+    return [(r["bucket"], r["flow_key"], r["total"], r["failed"]) for r in rows]
+
+
 def dashboard_data(*, team, now: datetime | None = None) -> dict[str, Any]:
     """Each flow with its activation and last run, its runs and failures per hour over the last 24
-    hours and per day over the last 30 days (one grouped query per window, on the (team,
-    created_at) index), and its last failure. Hours and days are UTC ones."""
+    hours and per day over the last 30 days (grouped queries on the (team, created_at, flow,
+    status) index; see _counts), and its last failure. Hours and days are UTC ones."""
     from designer.presenters import columns
 
     now = now or timezone.now()
     hour0 = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
-    day0 = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
-    failed = Count("id", filter=Q(status=RunStatus.FAILED))
-    recent = Run.objects.filter(team=team).order_by()
-    # The hour or day as the start of the stored UTC time's text ("2026-12-05 09"): no function per
-    # row (SQLite's date functions are Python callbacks), and an index-only read of
-    # (team, created_at, flow, status).
-    stamp = Cast("created_at", CharField())
-    hourly = recent.filter(created_at__gte=hour0).annotate(bucket=Substr(stamp, 1, 13)) \
-        .values("flow_id", "bucket").annotate(total=Count("id"), failed=failed)
-    daily = recent.filter(created_at__gte=day0).annotate(bucket=Substr(stamp, 1, 10)) \
-        .values("flow_id", "bucket").annotate(total=Count("id"), failed=failed)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    day0 = today - timedelta(days=29)
     hours: dict[int, list[list[int]]] = {}
-    for row in hourly:
+    for bucket, flow_id, total, failed in _counts(team=team, since=hour0, chars=13):
         try:
-            at = datetime.strptime(row["bucket"].replace("T", " "), "%Y-%m-%d %H").replace(tzinfo=dt_timezone.utc)
+            at = datetime.strptime(bucket.replace("T", " "), "%Y-%m-%d %H").replace(tzinfo=dt_timezone.utc)
         except (AttributeError, ValueError):
             continue
         index = int((at - hour0).total_seconds() // 3600)
         if 0 <= index < 24:
-            slot = hours.setdefault(row["flow_id"], [[0, 0] for _ in range(24)])[index]
-            slot[0] += row["total"]
-            slot[1] += row["failed"]
+            slot = hours.setdefault(flow_id, [[0, 0] for _ in range(24)])[index]
+            slot[0] += total
+            slot[1] += failed
+    # The 29 days before today change little (a late run's end): their counts are kept for
+    # DASHBOARD_DAYS_CACHE seconds; today's are read each time.
+    # Keyed by the newest run before today too, so a team whose runs were deleted is counted again.
+    newest_before = Run.objects.filter(team=team, created_at__lt=today).order_by("-created_at").values_list(
+        "id", flat=True).first()
+    key = f"dashboard-days:{team.pk}:{day0:%Y-%m-%d}:{newest_before}"
+    past = cache.get(key)
+    if past is None:
+        past = _counts(team=team, since=day0, until=today, chars=10)
+        cache.set(key, past, DASHBOARD_DAYS_CACHE)
     days: dict[int, list[list[int]]] = {}
-    for row in daily:
+    for bucket, flow_id, total, failed in [*past, *_counts(team=team, since=today, chars=10)]:
         try:
-            index = (date.fromisoformat(row["bucket"]) - day0.date()).days
+            index = (date.fromisoformat(bucket) - day0.date()).days
         except (TypeError, ValueError):
             continue
         if 0 <= index < 30:
-            slot = days.setdefault(row["flow_id"], [[0, 0] for _ in range(30)])[index]
-            slot[0] += row["total"]
-            slot[1] += row["failed"]
+            slot = days.setdefault(flow_id, [[0, 0] for _ in range(30)])[index]
+            slot[0] += total
+            slot[1] += failed
     last_failure = Run.objects.filter(team=team, flow=OuterRef("pk"), status=RunStatus.FAILED).order_by("-created_at")
     flows = list(flows_for_team(team=team).annotate(last_failure_id=Subquery(last_failure.values("id")[:1]))
                  .order_by("name"))
