@@ -306,12 +306,17 @@ class RunRerunApi(APIView):
 
     @extend_schema(
         operation_id="runs_rerun",
+        description="Runs the run's event again, on its own version or with `version: current` the flow's latest. "
+        "A step test (one card tested in the editor) is not re-run: 400.",
         request=openapi.Rerun,
         responses={202: openapi.RunRef, **errors(400, 404, 415)},
     )
     def post(self, request, pk: int):
         run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
-        new = run_services.run_rerun(run=run, use_current=request.data.get("version") == "current")
+        try:
+            new = run_services.run_rerun(run=run, use_current=request.data.get("version") == "current")
+        except run_services.RunRequestError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"run": new.pk}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -361,7 +366,7 @@ class RunBulkRerunApi(APIView):
 
     @extend_schema(
         operation_id="runs_rerun_many",
-        description="Re-runs those of the given runs that belong to the current team.",
+        description="Re-runs those of the given runs that belong to the current team, leaving step tests out.",
         request=openapi.BulkRerun,
         responses={202: openapi.RunRefs, **errors(400, 415)},
     )
@@ -372,8 +377,8 @@ class RunBulkRerunApi(APIView):
         ids = [i for i in ids if isinstance(i, int) and row_id(i)][:500]
         runs = runs_for_team(team=request.team).filter(pk__in=ids)
         use_current = request.data.get("version") == "current"
-        new = [run_services.run_rerun(run=r, use_current=use_current).pk for r in runs]
-        return Response({"runs": new}, status=status.HTTP_202_ACCEPTED)
+        created, _step_tests = run_services.runs_rerun_many(runs=runs, use_current=use_current)
+        return Response({"runs": [r.pk for r in created]}, status=status.HTTP_202_ACCEPTED)
 
 
 class RunBulkCancelApi(APIView):
@@ -400,14 +405,8 @@ class RunBulkCancelApi(APIView):
             runs = runs_selected(team=request.team, ids=[i for i in ids if isinstance(i, int)])
         else:
             runs = runs_selected(team=request.team, filters=RunFilters.from_query(chosen))
-        cancelled, ended = [], []
-        for run in runs:
-            if run.status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.ATTENTION):
-                run_services.run_cancel(run=run)
-                cancelled.append(run.pk)
-            else:
-                ended.append(run.pk)
-        return Response({"cancelled": cancelled, "ended": ended})
+        cancelled, ended = run_services.runs_cancel_many(runs=runs)
+        return Response({"cancelled": [r.pk for r in cancelled], "ended": [r.pk for r in ended]})
 
 
 def _step_test_refused(exc: Exception) -> Response:

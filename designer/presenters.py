@@ -142,9 +142,12 @@ def _walk(steps: Any, depth: int = 0, branch: tuple[str, str] | None = None):
             yield from _walk(node.get(key), depth + 1, (node["id"], key) if key in ("then", "else") else branch)
 
 
-def run_steps(run: Run, records: list[RunStep], *, file_href=None) -> list[StepView]:
+def run_steps(run: Run, records: list[RunStep], *, file_href=None, step_test: bool = False) -> list[StepView]:
     """Every step of the run's version, in the definition's order, each with its records (one per
-    For Each item) or why it did not run; records of steps the version no longer names follow."""
+    For Each item) or why it did not run; records of steps the version no longer names follow.
+    A step test ran one card alone: only what it recorded is shown."""
+    if step_test:
+        return [_ran(run, record, None, _card(record.card), 0, file_href) for record in records]
     definition = run.version.definition if isinstance(run.version.definition, dict) else {}
     by_step: dict[str, list[RunStep]] = {}
     for record in records:

@@ -124,7 +124,16 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
     return results
 
 
+def run_rerunnable(run: Run) -> bool:
+    """A step test (one card on the editor's pinned samples) is not run again as a whole flow."""
+    from designer.engine import is_step_test
+
+    return not is_step_test(run.delivery)
+
+
 def run_rerun(*, run: Run, use_current: bool = False) -> Run:
+    if not run_rerunnable(run):
+        raise RunRequestError("A step test is not re-run: test the step again in the editor.")
     version = run.version
     if use_current:
         version = run.flow.versions.first() or version
@@ -135,6 +144,32 @@ def run_rerun(*, run: Run, use_current: bool = False) -> Run:
             delivery = Delivery.objects.create(flow=run.flow, event_id=old.event_id, source=DeliverySource.RERUN,
                                                topic=old.topic, payload=old.payload)
         return run_create(flow=run.flow, version=version, delivery=delivery, rerun_of=run)
+
+
+OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.ATTENTION)
+
+
+def runs_rerun_many(*, runs, use_current: bool = False) -> tuple[list[Run], list[Run]]:
+    """Re-runs each of `runs` that can be re-run; answers the new runs and the step tests left out."""
+    created, left_out = [], []
+    for run in runs:
+        if run_rerunnable(run):
+            created.append(run_rerun(run=run, use_current=use_current))
+        else:
+            left_out.append(run)
+    return created, left_out
+
+
+def runs_cancel_many(*, runs) -> tuple[list[Run], list[Run]]:
+    """Cancels each of `runs` that has not ended (see run_cancel); answers those asked to stop and
+    those that had already ended, left as they are."""
+    cancelled, ended = [], []
+    for run in runs:
+        if run.status in OPEN_STATUSES:
+            cancelled.append(run_cancel(run=run))
+        else:
+            ended.append(run)
+    return cancelled, ended
 
 
 def run_cancel(*, run: Run) -> Run:

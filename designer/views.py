@@ -42,9 +42,6 @@ from designer.selectors import (
 from designer.serializers import activation_json, flow_json
 
 
-OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.ATTENTION)
-
-
 def problems_text(exc: services.FlowInvalid, shown: int = 3) -> str:
     """The first problems of a refused definition, in words, for a message."""
     parts = [f"{p.step}: {p.message}" if p.step not in ("flow", "trigger") else p.message for p in exc.problems[:shown]]
@@ -207,18 +204,16 @@ def run_bulk(request):
         messages.error(request, "Select at least one run.")
         return back
     if action == "cancel":
-        open_runs = [r for r in runs if r.status in OPEN_STATUSES]
-        for run in open_runs:
-            run_services.run_cancel(run=run)
-        ended = len(runs) - len(open_runs)
-        messages.success(request, f"Cancelling {len(open_runs)} run(s)." + (
-            f" {ended} had already ended and were left as they are." if ended else ""))
+        cancelled, ended = run_services.runs_cancel_many(runs=runs)
+        messages.success(request, f"Cancelling {len(cancelled)} run(s)." + (
+            f" {len(ended)} had already ended and were left as they are." if ended else ""))
         return back
     if action in ("rerun", "rerun_current"):
         use_current = action == "rerun_current"
-        created = [run_services.run_rerun(run=r, use_current=use_current) for r in runs]
+        created, left_out = run_services.runs_rerun_many(runs=runs, use_current=use_current)
         which = "the current version" if use_current else "their own versions"
-        messages.success(request, f"Re-running {len(created)} run(s) on {which}.")
+        messages.success(request, f"Re-running {len(created)} run(s) on {which}." + (
+            f" {len(left_out)} step test(s) were left out: test a step again in the editor." if left_out else ""))
         return back
     messages.error(request, "Choose re-run or cancel.")
     return back
@@ -282,12 +277,13 @@ def run_detail(request, pk: int):
         for value in (step.outputs.values() if isinstance(step.outputs, dict) else ())
         if isinstance(value, dict) and value.get("type") == "file" and str(value.get("path", "")).startswith(prefix)
     ]
-    steps = presenters.run_steps(run, records, file_href=file_href)
+    rerunnable = run_services.run_rerunnable(run)
+    steps = presenters.run_steps(run, records, file_href=file_href, step_test=not rerunnable)
     bars, bars_height = presenters.timeline_bars(run, steps)
     return render(request, "designer/run_detail.html", {
         "run": run, "steps": steps, "files": files, "timeline": presenters.run_timeline(run, steps),
         "bars": bars, "bars_height": bars_height, "run_duration": presenters.duration_text(run.duration_ms),
-        "latest_version": run.flow.version,
+        "latest_version": run.flow.version, "rerunnable": rerunnable,
     })
 
 
@@ -342,8 +338,10 @@ def run_rerun(request):
     ids = [i for i in map(row_id, request.POST.getlist("run")) if i][:500]
     use_current = request.POST.get("version") == "current"
     runs = runs_for_team(team=request.team).filter(pk__in=ids)
-    created = [run_services.run_rerun(run=r, use_current=use_current) for r in runs]
-    if not created:
+    created, left_out = run_services.runs_rerun_many(runs=runs, use_current=use_current)
+    if left_out and not created:
+        messages.error(request, "A step test is not re-run: test the step again in the editor.")
+    elif not created:
         messages.error(request, "Select at least one run to re-run.")
     else:
         which = "the current version" if use_current else "their own versions"

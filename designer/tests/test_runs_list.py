@@ -15,9 +15,11 @@ from designer.models import Delivery, Run, RunStatus, RunStep
 
 
 @pytest.fixture(autouse=True)
-def no_task_queue(monkeypatch):
-    """Runs are only stored here: nothing is enqueued."""
-    monkeypatch.setattr("designer.runs._enqueue", lambda run_id: None)
+def fresh_cache():
+    """The dashboard keeps past days' counts in the cache; each test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 def make_run(flow, *, status=RunStatus.SUCCEEDED, source="webhook", event_id="R_1", ago=None, outputs=None,
@@ -86,6 +88,29 @@ def test_cursor_pages_walk_every_run_once(owner_client, flow):
     assert seen == sorted(made, reverse=True)
 
 
+@pytest.mark.parametrize("since", ["", "13"])
+def test_a_past_date_range_pages_newest_first_within_it(owner_client, flow, since):
+    """A range that ends in the past is read by date (selectors._reads_by_date): still newest first
+    by id, every run once, none outside it."""
+    make_run(flow, event_id="R_recent", ago=timedelta(days=2))
+    inside = [make_run(flow, event_id=f"R_{d}", ago=timedelta(days=d, hours=12)).pk for d in (12, 11, 10)]
+    make_run(flow, status=RunStatus.FAILED, event_id="R_failed", ago=timedelta(days=10, hours=12))
+    if since:
+        make_run(flow, event_id="R_too_old", ago=timedelta(days=20))
+    today = timezone.now().date()
+    query = {"until": (today - timedelta(days=9)).isoformat(), "status": "succeeded", "limit": 2}
+    if since:
+        query["since"] = (today - timedelta(days=int(since))).isoformat()
+    url, seen = reverse("api_runs"), []
+    response = owner_client.get(url, query)
+    while True:
+        seen += ids(response)
+        if "X-Next-Cursor" not in response:
+            break
+        response = owner_client.get(url, {**query, "cursor": response["X-Next-Cursor"]})
+    assert seen == sorted(inside, reverse=True)
+
+
 def test_the_page_links_to_older_runs_keeping_its_filters(owner_client, flow):
     version = flow.versions.first()
     Run.objects.bulk_create([Run(flow=flow, team=flow.team, version=version, status=RunStatus.FAILED)
@@ -130,6 +155,59 @@ def test_bulk_cancel_and_rerun_touch_only_the_teams_runs(owner_client, flow, oth
     assert list(Run.objects.filter(rerun_of__isnull=False).values_list("rerun_of", flat=True)) == [failed.pk]
     owner_client.post(reverse("run_bulk"), {"action": "cancel", "run": [their_run.pk]})
     assert Run.objects.get(pk=their_run.pk).status == RunStatus.QUEUED
+
+
+@pytest.mark.parametrize("status", [RunStatus.WAITING, RunStatus.ATTENTION, RunStatus.CANCELLED])
+def test_the_newer_statuses_filter_and_show_on_the_page(owner_client, flow, status):
+    match = make_run(flow, status=status, event_id="R_match")
+    make_run(flow, status=RunStatus.SUCCEEDED, event_id="R_other")
+    assert ids(owner_client.get(reverse("api_runs"), {"status": status})) == [match.pk]
+    html = owner_client.get(reverse("runs"), {"status": status}).content.decode()
+    assert f'<option value="{status}" selected>' in html
+    assert f'data-run-id="{match.pk}"' in html
+
+
+def test_waiting_and_attention_runs_are_cancelled_in_bulk_by_filter(owner_client, flow):
+    waiting = make_run(flow, status=RunStatus.WAITING, event_id="R_w")
+    attention = make_run(flow, status=RunStatus.ATTENTION, event_id="R_a")
+    done = make_run(flow, status=RunStatus.SUCCEEDED, event_id="R_d")
+    response = owner_client.post(reverse("api_runs_cancel"), {"filter": {"flow": str(flow.pk)}},
+                                 content_type="application/json")
+    assert response.json() == {"cancelled": [attention.pk, waiting.pk], "ended": [done.pk]}
+    assert set(Run.objects.filter(status=RunStatus.CANCELLED).values_list("pk", flat=True)) == {waiting.pk, attention.pk}
+
+
+def step_test_run(flow):
+    """A run as the editor's "Test step" records it (designer/steptests.py)."""
+    run = make_run(flow, status=RunStatus.SUCCEEDED, source="test", event_id="step-test:step_1")
+    RunStep.objects.create(run=run, position=1, step_id="step_1", card="qualtrics.create_contact_in_mailing_list",
+                           name="Create Contact in Mailing List", status=RunStatus.SUCCEEDED,
+                           outputs={"contact_id": "CID_1"})
+    return run
+
+
+def test_test_runs_are_listed_under_source_test_and_step_tests_are_not_rerun(owner_client, flow):
+    tested = step_test_run(flow)
+    flow_test = make_run(flow, status=RunStatus.FAILED, source="test", event_id="R_tested")
+    make_run(flow, status=RunStatus.FAILED, source="webhook", event_id="R_hook")
+    assert ids(owner_client.get(reverse("api_runs"), {"source": "test"})) == [flow_test.pk, tested.pk]
+
+    response = owner_client.post(reverse("run_bulk"), {"action": "rerun", "scope": "filter", "source": "test"},
+                                 follow=True)
+    assert list(Run.objects.filter(rerun_of__isnull=False).values_list("rerun_of", flat=True)) == [flow_test.pk]
+    assert "1 step test(s) were left out" in response.content.decode()
+    assert owner_client.post(reverse("api_run_rerun", args=[tested.pk]), {},
+                             content_type="application/json").status_code == 400
+    response = owner_client.post(reverse("api_runs_rerun"), {"ids": [tested.pk]}, content_type="application/json")
+    assert response.status_code == 202 and response.json() == {"runs": []}
+    assert not Run.objects.filter(rerun_of=tested).exists()
+
+
+def test_a_step_tests_page_shows_the_tested_card_alone_without_rerun(owner_client, flow):
+    html = owner_client.get(reverse("run_detail", args=[step_test_run(flow).pk])).content.decode()
+    assert 'data-step="step_1" data-step-status="succeeded"' in html and "CID_1" in html
+    assert 'data-step-status="not_reached"' not in html and 'data-step="trigger"' not in html
+    assert 'id="run-step-test"' in html and "Re-run on" not in html
 
 
 def test_viewers_may_not_act_in_bulk(client, member, flow):
