@@ -141,7 +141,9 @@ def runs_filtered(*, team, filters: RunFilters) -> QuerySet[Run]:
         runs = runs.filter(delivery__source=filters.source) if filters.source in DeliverySource.values else runs.none()
     if filters.since:
         runs = runs.filter(created_at__gte=filters.since)
-    if filters.until:
+    if filters.until and filters.until <= timezone.now():
+        # A range that ends later than now (to today) holds every run there is yet: no condition,
+        # and the list is read newest first by id.
         runs = runs.filter(created_at__lt=filters.until)
     if filters.event:
         deliveries = Delivery.objects.filter(
@@ -201,14 +203,15 @@ def runs_page(*, team, filters: RunFilters, cursor: Any = None, size: int = PAGE
 
 
 def _reads_by_date(filters: RunFilters) -> bool:
-    """A date range with both ends, or one that ends more than a day ago, is read from the (team,
-    created_at, …) index alone and its ids sorted (`id + 0` is no index's order): ordered by the
-    id itself, the database would walk the team's runs newest first down to the range, or sort
-    whole rows. Only "until" a recent time leaves every older run in the range: the walk by id
-    finds a page at once."""
-    if not filters.until:
+    """A date range that has ended (with both ends, or ending more than a day ago) is read from
+    the (team, created_at, …) index alone and its ids sorted (`id + 0` is no index's order):
+    ordered by the id itself, the database would walk the team's runs newest first down to the
+    range, or sort whole rows. "Until" a recent time leaves nearly every run in the range: the
+    walk by id finds a page at once. The cost of the read by date grows with the range's runs."""
+    now = timezone.now()
+    if not filters.until or filters.until > now:
         return False
-    return bool(filters.since) or filters.until < timezone.now() - timedelta(days=1)
+    return bool(filters.since) or filters.until < now - timedelta(days=1)
 
 
 def _newest_ids(runs: QuerySet[Run], filters: RunFilters, count: int) -> list[int]:

@@ -62,6 +62,10 @@ def test_filters_by_date_range_in_the_given_time_zone(owner_client, flow):
     assert ids(owner_client.get(url, {"since": (today - timedelta(days=1)).isoformat()})) == [new.pk]
     assert ids(owner_client.get(url, {"until": (today - timedelta(days=5)).isoformat()})) == [old.pk]
     assert ids(owner_client.get(url, {"since": "not a date"})) == [new.pk, old.pk]
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert ids(owner_client.get(url, {"until": tomorrow})) == [new.pk, old.pk]
+    assert ids(owner_client.get(url, {"since": (today - timedelta(days=11)).isoformat(), "until": tomorrow})) == [
+        new.pk, old.pk]
     assert ids(owner_client.get(url, {"since": today.isoformat(), "tz": "Pacific/Kiritimati"})) in ([new.pk], [])
 
 
