@@ -138,6 +138,23 @@ def test_csv_export_streams_the_filtered_runs(owner_client, flow):
     assert rows[1][-1] == "'=HYPERLINK(1)"  # not a formula in a spreadsheet
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("error::Warning:django.core.handlers.asgi")
+def test_under_asgi_the_csv_is_sent_in_blocks_as_it_is_read(owner_client, flow):
+    """Through the project's ASGI application, as daphne serves it: every run, and no warning that
+    Django read a sync iterator whole before sending it."""
+    import asyncio
+
+    from tests.asgi import asgi_request
+
+    made = [make_run(flow, event_id=f"R_{i}").pk for i in range(1_200)]
+    cookie = f"sessionid={owner_client.cookies['sessionid'].value}".encode()
+    status, headers, body = asyncio.run(asgi_request(reverse("run_export"), headers=[(b"cookie", cookie)]))
+    assert status == 200 and headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert [int(r[0]) for r in rows[1:]] == sorted(made, reverse=True)
+
+
 def test_bulk_cancel_and_rerun_touch_only_the_teams_runs(owner_client, flow, other_team):
     from designer.models import Flow, FlowVersion
 
