@@ -147,7 +147,7 @@ def run_steps(run: Run, records: list[RunStep], *, file_href=None, step_test: bo
     """Every step of the run's version, in the definition's order, each with its records (one per
     For Each item) or why it did not run; records of steps the version no longer names follow.
     A step test ran one card alone: only what it recorded is shown."""
-    if step_test:
+    if step_test or run.version is None:
         return [_ran(run, record, None, _card(record.card), 0, file_href) for record in records]
     definition = run.version.definition if isinstance(run.version.definition, dict) else {}
     by_step: dict[str, list[RunStep]] = {}
@@ -355,7 +355,8 @@ def runs_csv_lines(runs) -> Iterator[str]:
         delivery = run.delivery
         yield writer.writerow([_csv_cell(v) for v in (
             run.pk, run.flow.name, run.status, delivery.source if delivery else "",
-            delivery.event_id if delivery else "", run.version.number, run.created_at.isoformat(),
+            delivery.event_id if delivery else "", run.version.number if run.version_id else "draft",
+            run.created_at.isoformat(),
             run.started_at.isoformat() if run.started_at else "",
             run.finished_at.isoformat() if run.finished_at else "", run.duration_ms, run.attempts,
             run.rerun_of_id or "", run.error,

@@ -21,7 +21,8 @@ def flows_for_team(*, team) -> QuerySet[Flow]:
     last_run = Run.objects.filter(team_id=OuterRef("team_id"), flow=OuterRef("pk")).order_by("-created_at")
     return (
         Flow.objects.filter(team=team)
-        .select_related("updated_by", "activation")
+        .select_related("updated_by", "activation", "live_version")
+        .defer("live_version__definition")  # loaded when a flow's draft is compared with it
         .annotate(last_run_at=Subquery(last_run.values("created_at")[:1]), last_run_status=Subquery(last_run.values("status")[:1]))
     )
 
@@ -131,7 +132,7 @@ class RunFilters:
 
 def runs_filtered(*, team, filters: RunFilters) -> QuerySet[Run]:
     """The team's runs matching `filters` (all but the text search), newest first by id: every
-    filter is a condition on an index that starts with the team (see migration 0008)."""
+    filter is a condition on an index that starts with the team (see migration 0010)."""
     runs = Run.objects.filter(team=team).select_related("flow", "version", "delivery").order_by("-id")
     if filters.flow_id:
         runs = runs.filter(flow_id=filters.flow_id)

@@ -49,6 +49,7 @@ def make_flow(team, sandbox_configuration, qualtrics_sandbox):
         }
         flow = services.flow_create(membership=membership, name=name)
         services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+        services.flow_publish(membership=membership, flow=flow)
         flow.refresh_from_db()
         return flow
 
@@ -109,7 +110,7 @@ def test_an_unsaved_flow_cannot_be_activated(team):
     from designer.activation import ActivationError
 
     flow = services.flow_create(membership=team.memberships.get(role=Role.OWNER), name="Empty")
-    with pytest.raises(ActivationError, match="Save the flow"):
+    with pytest.raises(ActivationError, match="Publish the flow"):
         flow_activate(flow=flow)
 
 
@@ -402,6 +403,7 @@ def test_re_running_on_the_same_or_current_version(settings, team, make_flow, qu
     membership = team.memberships.get(role=Role.OWNER)
     changed = {**flow.definition, "steps": [{"id": "step_1", "card": "core.compose", "inputs": {"template": "v2"}}]}
     services.flow_save(membership=membership, flow=flow, definition=changed, base_version=1)
+    services.flow_publish(membership=membership, flow=flow)
     same = run_rerun(run=run)
     current = run_rerun(run=run, use_current=True)
     run_execute(same.pk)

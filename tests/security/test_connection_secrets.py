@@ -129,6 +129,7 @@ def test_an_http_request_connections_secrets_never_appear_in_pages_json_runs_log
                                 {**request, "id": "step_2", "configuration": basic.pk}]}
         flow = services.flow_create(membership=membership, name="Call the API")
         services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+        services.flow_publish(membership=membership, flow=flow)
         flow.refresh_from_db()
         run = delivery_accept(flow=flow, version=flow.versions.first(), event_id="e1", source="webhook",
                               payload={"body": {"n": 1}})

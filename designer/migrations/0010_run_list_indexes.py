@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     team's runs by date, and deliveries by response id."""
 
     dependencies = [
-        ("designer", "0007_step_samples"),
+        ("designer", "0009_run_version_of_step_tests"),
     ]
 
     operations = [
