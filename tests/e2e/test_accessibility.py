@@ -76,6 +76,7 @@ def pages(owner, team, make_user, qualtrics_sandbox, sandbox_configuration) -> P
     }
     flow = services.flow_create(membership=owner, name="Welcome satisfied customers")
     services.flow_save(membership=owner, flow=flow, definition=definition, base_version=0)
+    services.flow_publish(membership=owner, flow=flow)
     flow.refresh_from_db()
     delivery = Delivery.objects.create(
         flow=flow, event_id="R_a11y", payload={"response_id": "R_a11y"}, source=DeliverySource.TEST
