@@ -246,6 +246,7 @@ LIST_PAGES = {
     "runs": "/runs/",
     "configurations": "/configurations/",
     "team": "/team/",
+    "dashboard": "/dashboard/",
 }
 
 
