@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
@@ -26,8 +25,6 @@ from tests.e2e.editor import (
 pytestmark = pytest.mark.e2e
 
 ACCOUNT = "Sandbox · sandra.box@sandboxbrand.example"  # the account its token belongs to
-# Set to a path (docs/editor.png) to refresh the README's screenshot from the first journey.
-SCREENSHOT = os.environ.get("QFLOWS_EDITOR_SCREENSHOT")
 
 
 def event(configuration, sandbox):
@@ -136,15 +133,6 @@ def test_a_flow_built_with_the_mouse_is_saved_and_comes_back_the_same(
     expect(field(card(page, "step_2"), "right").locator("input")).to_have_value("1")
     reloaded_group = page.locator("#card-step_2 .branch-then #card-step_3")
     expect(field(reloaded_group, "group_id").locator("select")).to_have_value(group_id)
-
-    if SCREENSHOT:
-        page.set_viewport_size({"width": 1400, "height": 1300})
-        page.get_by_role("button", name="Collapse New Response").click()
-        page.get_by_role("button", name="Collapse Create Contact in Mailing List").click()
-        page.get_by_role("button", name="Collapse Add User to Group").click()
-        page.locator("#canvas").evaluate("canvas => { canvas.scrollTop = 0; }")
-        page.mouse.move(0, 0)
-        page.screenshot(path=SCREENSHOT)
 
 
 def test_a_missing_required_input_is_shown_on_its_card_until_it_is_filled(

@@ -3,6 +3,8 @@ card's outputs, and tests the Create Contact step on it once they have confirmed
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from playwright.sync_api import expect
 
@@ -12,6 +14,15 @@ from designer.models import StepSample
 from tests.e2e.editor import card, open_editor, output_chip
 
 pytestmark = pytest.mark.e2e
+
+# A path (docs/editor.png) to refresh the README's screenshot at the end of the journey; see scripts/screenshots.py.
+SCREENSHOT = os.environ.get("QFLOWS_EDITOR_SCREENSHOT")
+
+
+@pytest.fixture
+def live_server(request, live_server):
+    """For the screenshot, daphne serves the page so that its activity panel is connected."""
+    return request.getfixturevalue("websocket_live_server") if SCREENSHOT else live_server
 
 
 def test_a_sample_response_fills_the_chips_and_a_confirmed_step_test_creates_one_contact(
@@ -30,7 +41,9 @@ def test_a_sample_response_fills_the_chips_and_a_confirmed_step_test_creates_one
             "inputs": {"email": {"ref": "trigger.recipient_email"}, "first_name": "Ada"},
         }],
     })
-    qualtrics_sandbox.record_response(values={"recipientEmail": "ada@example.com"}, notify=False)
+    qualtrics_sandbox.record_response(notify=False, values={
+        "recipientEmail": "ada@example.com", "QID1": 2, "QID2": "Answer my emails faster", "QID3": 9, "customer_id": "C-1042",
+    })
     page = open_editor(signed_in, live_server, flow)
 
     trigger = card(page, "trigger")
@@ -55,3 +68,11 @@ def test_a_sample_response_fills_the_chips_and_a_confirmed_step_test_creates_one
     listed = client.list_mailing_list_contacts(qualtrics_sandbox.directory_id, qualtrics_sandbox.mailing_list_id)
     assert [c["email"] for c in listed] == ["ada@example.com"]
     assert StepSample.objects.get(flow=flow, step_id="step_1").outputs["contact_id"].startswith("CID_")
+
+    if SCREENSHOT:
+        page.set_viewport_size({"width": 1280, "height": 960})
+        page.get_by_role("button", name="Collapse New Response").click()
+        page.get_by_role("button", name="Collapse Create Contact in Mailing List").click()
+        contact.evaluate("card => card.scrollIntoView({block: 'end'})")
+        page.mouse.move(0, 0)
+        page.screenshot(path=SCREENSHOT)
