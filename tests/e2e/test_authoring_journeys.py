@@ -102,6 +102,12 @@ class Respondents:
             self.recorded.append(self.sandbox.record_response(values={"recipientEmail": "busy@example.com"}))
             self._stop.wait(self.pause)
 
+    def wait_for(self, count: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.recorded) < count:
+            assert time.monotonic() < deadline, f"only {len(self.recorded)} responses recorded in {timeout} s"
+            self._stop.wait(0.05)
+
     def __enter__(self) -> Respondents:
         self._thread.start()
         return self
@@ -139,7 +145,7 @@ def test_publishing_an_active_flow_while_responses_arrive_switches_runs_to_the_n
         expect(notice).to_contain_text("Published: version 2 is live")
         expect(label).to_have_text("Live: version 2")
         during = list(respondents.recorded)
-        time.sleep(0.5)  # respondents keep finishing after the switch
+        respondents.wait_for(len(during) + 3)  # respondents keep finishing after the switch
 
     after = [qualtrics_sandbox.record_response(values={"recipientEmail": "later@example.com"}) for _ in range(2)]
     everyone = list(dict.fromkeys(respondents.recorded + drafted + after))
