@@ -111,3 +111,23 @@ def test_filter_the_runs_rerun_the_matching_ones_cancel_one_and_read_a_runs_tree
     expect(trigger.get_by_role("button", name="Copied")).to_be_visible()
     copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
     assert copied == {"q.QID1": 9, "comment": "The coffee was cold"}
+
+
+def test_the_home_page_is_the_dashboard_with_each_flows_runs_failures_and_last_failure(signed_in, live_server, runs):
+    page = signed_in
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_url(f"{live_server.url}/dashboard/")
+    row = page.locator(f'tr[data-flow="{runs["failed"].flow_id}"]')
+    expect(row.locator('[data-total="24h"]')).to_have_text("4 runs, 2 failed")
+    expect(row.locator('[data-total="30d"]')).to_have_text("4 runs, 2 failed")
+    # This hour's bar: four runs, two of them failed, drawn on the server as SVG.
+    day = row.locator('svg[data-chart="24h"]')
+    expect(day.locator("rect.runs")).to_have_count(1)
+    expect(day.locator("rect.failed")).to_have_count(1)
+    expect(day.locator("g", has=page.locator("rect.runs")).locator("title")).to_contain_text("4 runs, 2 failed")
+    newest_failure = runs["other_failure"]
+    expect(row).to_contain_text(f"#{newest_failure.pk}")
+    expect(row.locator(".last-failure")).to_have_text("Something else failed.")
+    row.locator('svg[data-chart="30d"]').click()
+    expect(page).to_have_url(f"{live_server.url}/runs/?flow={newest_failure.flow_id}")
+    expect(rows(page)).to_have_count(4)
