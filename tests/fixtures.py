@@ -50,6 +50,21 @@ def owner_client(client, team):
     return client
 
 
+def newsletter_definition(configuration_id: int, sandbox, extra_steps=()) -> dict:
+    """New Response of the sandbox's survey → Create Contact in Mailing List (step_1) of its
+    mailing list, with the respondent's email → `extra_steps`."""
+    return {
+        "event": {"id": "trigger", "card": "qualtrics.new_response", "configuration": configuration_id,
+                  "options": {"survey_id": sandbox.survey_id}},
+        "steps": [
+            {"id": "step_1", "card": "qualtrics.create_contact_in_mailing_list", "configuration": configuration_id,
+             "options": {"directory_id": sandbox.directory_id, "mailing_list_id": sandbox.mailing_list_id},
+             "inputs": {"email": {"ref": "trigger.recipient_email"}, "first_name": "Ada"}},
+            *extra_steps,
+        ],
+    }
+
+
 @pytest.fixture
 def sandbox_configuration(team, qualtrics_sandbox):
     """A shared configuration of the team for the Qualtrics sandbox."""

@@ -20,6 +20,7 @@ from accounts.models import Membership, Role
 from alerts.models import FlowAlert
 from designer import services
 from designer.models import Delivery, DeliverySource, Run, RunStatus, RunStep
+from tests.fixtures import newsletter_definition
 
 pytestmark = pytest.mark.e2e
 
@@ -57,23 +58,7 @@ def pages(owner, team, make_user, qualtrics_sandbox, sandbox_configuration) -> P
     Membership.objects.create(team=team, user=editor, role=Role.EDITOR)
     account_services.invitation_create(team=team, email="ada@example.com", role=Role.VIEWER, invited_by=owner.user)
 
-    definition = {
-        "event": {
-            "id": "trigger",
-            "card": "qualtrics.new_response",
-            "configuration": sandbox_configuration.pk,
-            "options": {"survey_id": qualtrics_sandbox.survey_id},
-        },
-        "steps": [
-            {
-                "id": "step_1",
-                "card": "qualtrics.create_contact_in_mailing_list",
-                "configuration": sandbox_configuration.pk,
-                "options": {"directory_id": qualtrics_sandbox.directory_id, "mailing_list_id": qualtrics_sandbox.mailing_list_id},
-                "inputs": {"email": {"ref": "trigger.recipient_email"}},
-            }
-        ],
-    }
+    definition = newsletter_definition(sandbox_configuration.pk, qualtrics_sandbox)
     flow = services.flow_create(membership=owner, name="Welcome satisfied customers")
     services.flow_save(membership=owner, flow=flow, definition=definition, base_version=0)
     services.flow_publish(membership=owner, flow=flow)

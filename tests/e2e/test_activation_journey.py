@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from connectors.qualtrics.client import QualtricsClient
 from designer import services
 from designer.models import Run
+from tests.fixtures import newsletter_definition
 from tests.processes import Worker, worker_base_env
 
 pytestmark = pytest.mark.e2e
@@ -38,26 +39,7 @@ def worker(live_server, qualtrics_sandbox, settings):
 @pytest.fixture
 def flow(owner, qualtrics_sandbox, sandbox_configuration):
     """New Response → Create Contact in Mailing List, saved once."""
-    definition = {
-        "event": {
-            "id": "trigger",
-            "card": "qualtrics.new_response",
-            "configuration": sandbox_configuration.pk,
-            "options": {"survey_id": qualtrics_sandbox.survey_id},
-        },
-        "steps": [
-            {
-                "id": "step_1",
-                "card": "qualtrics.create_contact_in_mailing_list",
-                "configuration": sandbox_configuration.pk,
-                "options": {
-                    "directory_id": qualtrics_sandbox.directory_id,
-                    "mailing_list_id": qualtrics_sandbox.mailing_list_id,
-                },
-                "inputs": {"email": {"ref": "trigger.recipient_email"}, "first_name": "Ada"},
-            }
-        ],
-    }
+    definition = newsletter_definition(sandbox_configuration.pk, qualtrics_sandbox)
     item = services.flow_create(membership=owner, name="Newsletter sign-ups")
     services.flow_save(membership=owner, flow=item, definition=definition, base_version=0)
     return item

@@ -9,6 +9,7 @@ import pytest
 
 from accounts.models import Role
 from designer import services
+from tests.fixtures import newsletter_definition
 from tests.processes import database_env
 from tests.reliability.support import Daphne
 
@@ -19,27 +20,7 @@ def make_flow(team, sandbox_configuration, qualtrics_sandbox):
     membership = team.memberships.get(role=Role.OWNER)
 
     def make(extra_steps=(), name="Newsletter"):
-        definition = {
-            "event": {
-                "id": "trigger",
-                "card": "qualtrics.new_response",
-                "configuration": sandbox_configuration.pk,
-                "options": {"survey_id": qualtrics_sandbox.survey_id},
-            },
-            "steps": [
-                {
-                    "id": "step_1",
-                    "card": "qualtrics.create_contact_in_mailing_list",
-                    "configuration": sandbox_configuration.pk,
-                    "options": {
-                        "directory_id": qualtrics_sandbox.directory_id,
-                        "mailing_list_id": qualtrics_sandbox.mailing_list_id,
-                    },
-                    "inputs": {"email": {"ref": "trigger.recipient_email"}, "first_name": "Ada"},
-                },
-                *extra_steps,
-            ],
-        }
+        definition = newsletter_definition(sandbox_configuration.pk, qualtrics_sandbox, extra_steps)
         flow = services.flow_create(membership=membership, name=name)
         services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
         services.flow_publish(membership=membership, flow=flow)
