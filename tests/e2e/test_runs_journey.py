@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from designer.models import Delivery, Flow, FlowVersion, Run, RunStatus, RunStep
+from tests.e2e import screenshots
 
 pytestmark = pytest.mark.e2e
 
@@ -111,6 +112,7 @@ def test_filter_the_runs_rerun_the_matching_ones_cancel_one_and_read_a_runs_tree
     expect(trigger.get_by_role("button", name="Copied")).to_be_visible()
     copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
     assert copied == {"q.QID1": 9, "comment": "The coffee was cold"}
+    screenshots.shoot(page, "run-page")
 
 
 def test_the_home_page_is_the_dashboard_with_each_flows_runs_failures_and_last_failure(signed_in, live_server, runs):
@@ -128,6 +130,8 @@ def test_the_home_page_is_the_dashboard_with_each_flows_runs_failures_and_last_f
     newest_failure = runs["other_failure"]
     expect(row).to_contain_text(f"#{newest_failure.pk}")
     expect(row.locator(".last-failure")).to_have_text("Something else failed.")
+    screenshots.shoot(page, "dashboard")
+    page.set_viewport_size(screenshots.WIDE)
     row.locator('svg[data-chart="30d"]').click()
     expect(page).to_have_url(f"{live_server.url}/runs/?flow={newest_failure.flow_id}")
     expect(rows(page)).to_have_count(4)

@@ -3,7 +3,7 @@ card's outputs, and tests the Create Contact step on it once they have confirmed
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -11,12 +11,12 @@ from playwright.sync_api import expect
 from connectors.qualtrics.client import QualtricsClient
 from designer import services
 from designer.models import StepSample
+from tests.e2e import screenshots
 from tests.e2e.editor import card, open_editor, output_chip
 
 pytestmark = pytest.mark.e2e
 
-# A path (docs/editor.png) to refresh the README's screenshot at the end of the journey; see scripts/screenshots.py.
-SCREENSHOT = os.environ.get("QFLOWS_EDITOR_SCREENSHOT")
+SCREENSHOT = screenshots.wanted()  # the README's docs/editor.png at the end; see scripts/screenshots.py
 
 
 @pytest.fixture
@@ -75,4 +75,4 @@ def test_a_sample_response_fills_the_chips_and_a_confirmed_step_test_creates_one
         page.get_by_role("button", name="Collapse Create Contact in Mailing List").click()
         contact.evaluate("card => card.scrollIntoView({block: 'end'})")
         page.mouse.move(0, 0)
-        page.screenshot(path=SCREENSHOT)
+        page.screenshot(path=str(Path(screenshots.FOLDER) / "editor.png"))
