@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from connectors.http import ConnectorError
 from connectors.specs import DeliveryRefused
@@ -231,15 +232,60 @@ def flow_recent_events(*, flow: Flow, limit: int = 20) -> list[dict]:
 
 
 def runs_requeue_stalled(*, older_than: timedelta = timedelta(seconds=60)) -> int:
-    """Re-enqueues runs that no worker holds: queued too long, or running past their lease."""
+    """Hands over again the runs that no worker holds and no waiting task will take up: running
+    past their lease (their worker died), or queued for `older_than` without a task.
+
+    A task is a turn on a worker, not a particular run (designer/engine.py `_fair_pick`), and every
+    queued run was handed over with one. A backlog of N queued runs with N tasks waiting is healthy
+    however long its oldest run has waited: handing those runs over again only added task rows (or
+    Redis messages) for the workers to go through. So only as many runs as the queue lacks tasks
+    for are handed over, the oldest first: a hand-over the broker refused, a task lost with a
+    worker or the queue. Where the queue cannot be counted, every run queued longer than
+    `older_than` is handed over."""
     now = timezone.now()
-    stalled = list(
-        Run.objects.filter(status=RunStatus.QUEUED, updated_at__lt=now - older_than).values_list("pk", flat=True)[:500]
-    ) + list(Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now).values_list("pk", flat=True)[:500])
+    expired = list(Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now).values_list("pk", flat=True)[:500])
+    queued = list(
+        Run.objects.filter(status=RunStatus.QUEUED, updated_at__lt=now - older_than).order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    if queued:
+        waiting = _tasks_waiting()
+        if waiting is not None:
+            untaken = Run.objects.filter(status=RunStatus.QUEUED).count() - waiting
+            queued = queued[:max(0, untaken)]
+    stalled = expired + queued
     for run_id in stalled:
         Run.objects.filter(pk=run_id).update(updated_at=now)
         execute_run.enqueue(run_id)
     return len(stalled)
+
+
+def _tasks_waiting() -> int | None:
+    """How many `execute_run` tasks wait in the queue for a worker: ready rows of django-tasks-db,
+    or messages in Celery's queue. None when the queue cannot say (another backend, the broker
+    unreachable). On Celery the tasks a worker has taken but not started are not counted, nor told
+    from other tasks of the queue (polls): a round may hand over a few runs more than needed,
+    which the claim runs once."""
+    backend = execute_run.get_backend()
+    if _stored_in_this_database(execute_run):
+        from django_tasks_db.models import DBTaskResult
+
+        return (DBTaskResult.objects.ready().filter(task_path=execute_run.module_path, backend_name=backend.alias)
+                .order_by().count())
+    if type(backend).__name__ != "CeleryBackend":
+        return None
+    try:
+        app = import_string(backend.options.get("CELERY_APP") or "celery.current_app")
+        with app.connection_for_read() as conn:
+            channel = conn.default_channel
+            try:
+                return channel.queue_declare(queue=app.conf.task_default_queue, passive=True).message_count
+            except conn.channel_errors:
+                return 0  # the queue does not exist: an empty list on Redis
+    except Exception:
+        logger.warning("Could not count the tasks waiting in the queue; queued runs are handed over by age.",
+                       exc_info=True)
+        return None
 
 
 def run_enqueue_at(run_id: int, when) -> None:
