@@ -49,3 +49,21 @@ def test_a_celery_worker_reuses_its_database_connection_across_runs(workers, tea
     # This test's own connection is kept; the worker's connection may be replaced (its age, a
     # failed health check), not opened per run.
     assert opened <= 3, f"{opened} connections for {RUNS} runs"
+
+
+@pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
+                    reason="a Celery worker on PostgreSQL + Redis")
+def test_a_celery_worker_stores_no_task_results(workers, team):
+    """Celery is the transport only: a run's outcome is in the database, and nothing reads a
+    task's result, so none is written to Redis."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    before = set(client.scan_iter("celery-task-meta-*"))
+    flow = webhook_flow(team, [compose("step_1", "Hello")])
+    workers()
+    with transaction.atomic():
+        deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"r{i}", "source": "test",
+                            "payload": {"body": {}}} for i in range(5)])
+    wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == 5, timeout=60)
+    assert set(client.scan_iter("celery-task-meta-*")) - before == set()
