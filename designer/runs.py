@@ -6,6 +6,7 @@ and the tasks import what they run (the engine, polling) only when they run it."
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -42,8 +43,34 @@ def _enqueue(run_id: int) -> None:
         # The task is a row next to the run: one commit stores both, and no worker sees the
         # task before the run exists.
         execute_run.enqueue(run_id)
+        return
+    later = getattr(_later, "runs", None)
+    if later is not None:
+        transaction.on_commit(lambda: later.append(run_id))
     else:
         transaction.on_commit(lambda: _hand_over(run_id))
+
+
+# Runs committed on this thread while `hand_over_later` is on, to be handed over by its caller.
+_later = threading.local()
+
+
+def hand_over_later() -> None:
+    """Until `hand_over_now`, runs this thread commits are kept for it instead of being handed to
+    the task queue (Celery) at each commit, so that the webhook inbox answers the deliveries it
+    stored before it sends their tasks: a hand-over is a broker round trip per run. A run whose
+    hand-over does not happen (the process ends first, the broker refuses) stays queued, and the
+    scheduler hands it over (`runs_requeue_stalled`). No effect where tasks are rows of this
+    database: they are stored with their runs."""
+    if getattr(_later, "runs", None) is None:
+        _later.runs = []
+
+
+def hand_over_now() -> None:
+    """Hands over the runs kept since `hand_over_later`, and stops keeping them."""
+    runs, _later.runs = getattr(_later, "runs", None) or [], None
+    for run_id in runs:
+        _hand_over(run_id)
 
 
 def _hand_over(run_id: int) -> None:
