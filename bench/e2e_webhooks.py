@@ -444,8 +444,11 @@ class Bench:
     def run_phase(self, phase: int, concurrency: int, count: int, sampler: Sampler) -> PhaseResult:
         from designer.models import Run, RunStatus
 
+        from django.utils import timezone
+
         result = PhaseResult(concurrency=concurrency, planned=count)
         deliveries = self.prepare(phase, count)
+        phase_started = timezone.now()
         watermark = Run.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         calls = ContactCalls(self.sandbox_url).start()
         cpu_before = sampler.cpu_snapshot()
@@ -523,6 +526,11 @@ class Bench:
             e2e = [(r["finished_at"] - r["delivery__received_at"]).total_seconds() * 1000 for r in finished]
             result.e2e_p50, result.e2e_p95 = percentile(e2e, 50), percentile(e2e, 95)
         result.load = load_average()
+        if not self.args.scaleout:  # each handing over of a run is a task row of django-tasks-db
+            from django_tasks_db.models import DBTaskResult
+
+            tasks = DBTaskResult.objects.filter(enqueued_at__gte=phase_started).count()
+            result.notes.append(f"{tasks} task rows for {len(runs)} runs")
         if not result.drained:
             result.notes.append(f"runs still pending after {self.args.drain_seconds:.0f} s of draining")
         if len(acks) < len(deliveries):
