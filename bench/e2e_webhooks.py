@@ -390,6 +390,7 @@ class Bench:
         }
         flow = services.flow_create(membership=membership, name="Newsletter signup")
         services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+        services.flow_publish(membership=membership, flow=flow)
         activation = flow_activate(flow=flow, user=user)
         if activation.status != "active_webhook":
             raise RuntimeError(f"The flow did not activate with a webhook: {activation.reason}")

@@ -89,6 +89,7 @@ def make_flow(info: dict, cards: int):
     }
     flow = services.flow_create(membership=membership, name="Twenty cards")
     services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+    services.flow_publish(membership=membership, flow=flow)
     return user, flow
 
 

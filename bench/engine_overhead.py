@@ -109,6 +109,7 @@ def build_flows(info: dict, compose: int, actions: int) -> dict:
     for name, steps in (("base", []), ("compose", compose_steps), ("actions", action_steps)):
         flow = services.flow_create(membership=membership, name=f"Bench {name}")
         services.flow_save(membership=membership, flow=flow, definition={"event": event, "steps": steps}, base_version=0)
+        services.flow_publish(membership=membership, flow=flow)
         flow.refresh_from_db()
         flows[name] = flow
     return flows

@@ -112,6 +112,7 @@ def export_flow(info: dict, fmt: str):
     }
     flow = services.flow_create(membership=membership, name=f"Export {fmt}")
     services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+    services.flow_publish(membership=membership, flow=flow)
     flow.refresh_from_db()
     return flow
 

@@ -34,7 +34,9 @@ class CardOut(serializers.Serializer):
     kind = serializers.ChoiceField(choices=CARD_KINDS)
     connector = serializers.CharField()
     group = serializers.CharField(allow_blank=True)
-    needs_configuration = serializers.BooleanField()
+    needs_configuration = serializers.BooleanField(help_text="The card runs only with a connection of its connector.")
+    optional_configuration = serializers.BooleanField(
+        help_text="A connection of its connector may be chosen, or none (HTTP Request's shared auth header).")
     changes = serializers.CharField(
         allow_blank=True, help_text="What a run of the card changes (with its default options), in words; empty when "
         "it only reads. A step test of such a card asks for confirmation.")

@@ -55,6 +55,9 @@ def check_connectors(connectors: Iterable[Connector], cards: Iterable[Card]) -> 
         for card in cards:
             if card.connector == connector.key and card.kind == "event" and connector.trigger(card.key) is None:
                 error(connector.key, f"event card '{card.key}' has no trigger to start it.", "connectors.E026")
+            if card.connector == connector.key and card.takes_configuration and not connector.needs_connection:
+                error(connector.key, f"card '{card.key}' takes a connection, but the connector declares no "
+                      "credentials.", "connectors.E027")
     return errors
 
 
@@ -100,6 +103,11 @@ def _check_card(card: Card, sources: dict, prefixes: tuple[str, ...]) -> list[ch
         error(f"an {card.kind} card needs a run() function.", "connectors.E008")
     if not card.name.strip() or not card.group.strip():
         error("a card needs a name and a group.", "connectors.E011")
+    if card.needs_configuration and card.optional_configuration:
+        error("a connection is either required (needs_configuration) or optional (optional_configuration), "
+              "not both.", "connectors.E014")
+    elif card.optional_configuration and card.kind == "event":
+        error("an event card's connection cannot be optional: its trigger runs with it.", "connectors.E014")
 
     seen: dict[str, str] = {}
     for section, fields in (("option", card.options), ("input", card.inputs), ("output", card.outputs)):

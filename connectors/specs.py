@@ -117,7 +117,12 @@ class Card:
     # What the outputs added by dynamic_outputs look like, for the catalog page (may hold HTML tags
     # <code>; it is declared here, never taken from users).
     dynamic_outputs_help: str = ""
+    # needs_configuration: the card cannot run without a connection of its connector; the engine
+    # passes its client as ctx.client. optional_configuration: a connection may be chosen or not
+    # (HTTP Request's shared auth header); ctx.client is its client when one is chosen, else None.
+    # A card sets at most one of them; `takes_configuration` is either.
     needs_configuration: bool = False
+    optional_configuration: bool = False
     # The engine fills `{{step.output}}` placeholders in text inputs before run(); a card that
     # fills them itself (inside JSON, say, or as its whole job, like Compose) sets this.
     renders_placeholders: bool = False
@@ -128,6 +133,11 @@ class Card:
     # ("creates a contact in the chosen mailing list"): the editor asks before a step test.
     safe: bool = False
     changes: str = ""
+
+    @property
+    def takes_configuration(self) -> bool:
+        """Whether a connection can be chosen on the card (required or optional)."""
+        return self.needs_configuration or self.optional_configuration
 
     def option(self, key: str) -> Field | None:
         return next((f for f in self.options if f.key == key), None)
@@ -160,6 +170,7 @@ class Card:
             "connector": self.connector,
             "group": self.group,
             "needs_configuration": self.needs_configuration,
+            "optional_configuration": self.optional_configuration,
             "changes": self.changes_for(),
             "options": [f.to_json() for f in self.options],
             "inputs": [f.to_json() for f in self.inputs],

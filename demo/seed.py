@@ -59,11 +59,13 @@ def demo_data_create(*, team, user) -> None:
         }
         flow = flow_services.flow_create(membership=membership, name=NEWSLETTER_FLOW)
         flow_services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+        flow_services.flow_publish(membership=membership, flow=flow)
     if not Flow.objects.filter(team=team, name=DETRACTOR_FLOW).exists():
         slack = demo_slack_connection(membership=membership)
         flow = flow_services.flow_create(membership=membership, name=DETRACTOR_FLOW)
         flow_services.flow_save(membership=membership, flow=flow, definition=detractor_definition(event, slack),
                                 base_version=0)
+        flow_services.flow_publish(membership=membership, flow=flow)
 
 
 def demo_slack_connection(*, membership) -> Configuration | None:

@@ -21,7 +21,12 @@ logger = logging.getLogger(__name__)
 
 
 class ActivationError(Exception):
-    """The flow cannot be activated; the message says what to fix."""
+    """The flow cannot be activated; the message says what to fix (and `problems` lists the
+    draft's problems when it could not be published)."""
+
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = problems or []
 
 
 def _first_poll_at(trigger, mode: str):
@@ -32,11 +37,37 @@ def _first_poll_at(trigger, mode: str):
     return timezone.now()
 
 
-def flow_activate(*, flow: Flow, user=None) -> Activation:
-    """Pins the latest version and enables its trigger; never enables it twice."""
-    version = flow.versions.first()
+def _publish_first(flow: Flow, user, membership) -> None:
+    """Activate publishes the draft when it has unpublished changes (validated for the person
+    activating); a draft with problems is refused."""
+    from accounts.models import Membership
+    from designer import services
+
+    if not flow.has_unpublished_changes:
+        return
+    if membership is None and user is not None:
+        membership = Membership.objects.filter(team_id=flow.team_id, user=user).first()
+    if membership is None:
+        raise ActivationError("Publish the flow before activating it.")
+    try:
+        services.flow_publish(membership=membership, flow=flow, switch_trigger=False)
+    except services.FlowInvalid as exc:
+        count = len(exc.problems)
+        raise ActivationError(
+            f"Not published: the draft has {count} problem{'' if count == 1 else 's'} to fix, marked on the cards.",
+            problems=exc.problems,
+        ) from None
+
+
+def flow_activate(*, flow: Flow, user=None, membership=None) -> Activation:
+    """Publishes the draft if it changed, pins the live version and enables its trigger; never
+    enables it twice."""
+    flow.refresh_from_db()
+    _publish_first(flow, user, membership)
+    flow.refresh_from_db()
+    version = flow.live_version
     if version is None:
-        raise ActivationError("Save the flow before activating it.")
+        raise ActivationError("Publish the flow before activating it.")
     try:
         event, configuration = event_ready(flow, version.definition)
     except TriggerError as exc:

@@ -59,7 +59,9 @@ class FlowDetailApi(FlowApiBase):
 
     @extend_schema(
         operation_id="flows_update",
-        description="Validates the definition and saves it as a new version.",
+        description="Saves the draft, in any state: its problems are stored with it and answered as `problems` "
+        "(Publish refuses it until none are left). A definition that is not a flow at all, or over the size limits, "
+        "is refused (400). `base_version` is the draft revision the editor loaded (409 over a newer draft).",
         request=openapi.FlowSave,
         responses={200: openapi.Flow, 400: openapi.FlowInvalid, **errors(404, 409, 415)},
     )
@@ -84,6 +86,7 @@ class FlowDetailApi(FlowApiBase):
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         return self.flow_response(request, pk)
 
+
     @extend_schema(
         operation_id="flows_rename",
         request=openapi.FlowRename,
@@ -106,6 +109,67 @@ class FlowDetailApi(FlowApiBase):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _revision(value):
+    """An int from a JSON number or a string of ASCII digits; None when absent; ValueError otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError
+    return value
+
+
+class FlowPublishApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_publish",
+        description="Validates the draft (as a save does, for the person publishing) and publishes it as a new "
+        "version, the live one. An active flow switches to it atomically: each delivery runs on exactly one of the "
+        "two versions. 409 with `problems` when the draft has any (or when the draft is newer than "
+        "`base_revision`). A draft that is the live version already publishes nothing.",
+        request=openapi.FlowPublish,
+        responses={200: openapi.Flow, 409: openapi.FlowUnpublishable, **errors(400, 404, 415)},
+    )
+    def post(self, request, pk: int):
+        flow = self.get_flow(request, pk)
+        try:
+            base_revision = _revision(request.data.get("base_revision"))
+        except ValueError:
+            return Response({"detail": "base_revision must be the draft revision you opened."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        note = request.data.get("note", "")
+        if not isinstance(note, str):
+            return Response({"detail": "note must be text."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            services.flow_publish(membership=request.membership, flow=flow, base_revision=base_revision,
+                                  note=note.replace("\x00", "").strip()[:200])
+        except services.FlowInvalid as exc:
+            count = len(exc.problems)
+            return Response(
+                {"detail": f"Not published: {count} problem{'' if count == 1 else 's'} to fix.",
+                 "problems": [p.to_json() for p in exc.problems]},
+                status=status.HTTP_409_CONFLICT,
+            )
+        except services.StaleVersion as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return self.flow_response(request, pk)
+
+
+class FlowDiscardApi(FlowApiBase):
+    @extend_schema(
+        operation_id="flows_discard",
+        description="Discards the draft: it becomes the live version again. 409 before the first publish.",
+        request=None,
+        responses={200: openapi.Flow, **errors(404, 409)},
+    )
+    def post(self, request, pk: int):
+        try:
+            services.flow_discard(membership=request.membership, flow=self.get_flow(request, pk))
+        except ValueError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return self.flow_response(request, pk)
+
+
 class FlowDuplicateApi(FlowApiBase):
     @extend_schema(operation_id="flows_duplicate", request=None,
                    responses={201: openapi.Flow, 400: openapi.FlowInvalid, **errors(404)})
@@ -120,8 +184,9 @@ class FlowDuplicateApi(FlowApiBase):
 class FlowVersionListApi(FlowApiBase):
     @extend_schema(operation_id="flows_versions_list", responses={200: openapi.Version(many=True), **errors(404)})
     def get(self, request, pk: int):
-        versions = self.get_flow(request, pk).versions.select_related("created_by")
-        return Response([version_json(v) for v in versions])
+        flow = self.get_flow(request, pk)
+        versions = flow.versions.select_related("created_by")
+        return Response([version_json(v, live_id=flow.live_version_id) for v in versions])
 
 
 class FlowVersionDetailApi(FlowApiBase):
@@ -131,14 +196,16 @@ class FlowVersionDetailApi(FlowApiBase):
         responses={200: openapi.VersionWithDefinition, **errors(404)},
     )
     def get(self, request, pk: int, number: int):
-        version = get_object_or_404(self.get_flow(request, pk).versions, number=number)
-        return Response(version_json(version, with_definition=True))
+        flow = self.get_flow(request, pk)
+        version = get_object_or_404(flow.versions, number=number)
+        return Response(version_json(version, with_definition=True, live_id=flow.live_version_id))
 
 
 class FlowVersionRestoreApi(FlowApiBase):
     @extend_schema(
         operation_id="flows_versions_restore",
-        description="Saves that version's definition again as a new version.",
+        description="Loads that version's definition into the draft, with the problems a save would find "
+        "(`problems`); Publish makes it live again as a new version.",
         parameters=[openapi.VERSION_NUMBER],
         request=None,
         responses={200: openapi.Flow, 400: openapi.FlowInvalid, **errors(404)},
@@ -182,16 +249,22 @@ class FlowImportApi(FlowApiBase):
 class FlowActivateApi(FlowApiBase):
     @extend_schema(
         operation_id="flows_activate",
-        description="Pins the latest version and enables its event card's trigger: a webhook subscription "
-        "(or polling when the service cannot call this server), a schedule, or a URL of its own.",
+        description="Publishes the draft if it changed (refused, 400 with `errors`, when it has problems), pins "
+        "the live version and enables its event card's trigger: a webhook subscription (or polling when the "
+        "service cannot call this server), a schedule, or a URL of its own.",
         request=None,
-        responses={200: openapi.Activation, **errors(400, 404)},
+        responses={200: openapi.Activation, 400: openapi.FlowInvalid, **errors(404)},
     )
     def post(self, request, pk: int):
         try:
-            activation = activation_services.flow_activate(flow=self.get_flow(request, pk), user=request.user)
+            activation = activation_services.flow_activate(
+                flow=self.get_flow(request, pk), user=request.user, membership=request.membership
+            )
         except activation_services.ActivationError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            body = {"detail": str(exc)}
+            if exc.problems:
+                body["errors"] = [p.to_json() for p in exc.problems]
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return Response(activation_json(activation))
 
 
@@ -213,7 +286,8 @@ class FlowActivationApi(FlowApiBase):
 class FlowTestApi(FlowApiBase):
     @extend_schema(
         operation_id="flows_test",
-        description="Runs the latest saved version on one of the recent events (`event_id` from recent-events).",
+        description="Runs the published (live) version on one of the recent events (`event_id` from recent-events); "
+        "a draft never runs.",
         request=openapi.FlowTest,
         responses={202: openapi.RunRef, **errors(400, 404, 415)},
     )
@@ -294,12 +368,16 @@ class RunRerunApi(APIView):
 
     @extend_schema(
         operation_id="runs_rerun",
+        description="A new run of the same event. A step test is not re-run (409): test the step again instead.",
         request=openapi.Rerun,
-        responses={202: openapi.RunRef, **errors(400, 404, 415)},
+        responses={202: openapi.RunRef, **errors(400, 404, 409, 415)},
     )
     def post(self, request, pk: int):
         run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
-        new = run_services.run_rerun(run=run, use_current=request.data.get("version") == "current")
+        try:
+            new = run_services.run_rerun(run=run, use_current=request.data.get("version") == "current")
+        except run_services.RerunRefused as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         return Response({"run": new.pk}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -358,7 +436,7 @@ class RunBulkRerunApi(APIView):
         if not isinstance(ids, list):
             return Response({"detail": "ids must be a list of run ids."}, status=status.HTTP_400_BAD_REQUEST)
         ids = [i for i in ids if isinstance(i, int) and row_id(i)][:500]
-        runs = runs_for_team(team=request.team).filter(pk__in=ids)
+        runs = run_services.rerunnable(runs_for_team(team=request.team).filter(pk__in=ids))
         use_current = request.data.get("version") == "current"
         new = [run_services.run_rerun(run=r, use_current=use_current).pk for r in runs]
         return Response({"runs": new}, status=status.HTTP_202_ACCEPTED)

@@ -465,8 +465,8 @@ def run_claim(run_id: int) -> Run | None:
                   created_at=_from_db(created_at), error=error, current_step=step, progress=progress, yields=yields,
                   cancel_requested_at=_from_db(cancel_requested_at), resume_at=None, wait_message="",
                   waited_seconds=float(waited_seconds or 0))
-    version = _version(version_id)
-    if version is None:  # deleted with its flow meanwhile
+    version = _version(version_id) if version_id is not None else None
+    if version is None and version_id is not None:  # deleted with its flow meanwhile
         return None
     run.version = version
     run.delivery = delivery
@@ -545,7 +545,7 @@ def _execute(run: Run) -> None:
         _resumable(ctx, steps)
         ctx.position = len(steps)
         ctx.stored_bytes = sum(_stored_size(s) for s in steps)
-    definition = run.version.definition
+    definition = run.version.definition if run.version is not None else {}  # none: a step test
     token = _running.set(ctx)
     _heartbeat.add(ctx)
     try:
@@ -926,7 +926,10 @@ def _run_card(ctx: _Context, step: dict, card, inputs: dict, iteration: str, sta
     while True:
         attempts += 1
         try:
-            client = ctx.client(step.get("configuration")) if card.needs_configuration else None
+            # A required connection always; an optional one (HTTP Request's auth header) when chosen.
+            chosen = step.get("configuration")
+            client = ctx.client(chosen) if card.needs_configuration or (
+                card.optional_configuration and chosen not in (None, "")) else None
             files = TeamFiles(team_id=run.team_id, run_id=run.pk)
             run_ctx = RunContext(client=client, files_dir=files_dir, resolve=ctx.resolve,
                                  on_progress=_progress_reporter(run, step_id), open_file=files.open, keep_files=files.keep)

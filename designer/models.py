@@ -9,8 +9,21 @@ from accounts.models import Configuration, Team
 class Flow(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="flows")
     name = models.CharField(max_length=200)
-    version = models.PositiveIntegerField(default=0, help_text="Number of the latest saved version.")
-    definition = models.JSONField(default=dict, help_text="Latest saved definition (a copy of that version's).")
+    version = models.PositiveIntegerField(default=0, help_text="Number of the latest published version.")
+    definition = models.JSONField(
+        default=dict, help_text="The draft: what the editor saves, in any state. It never runs; Publish makes a version of it."
+    )
+    revision = models.PositiveIntegerField(
+        default=0, help_text="Counts the draft's saves; a save names the revision it started from (optimistic concurrency)."
+    )
+    draft_problems = models.JSONField(
+        default=list, blank=True, help_text="What validation found in the draft when it was saved: [{step, field, message}]."
+    )
+    draft_updated_at = models.DateTimeField(null=True, blank=True)
+    live_version = models.ForeignKey(
+        "FlowVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="The published version: the one the flow runs when it is active.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -22,9 +35,15 @@ class Flow(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def has_unpublished_changes(self) -> bool:
+        """Whether the draft differs from the published version (always, before a first publish)."""
+        return self.live_version_id is None or self.live_version.definition != self.definition
+
 
 class FlowVersion(models.Model):
-    """An immutable saved definition."""
+    """An immutable published definition: only Publish (or Activate, which publishes first) makes
+    one, so `created_by` and `created_at` say who published it and when."""
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -158,7 +177,10 @@ class StepResolution(models.TextChoices):
 class Run(models.Model):
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="runs")
-    version = models.ForeignKey(FlowVersion, on_delete=models.PROTECT, related_name="runs")
+    version = models.ForeignKey(
+        FlowVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="runs",
+        help_text="The published version it ran; none for a step test, which runs the draft's card.",
+    )
     delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
     rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)

@@ -38,15 +38,28 @@ class Activation(serializers.Serializer):
 class FlowSummary(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
-    version = serializers.IntegerField(help_text="Number of the latest saved version (0 before the first save).")
+    version = serializers.IntegerField(help_text="Number of the latest published version (0 before the first publish).")
+    live_version = serializers.IntegerField(
+        allow_null=True, help_text="The published version the flow runs when active (null before the first publish)."
+    )
+    revision = serializers.IntegerField(help_text="The draft's revision: send it back as base_version when saving.")
     status = serializers.ChoiceField(choices=ActivationStatus.choices)
     updated_at = serializers.DateTimeField(allow_null=True)
     updated_by = serializers.CharField(allow_null=True)
     last_run = LastRun(allow_null=True)
 
 
+class Problem(serializers.Serializer):
+    step = serializers.CharField(help_text="A step id, 'trigger' or 'flow'.")
+    field = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
 class Flow(FlowSummary):
-    definition = serializers.JSONField(help_text=DEFINITION_HELP)
+    definition = serializers.JSONField(help_text="The draft. " + DEFINITION_HELP)
+    problems = Problem(many=True, help_text="The draft's problems when it was last saved: Publish refuses it until none are left.")
+    has_unpublished_changes = serializers.BooleanField(help_text="Whether the draft differs from the live version.")
+    draft_updated_at = serializers.DateTimeField(allow_null=True)
     activation = Activation()
 
 
@@ -62,18 +75,26 @@ class FlowCreate(serializers.Serializer):
 
 class FlowSave(serializers.Serializer):
     definition = serializers.JSONField(help_text=DEFINITION_HELP)
-    base_version = serializers.IntegerField(allow_null=True, help_text="The version the editor loaded.")
+    base_version = serializers.IntegerField(
+        allow_null=True, help_text="The draft revision the editor loaded (`revision`); a newer draft is not overwritten (409)."
+    )
     name = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+
+class FlowPublish(serializers.Serializer):
+    base_revision = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The draft revision being published; 409 if the draft changed since."
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class FlowUnpublishable(serializers.Serializer):
+    detail = serializers.CharField()
+    problems = Problem(many=True, required=False, help_text="The draft's problems; absent for a newer draft.")
 
 
 class FlowRename(serializers.Serializer):
     name = serializers.CharField()
-
-
-class Problem(serializers.Serializer):
-    step = serializers.CharField(help_text="A step id, 'trigger' or 'flow'.")
-    field = serializers.CharField(allow_null=True)
-    message = serializers.CharField()
 
 
 class FlowInvalid(serializers.Serializer):
@@ -83,8 +104,11 @@ class FlowInvalid(serializers.Serializer):
 
 class Version(serializers.Serializer):
     number = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    created_by = serializers.CharField(allow_null=True)
+    live = serializers.BooleanField(help_text="The version the flow runs when active.")
+    published_at = serializers.DateTimeField()
+    published_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField(help_text="The same as published_at: only Publish makes versions.")
+    created_by = serializers.CharField(allow_null=True, help_text="The same as published_by.")
     note = serializers.CharField(allow_blank=True)
 
 
@@ -136,7 +160,7 @@ class RunFlow(serializers.Serializer):
 class Run(serializers.Serializer):
     id = serializers.IntegerField()
     flow = RunFlow()
-    version = serializers.IntegerField()
+    version = serializers.IntegerField(allow_null=True, help_text="The published version it ran; null for a step test.")
     status = serializers.ChoiceField(choices=RunStatus.choices)
     status_label = serializers.CharField()
     error = serializers.CharField(allow_blank=True)

@@ -47,8 +47,8 @@ def activation_poll(activation_id: int) -> int:
         polled = trigger.poll(trigger_context(activation, client=client, now=now), activation.cursor)
         started = 0
         for event in polled.events:
-            run = delivery_accept(flow=activation.flow, version=activation.version, event_id=event.id,
-                                  source=source, topic=event.topic, payload=dict(event.data))
+            run = delivery_accept(flow=activation.flow, version=activation.version, activation_id=activation.pk,
+                                  event_id=event.id, source=source, topic=event.topic, payload=dict(event.data))
             started += run is not None
     except ConnectorError as exc:
         activation_failing(activation=activation, reason=f"Polling {connector.name} failed: {exc.message}")

@@ -97,11 +97,23 @@ def run_create(*, flow: Flow, version: FlowVersion, delivery: Delivery | None, r
     return run
 
 
+def pinned_versions(activation_ids) -> dict[int, FlowVersion]:
+    """{activation id: the version it runs}, read with the activations' rows locked (in id order)
+    inside the caller's transaction: storing a delivery and Publish's switch of the version are
+    serialized, so each delivery runs on exactly the version that was live when it was stored."""
+    rows = (Activation.objects.select_for_update().filter(pk__in=sorted(activation_ids))
+            .select_related("version").order_by("pk"))
+    return {row.pk: row.version for row in rows if row.version_id}
+
+
 def delivery_accept(*, flow: Flow, version: FlowVersion, event_id: str, source: str,
-                    topic: str = "", payload: dict | None = None) -> Run | None:
-    """Stores an event once per (flow, event id) and starts its run; None for a duplicate."""
+                    topic: str = "", payload: dict | None = None, activation_id: int | None = None) -> Run | None:
+    """Stores an event once per (flow, event id) and starts its run; None for a duplicate. With
+    `activation_id`, the run gets the version that activation runs when the event is stored."""
     try:
         with transaction.atomic():
+            if activation_id is not None:
+                version = pinned_versions([activation_id]).get(activation_id, version)
             delivery = Delivery.objects.create(
                 flow=flow, event_id=event_id, source=source, topic=topic, payload=payload or {}
             )
@@ -167,10 +179,27 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
     return results
 
 
+class RerunRefused(ValueError):
+    """The run cannot be run again; the message says why."""
+
+
+def rerunnable(runs):
+    """The runs of a selection that can run again: step tests left out."""
+    from designer.engine import STEP_TEST_EVENT_PREFIX
+
+    return runs.exclude(version__isnull=True).exclude(delivery__event_id__startswith=STEP_TEST_EVENT_PREFIX)
+
+
 def run_rerun(*, run: Run, use_current: bool = False) -> Run:
+    """A new run of the same event, on the run's own version or the live one. A step test is not a
+    run of the flow's event: it is tested again from the editor instead."""
+    from designer.engine import STEP_TEST_EVENT_PREFIX
+
+    if run.version_id is None or (run.delivery_id and run.delivery.event_id.startswith(STEP_TEST_EVENT_PREFIX)):
+        raise RerunRefused(f"Run #{run.pk} is a step test: test the step again in the editor instead.")
     version = run.version
-    if use_current:
-        version = run.flow.versions.first() or version
+    if use_current:  # the published version, never the draft
+        version = run.flow.live_version or run.flow.versions.first() or version
     with transaction.atomic():
         delivery = None
         if run.delivery_id:
@@ -207,10 +236,11 @@ def run_cancel(*, run: Run) -> Run:
 
 
 def flow_test(*, flow: Flow, event_id: str) -> Run:
-    """Runs the saved flow once on an event its trigger names by id (a response of the survey)."""
-    version = flow.versions.first()
+    """Runs the published flow once on an event its trigger names by id (a response of the
+    survey). A draft never runs: it is published first, after validation."""
+    version = flow.live_version
     if version is None:
-        raise RunRequestError("Save the flow before testing it.")
+        raise RunRequestError("Publish the flow before testing it: a draft does not run.")
     event_id = (event_id or "").strip()
     if not event_id:
         raise RunRequestError("Choose an event to test with.")
@@ -247,7 +277,11 @@ def _close(client) -> None:
 
 def flow_recent_events(*, flow: Flow, limit: int = 20) -> list[dict]:
     """Recent events of the flow's trigger (the latest responses of its survey, say), newest
-    first, for the editor's Test button: `[{"id", "label", "data", ...}]`."""
+    first, for the editor's Test button: `[{"id", "label", "data", ...}]`. They are read through
+    the draft's event card only once that card has no problems (a draft is stored with them)."""
+    trigger_problems = [p for p in flow.draft_problems or [] if isinstance(p, dict) and p.get("step") == "trigger"]
+    if trigger_problems:
+        raise RunRequestError(f"Fix the event card first: {trigger_problems[0].get('message', '')}")
     event, client, ctx = _trigger_for(flow, flow.definition)
     try:
         items = event.trigger.recent(ctx, limit)

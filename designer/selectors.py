@@ -9,7 +9,8 @@ def flows_for_team(*, team) -> QuerySet[Flow]:
     last_run = Run.objects.filter(flow=OuterRef("pk")).order_by("-created_at")
     return (
         Flow.objects.filter(team=team)
-        .select_related("updated_by", "activation")
+        .select_related("updated_by", "activation", "live_version")
+        .defer("live_version__definition")  # loaded when a flow's draft is compared with it
         .annotate(last_run_at=Subquery(last_run.values("created_at")[:1]), last_run_status=Subquery(last_run.values("status")[:1]))
     )
 

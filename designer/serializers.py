@@ -39,6 +39,8 @@ def flow_summary_json(flow: Flow) -> dict[str, Any]:
         "id": flow.pk,
         "name": flow.name,
         "version": flow.version,
+        "live_version": flow.live_version.number if flow.live_version_id else None,
+        "revision": flow.revision,
         "status": activation.status if activation else "inactive",
         "updated_at": _iso(flow.updated_at),
         "updated_by": flow.updated_by.username if flow.updated_by_id else None,
@@ -49,15 +51,25 @@ def flow_summary_json(flow: Flow) -> dict[str, Any]:
 def flow_json(flow: Flow) -> dict[str, Any]:
     data = flow_summary_json(flow)
     data["definition"] = flow.definition
+    data["problems"] = flow.draft_problems or []
+    data["has_unpublished_changes"] = flow.has_unpublished_changes
+    data["draft_updated_at"] = _iso(flow.draft_updated_at)
     data["activation"] = activation_json(getattr(flow, "activation", None))
     return data
 
 
-def version_json(version: FlowVersion, with_definition: bool = False) -> dict[str, Any]:
+def version_json(version: FlowVersion, with_definition: bool = False, live_id: int | None = None) -> dict[str, Any]:
+    """A version is made by Publish, so who created it published it (`published_by`, `published_at`;
+    `created_by` and `created_at` are the same, kept for older clients). `live` marks the version
+    the flow runs when active."""
+    publisher = version.created_by.username if version.created_by_id else None
     data = {
         "number": version.number,
+        "live": live_id is not None and version.pk == live_id,
+        "published_at": _iso(version.created_at),
+        "published_by": publisher,
         "created_at": _iso(version.created_at),
-        "created_by": version.created_by.username if version.created_by_id else None,
+        "created_by": publisher,
         "note": version.note,
     }
     if with_definition:
@@ -80,7 +92,7 @@ def run_json(run: Run, with_steps: bool = False) -> dict[str, Any]:
     data = {
         "id": run.pk,
         "flow": {"id": run.flow_id, "name": run.flow.name},
-        "version": run.version.number,
+        "version": run.version.number if run.version_id else None,
         "status": run.status,
         "status_label": run.get_status_display(),
         "error": run.error,

@@ -1,4 +1,4 @@
-"""Flows: create, save (versioned), restore, duplicate, delete, import and export."""
+"""Flows: create, save the draft, publish (versions), discard, restore, duplicate, delete, import and export."""
 
 from __future__ import annotations
 
@@ -22,8 +22,11 @@ def _uses_configuration(definition: dict, configuration_id: int) -> bool:
 
 
 def flows_using_configuration(*, configuration: Configuration) -> list[Flow]:
-    flows = Flow.objects.filter(team=configuration.team).select_related("activation")
-    return [f for f in flows if _uses_configuration(f.definition, configuration.pk)]
+    flows = Flow.objects.filter(team=configuration.team).select_related("activation", "live_version")
+    return [
+        f for f in flows if _uses_configuration(f.definition, configuration.pk)
+        or (f.live_version_id and _uses_configuration(f.live_version.definition, configuration.pk))
+    ]
 
 
 def flows_detach_configuration(*, configuration: Configuration) -> list[str]:
@@ -87,8 +90,10 @@ def flow_create(*, membership: Membership, name: str, definition: dict | None = 
             definition=definition or copy.deepcopy(EMPTY_DEFINITION),
         )
         Activation.objects.create(flow=flow)
-        if definition:
-            _version_add(flow=flow, definition=definition, user=membership.user, note="Imported")
+        if definition:  # a duplicate or an import: a validated draft, not published yet
+            flow.revision = 1
+            flow.draft_updated_at = timezone.now()
+            flow.save(update_fields=["revision", "draft_updated_at"])
     return flow
 
 
@@ -111,15 +116,18 @@ def _allowed_configurations(*, membership: Membership, definition: dict) -> tupl
 
 
 def flow_validate(*, membership: Membership, flow: Flow | None, definition: dict, importing: bool = False) -> list[Problem]:
-    """The one validation of a definition about to become a version: on save, restore, duplicate
-    and import. `flow` is the flow whose latest version it follows (None for a new flow)."""
+    """The one validation of a definition: on save (its problems kept with the draft), publish
+    (refused with any), restore, duplicate and import. `flow` is the flow whose latest published
+    version it follows (None for a new flow): a teammate's private connection may be kept only on
+    a card unchanged from that version, as the engine checks at run time."""
     from designer.files import file_owned, upload_prefix
 
     allowed, private = _allowed_configurations(membership=membership, definition=definition)
+    latest = flow.versions.values_list("definition", flat=True).first() if flow is not None and flow.pk else None
     return definition_validate(
         definition, allowed_configurations=allowed, file_prefix=upload_prefix(membership.team_id),
         file_owned=lambda value: file_owned(team_id=membership.team_id, value=value) is not None,
-        private=private, previous=steps_by_id(flow.definition) if flow is not None else {},
+        private=private, previous=steps_by_id(latest) if latest is not None else {},
         missing_configuration_ok=importing,
     )
 
@@ -131,34 +139,131 @@ def _validated(*, membership: Membership, flow: Flow | None, definition: dict, i
 
 
 def _version_add(*, flow: Flow, definition: dict, user, note: str = "") -> FlowVersion:
+    """Publishes `definition` as the flow's next version, which becomes its live version."""
     flow.version += 1
     version = FlowVersion.objects.create(flow=flow, number=flow.version, definition=definition, created_by=user, note=note)
     flow.definition = definition
+    flow.live_version = version
+    flow.draft_problems = []
     flow.updated_by = user
     flow.save()
     return version
 
 
+def _shape_problems(problems: list[Problem]) -> list[Problem]:
+    """Problems of the definition as a whole (not an object, steps not a list, too many cards or
+    too deeply nested): such a draft is refused, not stored. The others are stored with the draft."""
+    return [p for p in problems if p.step == "flow"]
+
+
+def _stale(locked: Flow) -> StaleVersion:
+    who = locked.updated_by.username if locked.updated_by_id else "someone"
+    when = timezone.localtime(locked.draft_updated_at or locked.updated_at).strftime("%Y-%m-%d %H:%M")
+    return StaleVersion(
+        f"This flow's draft was saved by {who} at {when} (revision {locked.revision}) after you opened it. "
+        "Your changes were not saved: reload to see theirs, then make your changes again."
+    )
+
+
+def _draft_store(*, locked: Flow, definition: dict, problems: list[Problem], user) -> None:
+    locked.definition = definition
+    locked.draft_problems = [p.to_json() for p in problems]
+    locked.revision += 1
+    locked.draft_updated_at = timezone.now()
+    locked.updated_by = user
+    locked.save()
+
+
 def flow_save(
     *, membership: Membership, flow: Flow, definition: dict, base_version: int | None, name: str | None = None, note: str = ""
-) -> FlowVersion:
-    """Validates and saves a new immutable version; refuses to overwrite a newer one."""
-    _validated(membership=membership, flow=flow, definition=definition)
+) -> list[Problem]:
+    """Stores the draft, problems and all (they are kept on the flow and returned); it never runs
+    until it is published, which validates it again. `base_version` is the draft revision the
+    editor opened: a save over a newer draft is refused. A definition that is not a flow at all
+    (or over the size limits) is refused and nothing is stored."""
+    problems = flow_validate(membership=membership, flow=flow, definition=definition)
+    if _shape_problems(problems):
+        raise FlowInvalid(_shape_problems(problems))
     with transaction.atomic():
-        locked = Flow.objects.select_for_update().get(pk=flow.pk)
-        if base_version is None or int(base_version) != locked.version:
-            latest = locked.versions.select_related("created_by").first()
-            who = latest.created_by.username if latest and latest.created_by else "someone"
-            when = timezone.localtime(latest.created_at).strftime("%Y-%m-%d %H:%M") if latest else ""
-            raise StaleVersion(
-                f"This flow was saved by {who} at {when} (version {locked.version}) after you opened it. "
-                "Your changes were not saved: reload to see theirs, then make your changes again."
-            )
+        locked = Flow.objects.select_for_update().select_related("updated_by").get(pk=flow.pk)
+        if base_version is None or int(base_version) != locked.revision:
+            raise _stale(locked)
         if name is not None and _flow_name(name):
             locked.name = _flow_name(name)[:200]
-        version = _version_add(flow=locked, definition=definition, user=membership.user, note=note)
+        _draft_store(locked=locked, definition=definition, problems=problems, user=membership.user)
+    flow.refresh_from_db()
+    return problems
+
+
+def flow_publish(
+    *, membership: Membership, flow: Flow, base_revision: int | None = None, note: str = "", switch_trigger: bool = True,
+) -> FlowVersion:
+    """Publishes the draft as a new version, after the full validation a save runs (for the person
+    publishing); FlowInvalid with the problems otherwise, which are kept on the draft.
+
+    An active flow switches to the new version in the same transaction, with its activation's row
+    locked: a delivery is stored either before (it runs the old version) or after (the new one),
+    never both and never neither (designer/webhooks.py `_store` reads the version under the same
+    lock). When the event card's trigger changed, the flow is activated again for the new one
+    (unless `switch_trigger` is False: flow_activate, which publishes first, does it itself).
+    A draft that is the live version already publishes nothing: the live version is returned."""
+    from designer import live
+    from designer.triggers import TriggerError, event_ready
+
+    reactivate = False
+    with transaction.atomic():
+        locked = Flow.objects.select_for_update().select_related("live_version", "updated_by").get(pk=flow.pk)
+        if base_revision is not None and int(base_revision) != locked.revision:
+            raise _stale(locked)
+        if not locked.has_unpublished_changes:
+            flow.refresh_from_db()
+            return locked.live_version
+        definition = locked.definition
+        problems = flow_validate(membership=membership, flow=locked, definition=definition)
+        if problems:
+            # Kept on the draft for the cards to show (the transaction commits; then it is refused).
+            Flow.objects.filter(pk=locked.pk).update(draft_problems=[p.to_json() for p in problems])
+        else:
+            version = _version_add(flow=locked, definition=copy.deepcopy(definition), user=membership.user, note=note)
+            activation = Activation.objects.select_for_update().filter(flow_id=locked.pk).first()
+            if activation is not None and activation.is_active:
+                try:
+                    event, configuration = event_ready(locked, definition)
+                    same = (activation.trigger == event.card.key and activation.options == event.options
+                            and activation.configuration_id == (configuration.pk if configuration else None))
+                except TriggerError:
+                    same = False
+                if same:
+                    # One UPDATE under the row lock: the switch.
+                    activation.version = version
+                    activation.save(update_fields=["version", "updated_at"])
+                    transaction.on_commit(lambda: live.publish_activation(activation))
+                else:
+                    reactivate = switch_trigger
+    if problems:
+        flow.refresh_from_db()
+        raise FlowInvalid(problems)
+    if reactivate:
+        from designer.activation import ActivationError, flow_activate
+
+        try:
+            flow_activate(flow=locked, user=membership.user, membership=membership)
+        except ActivationError:
+            pass  # the activation keeps the reason; the version is published
     flow.refresh_from_db()
     return version
+
+
+def flow_discard(*, membership: Membership, flow: Flow) -> Flow:
+    """Puts the live version back in the draft (unsaved work in the draft is dropped)."""
+    with transaction.atomic():
+        locked = Flow.objects.select_for_update().select_related("live_version").get(pk=flow.pk)
+        if locked.live_version_id is None:
+            raise ValueError("Nothing is published yet, so there is no live version to go back to.")
+        _draft_store(locked=locked, definition=copy.deepcopy(locked.live_version.definition), problems=[],
+                     user=membership.user)
+    flow.refresh_from_db()
+    return flow
 
 
 def flow_rename(*, flow: Flow, name: str, user) -> Flow:
@@ -171,16 +276,19 @@ def flow_rename(*, flow: Flow, name: str, user) -> Flow:
     return flow
 
 
-def flow_restore(*, membership: Membership, flow: Flow, number: int) -> FlowVersion:
-    """Restores an old version as a new one (history is never rewritten)."""
+def flow_restore(*, membership: Membership, flow: Flow, number: int) -> list[Problem]:
+    """Loads an old version into the draft (history is never rewritten; Publish makes it live
+    again as a new version). It is validated as a save is, and its problems are kept with it."""
     old = flow.versions.get(number=number)
-    _validated(membership=membership, flow=flow, definition=old.definition)
+    definition = copy.deepcopy(old.definition)
+    problems = flow_validate(membership=membership, flow=flow, definition=definition)
+    if _shape_problems(problems):  # stored before today's limits: refused as a save would be
+        raise FlowInvalid(_shape_problems(problems))
     with transaction.atomic():
         locked = Flow.objects.select_for_update().get(pk=flow.pk)
-        version = _version_add(flow=locked, definition=copy.deepcopy(old.definition), user=membership.user,
-                               note=f"Restored from version {number}")
+        _draft_store(locked=locked, definition=definition, problems=problems, user=membership.user)
     flow.refresh_from_db()
-    return version
+    return problems
 
 
 def flow_duplicate(*, membership: Membership, flow: Flow) -> Flow:

@@ -274,12 +274,14 @@ class Validator:
                 self.error(sid, "output_labels", f"The label of output '{key}' {problem}")
 
     def _configuration(self, sid: str, card, value, node: dict) -> None:
-        if not card.needs_configuration:
+        """A card that needs a connection has a usable one of its connector; a card whose connection
+        is optional has none, or a usable one of its connector (checked like a required one)."""
+        if not card.takes_configuration:
             return
         connector = registry.connector(card.connector)
         label = connector.connection_label
         if value in (None, ""):
-            if not self.missing_configuration_ok:
+            if card.needs_configuration and not self.missing_configuration_ok:
                 self.error(sid, "configuration", f"Choose a {connector.name} {label} for this card.")
         elif value in self.private and not isinstance(value, bool) and not step_unchanged(node, self.previous):
             self.error(sid, "configuration", f"The {label} “{self.private[value]}” is private to its owner: "

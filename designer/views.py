@@ -70,7 +70,7 @@ def flow_action(request, pk: int, action: str):
     elif action in ("activate", "deactivate"):
         try:
             if action == "activate":
-                activation = activation_services.flow_activate(flow=flow, user=request.user)
+                activation = activation_services.flow_activate(flow=flow, user=request.user, membership=request.membership)
                 messages.success(request, f"“{flow.name}” is {activation.get_status_display().lower()}. {activation.reason}")
             else:
                 activation_services.flow_deactivate(flow=flow)
@@ -223,7 +223,7 @@ def run_cancel(request, pk: int):
 def run_rerun(request):
     ids = [i for i in map(row_id, request.POST.getlist("run")) if i][:500]
     use_current = request.POST.get("version") == "current"
-    runs = runs_for_team(team=request.team).filter(pk__in=ids)
+    runs = run_services.rerunnable(runs_for_team(team=request.team).filter(pk__in=ids))
     created = [run_services.run_rerun(run=r, use_current=use_current) for r in runs]
     if not created:
         messages.error(request, "Select at least one run to re-run.")

@@ -39,7 +39,7 @@ from config.parsers import json_problem
 from connectors import registry
 from connectors.specs import DeliveryRefused, InboundRequest, TriggerContext
 from designer.models import Activation, Delivery, DeliverySource
-from designer.runs import deliveries_accept, delivery_accept, hand_over_later, hand_over_now
+from designer.runs import deliveries_accept, delivery_accept, hand_over_later, hand_over_now, pinned_versions
 
 logger = logging.getLogger(__name__)
 EVENT_ID_MAX = Delivery._meta.get_field("event_id").max_length
@@ -115,6 +115,15 @@ def _store(verdicts: list[Verdict]) -> None:
         return
     items = [item for v in pending for item in v.store]
     with transaction.atomic():
+        # The version each run gets is read here, under the activation's row lock, not when the
+        # delivery was checked: Publish switches it under the same lock (designer/services.py
+        # flow_publish), so a delivery runs the version that was live when it was stored.
+        live = pinned_versions({v.activation.pk for v in pending})
+        for verdict in pending:
+            version = live.get(verdict.activation.pk)
+            if version is not None:
+                for item in verdict.store:
+                    item["version"] = version
         runs = [delivery_accept(**items[0])] if len(items) == 1 else deliveries_accept(items)
         position = 0
         for verdict in pending:

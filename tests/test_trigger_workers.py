@@ -30,6 +30,7 @@ def saved_flow(team, name: str, definition: dict):
     membership = team.memberships.get(role=Role.OWNER)
     flow = services.flow_create(membership=membership, name=name)
     services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+    services.flow_publish(membership=membership, flow=flow)
     return flow
 
 

@@ -42,6 +42,7 @@ def flow(team, sandbox_configuration, qualtrics_sandbox):
     }
     item = services.flow_create(membership=membership, name="Newsletter")
     services.flow_save(membership=membership, flow=item, definition=definition, base_version=0)
+    services.flow_publish(membership=membership, flow=item)
     return item
 
 

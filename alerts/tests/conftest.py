@@ -90,6 +90,7 @@ def failing_flow(settings, owner_membership):
                    "inputs": {"to": "{{trigger.event_id}}", "subject": "Hi", "text": "Hello"}}],
     }
     services.flow_save(membership=owner_membership, flow=flow, definition=definition, base_version=0)
+    services.flow_publish(membership=owner_membership, flow=flow)
     return flow
 
 

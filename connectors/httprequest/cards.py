@@ -5,6 +5,10 @@ metadata addresses unless OUTBOUND_ALLOWED_HOSTS lists the host), on the first r
 redirect followed. The retry rule is `connectors.http`'s: GET, HEAD, PUT and DELETE are repeated
 after a connection failure, 429 or 5xx; POST and PATCH are never sent twice once they may have
 reached the server. See README.md in this folder.
+
+A connection is optional: when one is chosen, `ctx.client` is its `HttpAuth` and its Authorization
+header replaces any given in the inputs; its secret is hidden from the outputs and error messages
+(a server that echoes the header back). Without one, `ctx.client` is None.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ HEADERS = Field("headers", "Headers", type="object", help='Request headers as an
 AUTHORIZATION = Field(
     "authorization", "Authorization",
     help="Sent as the Authorization header, e.g. Bearer <token>. Stored with the flow and shown in its runs, "
-         "like every other input.",
+         "like every other input: to keep a token secret, choose a connection instead (its header replaces this).",
 )
 QUERY = Field("query", "Query", type="object", help='Query string parameters as an object, e.g. {"page": 2}.')
 BODY = Field(
@@ -270,6 +274,36 @@ def _run_request(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[st
         raise CardInputError(f"URL: at most {MAX_URL_CHARS} characters.")
     timeout = _timeout(options)
     headers = request_headers(ctx, inputs)
+    auth = ctx.client  # the chosen connection's HttpAuth, or None
+    if auth is not None:
+        # The team's header wins over one typed or mapped into the inputs.
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        headers["Authorization"] = auth.authorization
+        try:
+            return hide(_send(method, url, headers, options, inputs, body_type, timeout, ctx), auth.secrets)
+        except ConnectorError as exc:
+            exc.message = hide(exc.message, auth.secrets)
+            exc.args = (exc.message,)
+            raise
+    return _send(method, url, headers, options, inputs, body_type, timeout, ctx)
+
+
+def hide(value: Any, secrets: tuple[str, ...]) -> Any:
+    """`value` with every secret text in its strings (keys too) replaced by [hidden]."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret and secret in value:
+                value = value.replace(secret, "[hidden]")
+        return value
+    if isinstance(value, Mapping):
+        return {hide(k, secrets): hide(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hide(v, secrets) for v in value]
+    return value
+
+
+def _send(method: str, url: str, headers: dict[str, str], options: Mapping[str, Any], inputs: Mapping[str, Any],
+          body_type: str, timeout: float, ctx: RunContext) -> dict[str, Any]:
     params = {k: as_text(v) for k, v in _object(ctx, inputs.get("query"), what="Query").items()}
     raw_body = inputs.get("body")
     if method in ("GET", "HEAD") and raw_body not in (None, ""):
@@ -305,6 +339,7 @@ def _run_request(ctx: RunContext, options: Mapping[str, Any], inputs: Mapping[st
 REQUEST = register(
     Card(
         renders_placeholders=True,  # fills them itself (inside JSON bodies too)
+        optional_configuration=True,  # a team's shared auth header, or none
         key=CARD_KEY,
         name="HTTP Request",
         changes="sends the request, which may change something where it is sent",

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.core import checks
 
-from connectors.checks import check_card_declarations, check_cards
+from connectors.checks import check_card_declarations, check_cards, check_connectors
 from connectors.registry import Registry
-from connectors.specs import Card, Field, choices
+from connectors.specs import Card, Connector, Field, choices
 
 
 def _run(ctx, options, inputs):
@@ -139,3 +139,17 @@ def test_it_reports_a_key_that_does_not_match_its_connector():
 def test_it_reports_a_default_that_is_not_a_choice():
     errors = check_cards([card(options=(Field("method", "Method", choices=choices("GET", "POST"), default="PATCH"),))])
     assert ids(errors) == ["connectors.E013"]
+
+
+def test_a_connection_is_required_or_optional_and_an_event_cannot_make_it_optional():
+    assert ids(check_cards([card(optional_configuration=True)])) == ["connectors.E014"]
+    assert ids(check_cards([card(needs_configuration=False, optional_configuration=True, kind="event")])) == [
+        "connectors.E014"]
+    assert check_cards([card(needs_configuration=False, optional_configuration=True)]) == []
+
+
+def test_a_card_that_takes_a_connection_needs_a_connector_with_credentials():
+    bare = Connector(key="bare", name="Bare")
+    optional = card("bare.sample_card", needs_configuration=False, optional_configuration=True)
+    assert ids(check_connectors([bare], [optional])) == ["connectors.E027"]
+    assert ids(check_connectors([bare], [card("bare.sample_card")])) == ["connectors.E027"]

@@ -44,6 +44,7 @@ def test_catalog_json_has_the_documented_shape():
             "connector",
             "group",
             "needs_configuration",
+            "optional_configuration",
             "changes",
             "options",
             "inputs",

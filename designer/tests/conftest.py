@@ -45,5 +45,6 @@ def flow(team, definition):
     membership = team.memberships.get(role=Role.OWNER)
     item = services.flow_create(membership=membership, name="Welcome")
     services.flow_save(membership=membership, flow=item, definition=definition(), base_version=0)
+    services.flow_publish(membership=membership, flow=item)
     item.refresh_from_db()
     return item

@@ -49,6 +49,7 @@ def make_flow(team, sandbox_configuration, qualtrics_sandbox):
         }
         flow = services.flow_create(membership=membership, name=name)
         services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+        services.flow_publish(membership=membership, flow=flow)
         flow.refresh_from_db()
         return flow
 
@@ -109,7 +110,7 @@ def test_an_unsaved_flow_cannot_be_activated(team):
     from designer.activation import ActivationError
 
     flow = services.flow_create(membership=team.memberships.get(role=Role.OWNER), name="Empty")
-    with pytest.raises(ActivationError, match="Save the flow"):
+    with pytest.raises(ActivationError, match="Publish the flow"):
         flow_activate(flow=flow)
 
 
@@ -402,6 +403,7 @@ def test_re_running_on_the_same_or_current_version(settings, team, make_flow, qu
     membership = team.memberships.get(role=Role.OWNER)
     changed = {**flow.definition, "steps": [{"id": "step_1", "card": "core.compose", "inputs": {"template": "v2"}}]}
     services.flow_save(membership=membership, flow=flow, definition=changed, base_version=1)
+    services.flow_publish(membership=membership, flow=flow)
     same = run_rerun(run=run)
     current = run_rerun(run=run, use_current=True)
     run_execute(same.pk)
@@ -530,3 +532,32 @@ def test_placeholders_typed_around_outputs_are_filled_in_any_text_input(settings
     assert step_2.inputs["first_name"] == "Dear mixed@example.com"
     [contact] = list_contacts(qualtrics_sandbox)
     assert contact["firstName"] == "Dear mixed@example.com"
+
+
+def test_an_http_request_sends_its_chosen_connections_header_and_none_without_one(settings, team, make_flow,
+                                                                                qualtrics_sandbox):
+    from accounts.configurations import configuration_create
+    from connectors.httprequest.tests.receiver import Receiver
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    owner = team.memberships.get(role=Role.OWNER)
+    bearer = configuration_create(membership=owner, connector="http", name="API token", shared=True,
+                                  credentials={"auth_type": "bearer", "token": "engine-token-0123456789"})
+    basic = configuration_create(membership=owner, connector="http", name="API login", shared=True,
+                                 credentials={"auth_type": "basic", "username": "ada", "password": "pa55-word-xyz"})
+    assert bearer.status == basic.status == "authorized" and basic.account_name == "Basic auth as ada"
+    with Receiver() as receiver:
+        settings.OUTBOUND_ALLOWED_HOSTS = [f"127.0.0.1:{receiver.port}"]
+        request = {"card": "http.request", "options": {"method": "POST", "body_type": "json"},
+                   "inputs": {"url": f"{receiver.url}/hook", "authorization": "Bearer typed-in-flow",
+                              "body": '{"email": "{{trigger.recipient_email}}"}'}}
+        steps = [{**request, "id": "step_1", "configuration": bearer.pk},
+                 {**request, "id": "step_2", "configuration": basic.pk},
+                 {**request, "id": "step_3"}]
+        run = deliver(make_flow(steps=steps), qualtrics_sandbox)
+        assert run_execute(run.pk) == RunStatus.SUCCEEDED, Run.objects.get(pk=run.pk).error
+    sent = [r["headers"].get("authorization") for r in receiver.requests]
+    assert sent == ["Bearer engine-token-0123456789", "Basic YWRhOnBhNTUtd29yZC14eXo=", "Bearer typed-in-flow"]
+    assert all(json.loads(r["body"]) == {"email": "ada@example.com"} for r in receiver.requests)
+    stored = json.dumps([[s.inputs, s.outputs, s.error, s.attempt_log] for s in run.steps.all()])
+    assert "engine-token" not in stored and "pa55-word" not in stored and "YWRhOnBhNTUtd29yZC14eXo" not in stored

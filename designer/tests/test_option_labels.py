@@ -38,18 +38,20 @@ def labelled(definition):
 
 def put(client, flow, definition):
     return client.put(
-        reverse("api_flow", args=[flow.pk]), {"definition": definition, "base_version": flow.version},
+        reverse("api_flow", args=[flow.pk]), {"definition": definition, "base_version": flow.revision},
         content_type="application/json",
     )
 
 
 def errors_of(response):
-    assert response.status_code == 400, response.content
-    return [(e["step"], e["field"], e["message"]) for e in response.json()["errors"]]
+    """The problems a save stored with the draft (Publish refuses the draft until they are fixed)."""
+    assert response.status_code == 200, response.content
+    return [(e["step"], e["field"], e["message"]) for e in response.json()["problems"]]
 
 
 def test_labels_are_saved_with_the_version_and_returned(api, flow, labelled):
-    response = put(api, flow, labelled())
+    assert put(api, flow, labelled()).status_code == 200
+    response = api.post(reverse("api_flow_publish", args=[flow.pk]))
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["definition"]["event"]["option_labels"] == {"survey_id": "Customer Satisfaction"}

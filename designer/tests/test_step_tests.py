@@ -182,7 +182,7 @@ def test_test_runs_never_reach_failure_alerts_and_are_never_run_by_a_worker(owne
 
     # A step test interrupted (its process stopped) is handed out again by the scheduler: it ends failed.
     delivery = Delivery.objects.create(flow=flow, event_id="step-test:step_1", source="test", payload={})
-    stuck = Run.objects.create(flow=flow, team=team, version=flow.versions.get(), delivery=delivery)
+    stuck = Run.objects.create(flow=flow, team=team, version=None, delivery=delivery)
     before = len(contacts(sandbox))
     assert run_execute(stuck.pk) == RunStatus.FAILED
     stuck.refresh_from_db()
@@ -197,3 +197,17 @@ def test_viewers_cannot_test_and_other_teams_cannot_see_the_flow(client, member,
     assert client.get(reverse("api_flow_sample", args=[flow.pk])).status_code == 200
     client.force_login(other_team.memberships.get(role=Role.OWNER).user)
     assert test_step(client, flow, "step_3").status_code == 404
+
+
+def test_a_draft_never_published_is_tested_and_its_test_runs_are_not_re_run(owner_client, flow, sandbox):
+    assert flow.versions.count() == 0 and flow.live_version_id is None  # a draft only
+    result = test_step(owner_client, flow, "step_3").json()
+    run = Run.objects.get(pk=result["run"])
+    assert run.version_id is None
+    page = owner_client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert "Step test of the draft" in page and "Re-run on" not in page
+    refused = owner_client.post(reverse("api_run_rerun", args=[run.pk]))
+    assert refused.status_code == 409 and "test the step again in the editor" in refused.json()["detail"]
+    bulk = owner_client.post(reverse("api_runs_rerun"), {"ids": [run.pk]}, content_type="application/json")
+    assert bulk.status_code == 202 and bulk.json()["runs"] == []
+    assert Run.objects.count() == 1

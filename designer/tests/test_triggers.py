@@ -35,6 +35,7 @@ def make_flow(team, event: dict, steps: list | None = None):
     flow = services.flow_create(membership=membership, name="Triggered")
     services.flow_save(membership=membership, flow=flow, base_version=0,
                        definition={"event": {"id": "trigger", "configuration": None, **event}, "steps": steps or []})
+    services.flow_publish(membership=membership, flow=flow)
     return flow
 
 

@@ -132,3 +132,37 @@ def test_a_literal_of_the_wrong_type_is_refused(valid):
 
 def test_a_non_object_definition_is_refused():
     assert problems(["nope"], set())[0][0] == "flow"
+
+
+def http_step(configuration=None) -> dict:
+    step = {"id": "step_9", "card": "http.request", "options": {"method": "GET"},
+            "inputs": {"url": "https://api.example.com/items"}}
+    if configuration is not None:
+        step["configuration"] = configuration
+    return step
+
+
+def test_a_card_whose_connection_is_optional_may_have_none(valid):
+    defn, allowed = valid
+    defn["steps"].append(http_step())
+    defn["steps"].append({**http_step(None), "id": "step_10", "configuration": None})
+    assert problems(defn, allowed) == []
+
+
+def test_an_optional_connection_that_is_given_is_checked_like_a_required_one(valid):
+    defn, allowed = valid
+    defn["steps"].append(http_step(12345))
+    [(step, field, message)] = problems(defn, allowed)
+    assert (step, field) == ("step_9", "configuration") and "does not exist in your team" in message
+    defn["steps"][-1]["configuration"] = "12"
+    assert [(s, f) for s, f, _ in problems(defn, allowed)] == [("step_9", "configuration")]
+
+
+def test_an_optional_connection_must_be_of_the_cards_connector(valid):
+    defn, _ = valid
+    qualtrics_id = defn["steps"][0]["configuration"]
+    defn["steps"].append(http_step(qualtrics_id))
+    [(step, field, message)] = problems(defn, {qualtrics_id: "qualtrics"})
+    assert (step, field) == ("step_9", "configuration") and "is not a HTTP Request connection" in message
+    defn["steps"][-1]["configuration"] = 77
+    assert problems(defn, {qualtrics_id: "qualtrics", 77: "http"}) == []

@@ -39,7 +39,7 @@ function upsertRow(run) {
     const duration = text("td", "");
     duration.dataset.field = "duration";
     row.append(first, text("td", run.flow.name), status,
-      text("td", `${run.event_id ?? "—"} ${run.source ?? ""}`), text("td", `v${run.version}`),
+      text("td", `${run.event_id ?? "—"} ${run.source ?? ""}`), text("td", run.version == null ? "draft" : `v${run.version}`),
       text("td", formatDateTime(run.created_at)), duration);
     body.prepend(row);
   }

@@ -50,10 +50,11 @@ def contact_step(configuration, sandbox, step_id="step_1"):
 
 
 def saved_flow(owner, name, *definitions):
-    """A flow with one saved version per definition."""
+    """A flow with one published version per definition."""
     flow = services.flow_create(membership=owner, name=name)
     for definition in definitions:
-        services.flow_save(membership=owner, flow=flow, definition=definition, base_version=flow.version)
+        services.flow_save(membership=owner, flow=flow, definition=definition, base_version=flow.revision)
+        services.flow_publish(membership=owner, flow=flow)
     flow.refresh_from_db()
     return flow
 
@@ -107,11 +108,11 @@ def test_a_flow_built_with_the_mouse_is_saved_and_comes_back_the_same(
 
     expect(page.locator("#dirty-indicator")).to_be_visible()
     save(page)
-    expect(page.locator("#editor-notice")).to_contain_text("Saved version 1")
+    expect(page.locator("#editor-notice")).to_contain_text("Draft saved")
     expect(page.locator("#dirty-indicator")).to_be_hidden()
 
     flow = Flow.objects.get(name="Welcome satisfied customers")
-    assert flow.version == 1
+    assert flow.revision == 1 and flow.version == 0 and flow.draft_problems == []
     definition = flow.definition
     assert definition["event"]["options"] == {"survey_id": qualtrics_sandbox.survey_id}
     first, second = definition["steps"]
@@ -127,7 +128,7 @@ def test_a_flow_built_with_the_mouse_is_saved_and_comes_back_the_same(
     page.reload()
     expect(page.locator("#editor.ready")).to_be_attached()
     expect(page.locator("#flow-name")).to_have_value("Welcome satisfied customers")
-    expect(page.locator("#flow-version")).to_have_text("Version 1")
+    expect(page.locator("#flow-version")).to_have_text("Draft saved · not published")
     expect(page.locator("#dirty-indicator")).to_be_hidden()
     expect(field(card(page, "trigger"), "survey_id").locator("select")).to_have_value(qualtrics_sandbox.survey_id)
     expect(field(card(page, "step_1"), "email").locator(".chip.mapped")).to_contain_text("Email Address")
@@ -167,7 +168,8 @@ def test_a_missing_required_input_is_shown_on_its_card_until_it_is_filled(
     expect(summary).to_contain_text("1 problem to fix")
     expect(summary).to_contain_text("Add User to Group · User ID")
     flow.refresh_from_db()
-    assert flow.version == 0
+    assert flow.version == 0 and flow.revision == 1  # the draft is stored, problem and all
+    assert [p["field"] for p in flow.draft_problems] == ["user_id"]
 
     summary.get_by_role("button").click()
     expect(user_id.locator("input")).to_be_focused()
@@ -176,10 +178,10 @@ def test_a_missing_required_input_is_shown_on_its_card_until_it_is_filled(
     expect(summary).to_be_hidden()
 
     save(page)
-    expect(page.locator("#editor-notice")).to_contain_text("Saved version 1")
+    expect(page.locator("#editor-notice")).to_contain_text("Draft saved")
 
 
-def test_an_old_version_is_restored_as_a_new_version(signed_in, live_server, owner, qualtrics_sandbox, sandbox_configuration):
+def test_an_old_version_is_restored_into_the_draft_and_published_as_a_new_version(signed_in, live_server, owner, qualtrics_sandbox, sandbox_configuration):
     first = {"event": event(sandbox_configuration, qualtrics_sandbox), "steps": [contact_step(sandbox_configuration, qualtrics_sandbox)]}
     second = {
         "event": event(sandbox_configuration, qualtrics_sandbox),
@@ -192,8 +194,8 @@ def test_an_old_version_is_restored_as_a_new_version(signed_in, live_server, own
     page.get_by_role("button", name="Versions").click()
     panel = page.locator("#versions-panel")
     expect(panel.locator(".version")).to_have_count(2)
-    expect(panel.locator(".version[data-version='2']")).to_contain_text("current")
-    expect(panel.locator(".version[data-version='1']")).to_contain_text(owner.user.username)
+    expect(panel.locator(".version[data-version='2']")).to_contain_text("live")
+    expect(panel.locator(".version[data-version='1']")).to_contain_text(f"Published by {owner.user.username}")
 
     panel.get_by_role("button", name="View version 1").click()
     dialog = page.locator("#version-dialog")
@@ -202,15 +204,21 @@ def test_an_old_version_is_restored_as_a_new_version(signed_in, live_server, own
 
     page.once("dialog", lambda prompt: prompt.accept())
     panel.get_by_role("button", name="Restore version 1").click()
-    expect(page.locator("#editor-notice")).to_contain_text("Restored version 1 as version 3")
+    expect(page.locator("#editor-notice")).to_contain_text("Version 1 is in the draft")
     expect(card(page, "step_1")).to_have_attribute("data-card", "qualtrics.create_contact_in_mailing_list")
-    expect(page.locator("#flow-version")).to_have_text("Version 3")
+    expect(page.locator("#flow-version")).to_have_text("Live: version 2 · Draft: unpublished changes")
+    expect(panel.locator(".version")).to_have_count(2)
+    flow.refresh_from_db()
+    assert flow.version == 2 and flow.definition == first
+
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator("#flow-version")).to_have_text("Live: version 3")
     expect(panel.locator(".version")).to_have_count(3)
-    expect(panel.locator(".version[data-version='3']")).to_contain_text("Restored from version 1")
+    expect(panel.locator(".version[data-version='3']")).to_contain_text("live")
 
     flow.refresh_from_db()
-    assert flow.version == 3
-    assert flow.definition == first
+    assert flow.version == 3 and flow.live_version.number == 3
+    assert flow.definition == first == flow.live_version.definition
 
 
 def test_an_exported_flow_imports_as_a_copy_with_the_same_cards(
@@ -276,7 +284,7 @@ def test_a_stale_save_is_refused_with_the_servers_message_and_the_edits_are_kept
     expect(page.locator("#dirty-indicator")).to_be_visible()
     expect(field(card(page, "step_1"), "template").locator("textarea")).to_have_value("Mine")
     flow.refresh_from_db()
-    assert flow.version == 2
+    assert flow.revision == 2
     assert flow.definition == definition
 
 
@@ -316,3 +324,31 @@ def test_outputs_can_be_mapped_from_the_keyboard_and_a_type_mismatch_is_flagged(
     page.keyboard.press("Enter")
     expect(first_name.locator(".chip.mapped")).to_have_count(0)
     expect(first_name.get_by_role("button", name="Map an output into First Name")).to_be_focused()
+
+
+def test_an_http_request_can_use_a_team_connection_or_none(signed_in, live_server, owner):
+    from accounts.configurations import configuration_create
+
+    api = configuration_create(membership=owner, connector="http", name="Partner API", shared=True,
+                               credentials={"auth_type": "basic", "username": "flows", "password": "s3cret-pass"})
+    request = {"id": "step_1", "card": "http.request", "options": {"method": "GET"},
+               "inputs": {"url": "https://api.example.com/items"}}
+    definition = {"event": {"id": "trigger", "card": "webhook.catch", "options": {}}, "steps": [request]}
+    flow = saved_flow(owner, "Call the partner", definition)
+    page = open_editor(signed_in, live_server, flow)
+    picker = field(card(page, "step_1"), "configuration")
+    expect(picker.locator("label")).to_have_text("Connection (optional)")
+    expect(picker.locator("select option:checked")).to_have_text("No connection")
+
+    choose(card(page, "step_1"), "configuration", "Partner API · Basic auth as flows")
+    save(page)
+    expect(page.locator("#editor-notice")).to_contain_text("Saved version 2")
+    flow.refresh_from_db()
+    assert flow.definition["steps"][0]["configuration"] == api.pk
+
+    choose(card(page, "step_1"), "configuration", "No connection")
+    save(page)
+    expect(page.locator("#editor-notice")).to_contain_text("Saved version 3")
+    flow.refresh_from_db()
+    assert flow.definition["steps"][0].get("configuration") is None
+    expect(page.locator("body")).not_to_contain_text("s3cret-pass")

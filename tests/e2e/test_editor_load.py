@@ -56,7 +56,7 @@ def test_the_editor_shown_again_from_history_loads_the_saved_flow(signed_in, liv
     expect(page.locator("#editor.ready")).to_be_attached()
     page.goto(f"{live_server.url}/flows/")
     services.flow_save(membership=owner, flow=twenty_cards, name="Renamed meanwhile",
-                       definition=twenty_cards.versions.first().definition, base_version=twenty_cards.version)
+                       definition=twenty_cards.definition, base_version=twenty_cards.revision)
 
     page.go_back()
     expect(page.locator("#editor.ready")).to_be_attached()

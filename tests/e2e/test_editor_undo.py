@@ -58,7 +58,7 @@ def test_a_deleted_card_with_settings_comes_back_with_them_from_the_notice(
     expect(field(contact, "email").locator(".chip.mapped")).to_contain_text("Email Address")
 
     save(page)
-    expect(notice).to_contain_text("Saved version 2")
+    expect(notice).to_contain_text("Draft saved")
     flow.refresh_from_db()
     assert flow.definition["steps"][0]["options"] == definition["steps"][0]["options"]
     assert flow.definition["steps"][0]["inputs"] == definition["steps"][0]["inputs"]
@@ -133,10 +133,10 @@ def test_ctrl_s_saves_the_flow(signed_in, live_server, owner, qualtrics_sandbox,
     field(card(page, "step_1"), "template").locator("textarea").fill("Hello {{trigger.recipient_name}}")
 
     page.keyboard.press("Control+s")
-    expect(page.locator("#editor-notice")).to_contain_text("Saved version 2")
+    expect(page.locator("#editor-notice")).to_contain_text("Draft saved")
     expect(page.locator("#dirty-indicator")).to_be_hidden()
     flow.refresh_from_db()
-    assert flow.version == 2
+    assert flow.revision == 2
     assert flow.definition["steps"][0]["inputs"] == {"template": "Hello {{trigger.recipient_name}}"}
 
 
@@ -168,7 +168,7 @@ def test_the_toolbar_stays_in_view_while_a_long_flow_scrolls(
     assert in_viewport(page, page.locator("#palette-search"))
     field(card(page, "step_15"), "template").locator("textarea").fill("The last one")
     save_button.click()
-    expect(page.locator("#editor-notice")).to_contain_text("Saved version 2")
+    expect(page.locator("#editor-notice")).to_contain_text("Draft saved")
     assert in_viewport(page, page.locator("#editor-notice"))
 
 
@@ -181,18 +181,20 @@ def test_the_problems_banner_goes_once_the_problems_are_fixed(signed_in, live_se
     save(page)
     notice = page.locator("#editor-notice")
     summary = page.locator("#validation-summary")
-    expect(notice).to_contain_text(re.compile(r"Not saved: 2 problem"))
+    expect(notice).to_contain_text(re.compile(r"Draft saved with 2 problems"))
     expect(summary).to_contain_text("2 problems to fix")
 
     field(card(page, "step_1"), "template").locator("textarea").fill("First")
     expect(summary).to_contain_text("1 problem to fix")
-    expect(notice).to_contain_text("Not saved: 1 problem left to fix")
+    expect(notice).to_contain_text("1 problem left to fix before publishing")
     field(card(page, "step_2"), "template").locator("textarea").fill("Second")
     expect(summary).to_be_hidden()
     expect(notice).to_be_hidden()
     expect(card(page, "step_2")).not_to_have_class(re.compile(r"\binvalid\b"))
 
     save(page)
-    expect(notice).to_contain_text("Saved version 2")
+    expect(notice).to_contain_text("Draft saved")
     expect(summary).to_be_hidden()
-    assert Flow.objects.get(pk=flow.pk).version == 2
+    # Both saves stored the draft: the first with its two problems, the second with none.
+    saved = Flow.objects.get(pk=flow.pk)
+    assert saved.revision == 3 and saved.draft_problems == []

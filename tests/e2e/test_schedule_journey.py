@@ -34,7 +34,7 @@ def test_a_scheduled_flow_is_built_saved_and_activated(signed_in, live_server):
     expect(compose).to_be_visible()
     field(compose, "template").locator("input, textarea").first.fill("Digest for {{trigger.scheduled_at}}")
     save(page)
-    expect(page.locator("#editor-notice")).to_contain_text("Saved version 1")
+    expect(page.locator("#editor-notice")).to_contain_text("Draft saved")
 
     page.locator("#activate-button").click()
     expect(page.locator("#activation-badge")).to_have_text("Active (schedule)")

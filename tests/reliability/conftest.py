@@ -42,6 +42,7 @@ def make_flow(team, sandbox_configuration, qualtrics_sandbox):
         }
         flow = services.flow_create(membership=membership, name=name)
         services.flow_save(membership=membership, flow=flow, definition=definition, base_version=0)
+        services.flow_publish(membership=membership, flow=flow)
         flow.refresh_from_db()
         return flow
 

@@ -15,6 +15,7 @@ def webhook_flow(team, steps: list[dict], name: str = "Limits"):
         "event": {"id": "trigger", "card": "webhook.catch", "configuration": None, "options": {}},
         "steps": steps,
     })
+    services.flow_publish(membership=membership, flow=flow)
     flow.refresh_from_db()
     return flow
 

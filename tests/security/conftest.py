@@ -109,6 +109,7 @@ def build_world(*, team: Team, other_team: Team, sandbox, media_root: Path) -> W
         definition=definition(configuration.pk, sandbox.survey_id),
         base_version=0,
     )
+    services.flow_publish(membership=owner_membership, flow=flow)
     flow.refresh_from_db()
     version = flow.versions.get(number=1)
     activation = flow_activate(flow=flow, user=users["owner"])

@@ -370,6 +370,8 @@ MATRIX: dict[str, dict[str, Call]] = {
             effect=("the flow is deleted", lambda w: not Flow.objects.filter(pk=w.flow.pk).exists(), EDITORS),
         ),
     },
+    "api_flow_publish": {"POST": data((403, 404, 403, 200, 200, 200), lambda w: {})},
+    "api_flow_discard": {"POST": data((403, 404, 403, 200, 200, 200))},
     "api_flow_duplicate": {"POST": data((403, 404, 403, 201, 201, 201))},
     "api_flow_versions": {"GET": get((403, 404, 200, 200, 200, 200))},
     "api_flow_version": {"GET": get((403, 404, 200, 200, 200, 200))},

@@ -25,6 +25,7 @@ def test_simultaneous_activations_make_one_subscription(team, sandbox_configurat
                   "options": {"survey_id": qualtrics_sandbox.survey_id}},
         "steps": [],
     })
+    services.flow_publish(membership=membership, flow=flow)
     qualtrics_sandbox.add_latency(0.5, "eventsubscriptions", method="POST", count=1)  # the first one is slow
     start, outcomes = threading.Barrier(4), []
 

@@ -136,6 +136,7 @@ def test_deleting_a_team_deactivates_its_flows_and_removes_their_qualtrics_subsc
         flow = flow_services.flow_create(membership=owner_membership, name=name)
         flow_services.flow_save(membership=owner_membership, flow=flow, base_version=0,
                                 definition=definition(sandbox_configuration.pk, qualtrics_sandbox.survey_id))
+        flow_services.flow_publish(membership=owner_membership, flow=flow)
         assert flow_activate(flow=flow, user=owner).status == ActivationStatus.ACTIVE_WEBHOOK
         flows.append(flow)
     assert len(qualtrics.list_event_subscriptions()) == 3

@@ -43,7 +43,8 @@ def run_import(world, qualtrics_sandbox, file_value: dict):
     ]
     owner = world.team.memberships.get(user=world.users["owner"])
     saved = {**definition(world.configuration.pk, qualtrics_sandbox.survey_id), "steps": steps}
-    services.flow_save(membership=owner, flow=world.flow, definition=saved, base_version=world.flow.version)
+    services.flow_save(membership=owner, flow=world.flow, definition=saved, base_version=world.flow.revision)
+    services.flow_publish(membership=owner, flow=world.flow)
     world.flow.refresh_from_db()
     response_id = qualtrics_sandbox.record_response(values={"recipientEmail": "ada@example.com"}, notify=False)
     run = delivery_accept(
@@ -128,10 +129,14 @@ def test_a_flow_cannot_point_at_another_teams_upload(world, qualtrics_sandbox):
                         }
                     ],
                 },
-                "base_version": world.flow.version,
+                "base_version": world.flow.revision,
             }
         ),
         content_type="application/json",
     )
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "file"
+    # Stored as the draft with the problem on the card; it can never be published.
+    assert response.status_code == 200
+    assert [(p["step"], p["field"]) for p in response.json()["problems"]] == [("step_1", "file")]
+    published = world.client("owner").post(reverse("api_flow_publish", args=[world.flow.pk]))
+    assert published.status_code == 409
+    assert published.json()["problems"][0]["field"] == "file"

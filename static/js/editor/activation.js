@@ -50,7 +50,7 @@ export class ActivationControl {
     const { ctx } = this;
     if (this.busy) return;
     const activating = !this.isActive;
-    if (activating && !ctx.model.version) {
+    if (activating && !ctx.model.liveVersion && !ctx.model.draftRevision) {
       notify("Save the flow before activating it.", { kind: "warning" });
       return;
     }
@@ -59,7 +59,8 @@ export class ActivationControl {
     try {
       const result = activating ? await activateFlow(ctx.flowId) : await deactivateFlow(ctx.flowId);
       this.show(result?.activation ?? result);
-      const note = activating && ctx.model.dirty ? " It runs the last saved version; your unsaved changes are not part of it." : "";
+      const note = activating && ctx.model.dirty ? " It runs the saved draft, published; your unsaved changes are not part of it." : "";
+      if (activating) ctx.refreshDraft?.(); // activating publishes the draft first
       const reason = this.activation.reason ? ` ${this.activation.reason}` : "";
       notify(`${activating ? "Activated" : "Deactivated"}: ${activationLabel(this.activation)}.${reason}${note}`, {
         kind: this.activation.status === "failing" ? "warning" : "success",

@@ -100,6 +100,9 @@ export const listFlows = () => request("GET", "flows/");
 export const getFlow = (id) => request("GET", `flows/${enc(id)}/`);
 export const saveFlow = (id, { name, definition, baseVersion }) =>
   request("PUT", `flows/${enc(id)}/`, { body: { name, definition, base_version: baseVersion } });
+export const publishFlow = (id, { baseRevision } = {}) =>
+  request("POST", `flows/${enc(id)}/publish/`, { body: { base_revision: baseRevision } });
+export const discardDraft = (id) => request("POST", `flows/${enc(id)}/discard/`);
 export const listVersions = (id) => request("GET", `flows/${enc(id)}/versions/`);
 export const getVersion = (id, number) => request("GET", `flows/${enc(id)}/versions/${enc(number)}/`);
 export const restoreVersion = (id, number) => request("POST", `flows/${enc(id)}/versions/${enc(number)}/restore/`);

@@ -2,7 +2,7 @@
 // If/Else and For Each the nested step lists.
 
 import { outputChip } from "./chips.js";
-import { configurationField } from "./configpicker.js";
+import { configurationField, takesConfiguration } from "./configpicker.js";
 import { h } from "./dom.js";
 import { errorList, inputField } from "./inputs.js";
 import { optionField } from "./options.js";
@@ -147,6 +147,7 @@ function collapsedSummary(ctx, step, card) {
   const account = ctx.configurations.list.find((c) => c.id === step.configuration);
   const summary = h("div", { class: "card-summary" });
   if (card.needs_configuration) summary.append(h("p", { class: "muted", text: account ? account.name : "No account chosen" }));
+  else if (card.optional_configuration) summary.append(h("p", { class: "muted", text: account ? account.name : "No connection" }));
   const set = (card.inputs || []).filter((f) => step.inputs?.[f.key] !== undefined);
   if (!set.length) return summary;
   summary.append(
@@ -209,7 +210,7 @@ export function renderCard(ctx, step, position = { index: 0, count: 1 }) {
     if (step.card === CONTINUE_IF) {
       body.append(h("p", { class: "muted small", text: "The flow stops here unless the condition holds." }));
     }
-    if (card.needs_configuration) body.append(configurationField(ctx, step));
+    if (takesConfiguration(card)) body.append(configurationField(ctx, step));
     if (card.options?.length) body.append(section("Options", card.options.map((field) => optionField(ctx, step, field))));
     if (card.inputs?.length) body.append(section("Inputs", card.inputs.map((field) => inputField(ctx, step, field))));
     article.append(body);

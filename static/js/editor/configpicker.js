@@ -1,5 +1,7 @@
 // The configuration (a saved connection of the card's connector) a card runs with, and an inline
-// "Add Account" form built from the connector's credential fields.
+// "Add Account" form built from the connector's credential fields. A card whose connection is
+// optional (catalog `optional_configuration`, HTTP Request's shared auth header) offers
+// "No connection" first; choosing it stores no configuration.
 
 import { createConfiguration } from "./api.js";
 import { h, uid } from "./dom.js";
@@ -148,22 +150,30 @@ function addAccountForm(ctx, step, draft) {
   return form;
 }
 
+/** Whether a card can be given a configuration: one it needs, or an optional one. */
+export function takesConfiguration(card) {
+  return Boolean(card?.needs_configuration || card?.optional_configuration);
+}
+
 export function configurationField(ctx, step) {
   const id = uid("configuration");
   const errorId = uid("err");
   const errors = ctx.validation.forField(step.id, "configuration").map((e) => e.message);
   const configurations = usableConfigurations(ctx, step);
   const current = step.configuration ?? null;
+  const optional = !ctx.catalog.card(step.card)?.needs_configuration;
+  let none = configurations.length ? "Choose an account…" : "No accounts yet: add one";
+  if (optional) none = "No connection";
   const select = h(
     "select",
     {
       id,
       disabled: ctx.readOnly,
-      "aria-required": "true",
+      "aria-required": optional ? "false" : "true",
       "aria-describedby": errors.length ? errorId : null,
       dataset: { focus: `${step.id}:configuration` },
     },
-    h("option", { value: "", text: configurations.length ? "Choose an account…" : "No accounts yet: add one" }),
+    h("option", { value: "", text: none }),
     configurations.map((c) => h("option", { value: String(c.id), text: configurationLabel(c) })),
   );
   if (current !== null && !configurations.some((c) => c.id === current)) {
@@ -178,7 +188,7 @@ export function configurationField(ctx, step) {
   const row = h(
     "div",
     { class: ["field", "configuration-field", errors.length && "has-error"], dataset: { field: "configuration" } },
-    h("label", { for: id, class: "field-label", text: "Account" }),
+    h("label", { for: id, class: "field-label", text: optional ? "Connection (optional)" : "Account" }),
   );
   const body = h("div", { class: "field-body" }, select);
   row.append(body);

@@ -14,7 +14,7 @@ import { Palette } from "./palette.js";
 import { EVENT_ID, FlowModel, branchesOf } from "./state.js";
 import { StepTests } from "./steptest.js";
 import { TestRun } from "./testrun.js";
-import { Toolbar } from "./toolbar.js";
+import { Toolbar, draftOf } from "./toolbar.js";
 import { UndoControls } from "./undo.js";
 import { Validation } from "./validation.js";
 import { VersionsPanel } from "./versions.js";
@@ -152,7 +152,7 @@ async function boot() {
     onChange: (count) => {
       if (noticeKey() !== "validation") return;
       if (!count) dismiss("validation");
-      else notify(`Not saved: ${count} problem${count === 1 ? "" : "s"} left to fix, marked on the cards.`, { kind: "error", key: "validation" });
+      else notify(`${count} problem${count === 1 ? "" : "s"} left to fix before publishing, marked on the cards.`, { kind: "error", key: "validation" });
     },
   });
   const history = new History(model, { describe: (detail, before) => describeChange(ctx, detail, before) });
@@ -236,14 +236,30 @@ async function boot() {
     ctx.validation.clearAll();
     ctx.target = null;
     ctx.collapsed.clear();
-    model.load({ name: data.name, version: data.version, definition: data.definition || {} });
+    model.load({ name: data.name, version: data.version, definition: data.definition || {}, draft: draftOf(data) });
+    // The draft is stored with its problems: they show on the cards until they are fixed.
+    if (Array.isArray(data.problems) && data.problems.length) {
+      ctx.validation.set(data.problems, "");
+      ctx.rerender?.();
+    }
     if (data.activation) ctx.activation.show(data.activation);
   };
+  // After an activation (which publishes the draft first): the draft's state, from the server.
+  ctx.refreshDraft = async () => {
+    try {
+      const data = await getFlow(ctx.flowId);
+      model.setDraft(draftOf(data));
+      toolbar.update();
+      ctx.versions?.refresh();
+    } catch {
+      // the label stays as it was; the next save or reload corrects it
+    }
+  };
   ctx.reload = async ({ confirmDiscard = false } = {}) => {
-    if (confirmDiscard && model.dirty && !window.confirm("Reload the latest saved version? Your unsaved changes will be lost.")) return;
+    if (confirmDiscard && model.dirty && !window.confirm("Reload the saved draft? Your unsaved changes will be lost.")) return;
     try {
       ctx.loadFlow(await getFlow(ctx.flowId));
-      notify(`Loaded version ${model.version}.`, { kind: "info" });
+      notify("Loaded the saved draft.", { kind: "info" });
     } catch (error) {
       notify(`Could not reload: ${error.message}`, { kind: "error" });
     }
@@ -256,6 +272,8 @@ async function boot() {
     dirtyIndicator: $("dirty-indicator"),
     versionLabel: $("flow-version"),
     saveButton: $("save-button"),
+    publishButton: $("publish-button"),
+    discardButton: $("discard-button"),
   });
   ctx.live = new LivePanel(ctx, { panel: $("live-panel"), wsPath: root.dataset.wsPath, runsUrl: root.dataset.runsUrl });
   ctx.activation = new ActivationControl(ctx, { badge: $("activation-badge"), button: $("activate-button") });
@@ -265,7 +283,7 @@ async function boot() {
   $("export-button").addEventListener("click", async () => {
     try {
       await downloadFlow(ctx.flowId);
-      if (model.dirty) notify("Exported the last saved version; your unsaved changes are not in the file.", { kind: "info" });
+      if (model.dirty) notify("Exported the saved draft; your unsaved changes are not in the file.", { kind: "info" });
     } catch (error) {
       notify(`Could not export: ${error.message}`, { kind: "error" });
     }

@@ -41,16 +41,20 @@ export class FlowModel extends EventTarget {
   constructor() {
     super();
     this.name = "";
-    this.version = 0;
+    this.version = 0; // the latest published version
+    this.draftRevision = 0; // the server's revision of the saved draft (a save names it)
+    this.liveVersion = null; // the published version the flow runs when active
+    this.unpublished = false; // the saved draft differs from the live version
     this.event = null;
     this.steps = [];
     this.dirty = false;
     this.revision = 0;
   }
 
-  load({ name = "", version = 0, definition = {} } = {}) {
+  load({ name = "", version = 0, definition = {}, draft = {} } = {}) {
     this.name = name;
     this.version = version;
+    this.setDraft(draft);
     this.event = definition.event ? clone(definition.event) : null;
     if (this.event) this.event.id = EVENT_ID;
     this.steps = Array.isArray(definition.steps) ? clone(definition.steps) : [];
@@ -70,9 +74,17 @@ export class FlowModel extends EventTarget {
     return { event: this.event ? clone(this.event) : null, steps: clone(this.steps) };
   }
 
+  /** What the server says of the saved draft: {revision, liveVersion, unpublished}. */
+  setDraft({ revision = 0, liveVersion = null, unpublished = false } = {}) {
+    this.draftRevision = revision;
+    this.liveVersion = liveVersion;
+    this.unpublished = unpublished;
+  }
+
   /** After a save of `revision`: clean, unless something changed while the save was on its way. */
-  markSaved(version, revision = this.revision) {
+  markSaved(version, revision = this.revision, draft = null) {
     this.version = version;
+    if (draft) this.setDraft(draft);
     this.dirty = this.revision !== revision;
     this.emit({ structural: false, saved: true });
   }

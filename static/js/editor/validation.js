@@ -58,7 +58,7 @@ export class Validation {
     banner.hidden = false;
     const count = this.errors.length;
     banner.append(
-      h("h2", { class: "banner-title", text: `${count} problem${count === 1 ? "" : "s"} to fix before this flow can be saved` }),
+      h("h2", { class: "banner-title", text: `${count} problem${count === 1 ? "" : "s"} to fix before this flow can be published` }),
       h(
         "ul",
         { class: "validation-list" },

@@ -1,4 +1,5 @@
-// The versions panel: who saved which version when; view one; restore one as a new version.
+// The versions panel: which version is live, who published each one and when; view one; restore
+// one into the draft (Publish makes it live again, as a new version).
 
 import { asList, getVersion, listVersions, restoreVersion } from "./api.js";
 import { clear, h } from "./dom.js";
@@ -53,14 +54,14 @@ export class VersionsPanel {
     }
     body.remove();
     if (!versions.length) {
-      panel.append(h("p", { class: "muted", text: "No saved versions yet. Save the flow to create version 1." }));
+      panel.append(h("p", { class: "muted", text: "Nothing published yet. Publish the flow to create version 1." }));
       return;
     }
     panel.append(h("ol", { class: "version-list", reversed: true }, versions.map((v) => this.item(v))));
   }
 
   item(version) {
-    const current = version.number === this.ctx.model.version;
+    const current = version.live ?? version.number === this.ctx.model.liveVersion;
     const actions = h(
       "div",
       { class: "version-actions" },
@@ -74,8 +75,8 @@ export class VersionsPanel {
     return h(
       "li",
       { class: ["version", current && "current"], dataset: { version: String(version.number) } },
-      h("div", { class: "version-title" }, h("strong", { text: `Version ${version.number}` }), current ? h("span", { class: "badge ok", text: "current" }) : null),
-      h("div", { class: "version-meta muted" }, `${who(version.created_by)} · `, when(version.created_at)),
+      h("div", { class: "version-title" }, h("strong", { text: `Version ${version.number}` }), current ? h("span", { class: "badge ok", text: "live" }) : null),
+      h("div", { class: "version-meta muted" }, `Published by ${who(version.published_by ?? version.created_by)} · `, when(version.published_at ?? version.created_at)),
       version.note ? h("p", { class: "version-note", text: version.note }) : null,
       actions,
     );
@@ -113,7 +114,7 @@ export class VersionsPanel {
       const version = await getVersion(this.ctx.flowId, number);
       dialog.lastChild.remove();
       dialog.append(
-        h("p", { class: "muted" }, `Saved by ${who(version.created_by)} · `, when(version.created_at)),
+        h("p", { class: "muted" }, `Published by ${who(version.published_by ?? version.created_by)} · `, when(version.published_at ?? version.created_at)),
         this.outline(version.definition),
         h("details", {}, h("summary", { text: "Definition (JSON)" }), h("pre", { text: JSON.stringify(version.definition, null, 2) })),
       );
@@ -121,7 +122,7 @@ export class VersionsPanel {
       dialog.lastChild.textContent = `Could not load version ${number}: ${error.message}`;
     }
     const actions = h("div", { class: "form-actions" });
-    if (number !== this.ctx.model.version && !this.ctx.readOnly) {
+    if (number !== this.ctx.model.liveVersion && !this.ctx.readOnly) {
       actions.append(
         h("button", {
           type: "button",
@@ -142,13 +143,13 @@ export class VersionsPanel {
   async restore(number) {
     const { ctx } = this;
     const question = ctx.model.dirty
-      ? `Restore version ${number}? Your unsaved changes will be lost.`
-      : `Restore version ${number}? It is saved again as a new version.`;
+      ? `Load version ${number} into the draft? Your unsaved changes will be lost.`
+      : `Load version ${number} into the draft? Publish it to make it live again.`;
     if (!window.confirm(question)) return;
     try {
       const flow = await restoreVersion(ctx.flowId, number);
       ctx.loadFlow(flow);
-      notify(`Restored version ${number} as version ${flow.version}.`, { kind: "success" });
+      notify(`Version ${number} is in the draft: publish it to make it live again.`, { kind: "success" });
       this.refresh();
     } catch (error) {
       notify(`Could not restore version ${number}: ${error.message}`, { kind: "error" });
