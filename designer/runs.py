@@ -101,7 +101,7 @@ def pinned_versions(activation_ids) -> dict[int, FlowVersion]:
     """{activation id: the version it runs}, read with the activations' rows locked (in id order)
     inside the caller's transaction: storing a delivery and Publish's switch of the version are
     serialized, so each delivery runs on exactly the version that was live when it was stored."""
-    rows = (Activation.objects.select_for_update().filter(pk__in=sorted(activation_ids))
+    rows = (Activation.objects.select_for_update(of=("self",)).filter(pk__in=sorted(activation_ids))
             .select_related("version").order_by("pk"))
     return {row.pk: row.version for row in rows if row.version_id}
 
