@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="flows", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="dashboard", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("", include("accounts.urls")),

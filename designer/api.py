@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,7 +18,7 @@ from designer import openapi
 from designer import runs as run_services
 from designer import services, steptests
 from designer.models import Flow, RunStatus
-from designer.selectors import flows_for_team, runs_for_team
+from designer.selectors import RunFilters, flows_for_team, runs_for_team, runs_page, runs_selected
 from designer.serializers import activation_json, flow_json, flow_summary_json, run_json, version_json
 
 
@@ -341,17 +342,28 @@ class RunListApi(APIView):
 
     @extend_schema(
         operation_id="runs_list",
-        description="The latest 200 runs of the current team.",
-        parameters=openapi.RUN_FILTERS,
+        description="The current team's runs, newest first, 200 a page (or `limit`). When there are more, the "
+        "`Link` header holds the next page's URL (`rel=\"next\"`) and `X-Next-Cursor` its cursor.",
+        parameters=[
+            *openapi.RUN_FILTERS,
+            OpenApiParameter("Link", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200],
+                             description='<…/api/runs/?…&cursor=123>; rel="next", when there is a next page.'),
+            OpenApiParameter("X-Next-Cursor", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200],
+                             description="The cursor of the next page, when there is one."),
+        ],
         responses={200: openapi.Run(many=True), **errors()},
     )
     def get(self, request):
-        flow_id = request.query_params.get("flow")
-        runs = runs_for_team(
-            team=request.team, flow_id=row_id(flow_id),
-            outcome=request.query_params.get("outcome") or None,
-        )[:200]
-        return Response([run_json(r) for r in runs])
+        filters = RunFilters.from_query(request.query_params)
+        size = min(row_id(request.query_params.get("limit")) or 200, 200)
+        page = runs_page(team=request.team, filters=filters, cursor=request.query_params.get("cursor"), size=size)
+        response = Response([run_json(r) for r in page.runs])
+        if page.next_cursor:
+            extra = {"cursor": page.next_cursor, "limit": size if size != 200 else None}
+            url = request.build_absolute_uri(f"{request.path}?{filters.query(**extra)}")
+            response["Link"] = f'<{url}>; rel="next"'
+            response["X-Next-Cursor"] = str(page.next_cursor)
+        return response
 
 
 class RunDetailApi(APIView):
@@ -427,7 +439,7 @@ class RunBulkRerunApi(APIView):
 
     @extend_schema(
         operation_id="runs_rerun_many",
-        description="Re-runs those of the given runs that belong to the current team.",
+        description="Re-runs those of the given runs that belong to the current team, leaving step tests out.",
         request=openapi.BulkRerun,
         responses={202: openapi.RunRefs, **errors(400, 415)},
     )
@@ -438,8 +450,36 @@ class RunBulkRerunApi(APIView):
         ids = [i for i in ids if isinstance(i, int) and row_id(i)][:500]
         runs = run_services.rerunnable(runs_for_team(team=request.team).filter(pk__in=ids))
         use_current = request.data.get("version") == "current"
-        new = [run_services.run_rerun(run=r, use_current=use_current).pk for r in runs]
-        return Response({"runs": new}, status=status.HTTP_202_ACCEPTED)
+        created, _step_tests = run_services.runs_rerun_many(runs=runs, use_current=use_current)
+        return Response({"runs": [r.pk for r in created]}, status=status.HTTP_202_ACCEPTED)
+
+
+class RunBulkCancelApi(APIView):
+    permission_classes = [TeamRole]
+    write_role = Role.EDITOR
+
+    @extend_schema(
+        operation_id="runs_cancel_many",
+        description="Cancels those of the given runs (or of the newest 500 matching `filter`) that belong to the "
+        "current team and have not ended; see runs_cancel for when each stops.",
+        request=openapi.BulkCancel,
+        responses={200: openapi.BulkCancelled, **errors(400, 415)},
+    )
+    def post(self, request):
+        ids, chosen = request.data.get("ids"), request.data.get("filter")
+        if ids is not None and not isinstance(ids, list):
+            return Response({"detail": "ids must be a list of run ids."}, status=status.HTTP_400_BAD_REQUEST)
+        if chosen is not None and not isinstance(chosen, dict):
+            return Response({"detail": "filter must be an object of the list's filters."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        if ids is None and chosen is None:
+            return Response({"detail": "Give ids or filter."}, status=status.HTTP_400_BAD_REQUEST)
+        if ids is not None:
+            runs = runs_selected(team=request.team, ids=[i for i in ids if isinstance(i, int)])
+        else:
+            runs = runs_selected(team=request.team, filters=RunFilters.from_query(chosen))
+        cancelled, ended = run_services.runs_cancel_many(runs=runs)
+        return Response({"cancelled": [r.pk for r in cancelled], "ended": [r.pk for r in ended]})
 
 
 def _step_test_refused(exc: Exception) -> Response:

@@ -144,6 +144,10 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            # The runs list's search by response id (exact or prefix, as an index range).
+            models.Index(fields=["event_id"], name="delivery_event_id"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["flow", "event_id"],
@@ -211,6 +215,12 @@ class Run(models.Model):
             models.Index(fields=["team", "flow", "-created_at"]),
             # Which teams have queued runs, and each one's oldest (the fair pick of the engine).
             models.Index(fields=["status", "team", "id"], name="run_status_team_id"),
+            # The runs list: newest first by id (its cursor), per team, flow or status; its date range and the
+            # dashboard's counts (read from the index alone).
+            models.Index(fields=["team", "id"], name="run_team_id"),
+            models.Index(fields=["team", "flow", "id"], name="run_team_flow_id"),
+            models.Index(fields=["team", "status", "id"], name="run_team_status_id"),
+            models.Index(fields=["team", "created_at", "flow", "status"], name="run_team_created"),
         ]
 
     def __str__(self) -> str:

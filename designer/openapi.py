@@ -229,9 +229,38 @@ class BulkRerun(Rerun):
     ids = serializers.ListField(child=serializers.IntegerField(), max_length=500)
 
 
+class BulkCancel(serializers.Serializer):
+    """Either `ids`, or `filter` with the list's filters (the newest 500 runs that match)."""
+
+    ids = serializers.ListField(child=serializers.IntegerField(), max_length=500, required=False)
+    filter = serializers.DictField(
+        child=serializers.CharField(), required=False,
+        help_text="The filters of GET /api/runs/ (flow, status, source, since, until, event, q, tz).",
+    )
+
+
+class BulkCancelled(serializers.Serializer):
+    cancelled = serializers.ListField(child=serializers.IntegerField(), help_text="Runs cancelled or stopping.")
+    ended = serializers.ListField(child=serializers.IntegerField(), help_text="Runs that had already ended.")
+
+
 RUN_FILTERS = [
     OpenApiParameter("flow", OpenApiTypes.INT, description="Only this flow's runs."),
-    OpenApiParameter("outcome", OpenApiTypes.STR, enum=RunStatus.values, description="Only runs with this status."),
+    OpenApiParameter("status", OpenApiTypes.STR, enum=RunStatus.values, description="Only runs with this status."),
+    OpenApiParameter("outcome", OpenApiTypes.STR, enum=RunStatus.values, description="The same as `status` (older name)."),
+    OpenApiParameter("source", OpenApiTypes.STR, enum=DeliverySource.values,
+                     description="Only runs whose event came this way (webhook, poll, schedule, test, rerun)."),
+    OpenApiParameter("since", OpenApiTypes.STR, description="Runs created from then: a date (from its start, in `tz`) "
+                     "or an ISO 8601 date and time."),
+    OpenApiParameter("until", OpenApiTypes.STR, description="Runs created before then: a date (up to its end, in "
+                     "`tz`) or an ISO 8601 date and time."),
+    OpenApiParameter("tz", OpenApiTypes.STR, description="The IANA time zone bare dates are read in; UTC without one."),
+    OpenApiParameter("event", OpenApiTypes.STR, description="The event's id (a response id), exact or its start."),
+    OpenApiParameter("q", OpenApiTypes.STR, description="Text anywhere in the steps' outputs. Not indexed: each page "
+                     "reads the outputs of at most the newest 5,000 runs matching the other filters; follow `next` "
+                     "to search older ones (a page may then hold fewer runs, even none)."),
+    OpenApiParameter("cursor", OpenApiTypes.STR, description="The `X-Next-Cursor` of the previous page."),
+    OpenApiParameter("limit", OpenApiTypes.INT, description="Runs per page, 1–200 (200 without it)."),
 ]
 VERSION_NUMBER = OpenApiParameter("number", OpenApiTypes.INT, OpenApiParameter.PATH)
 

@@ -190,12 +190,18 @@ def rerunnable(runs):
     return runs.exclude(version__isnull=True).exclude(delivery__event_id__startswith=STEP_TEST_EVENT_PREFIX)
 
 
+def run_rerunnable(run: Run) -> bool:
+    """Whether `run` can run again (as `rerunnable` selects): not a step test."""
+    from designer.engine import STEP_TEST_EVENT_PREFIX
+
+    return run.version_id is not None and not (
+        run.delivery_id and run.delivery.event_id.startswith(STEP_TEST_EVENT_PREFIX))
+
+
 def run_rerun(*, run: Run, use_current: bool = False) -> Run:
     """A new run of the same event, on the run's own version or the live one. A step test is not a
     run of the flow's event: it is tested again from the editor instead."""
-    from designer.engine import STEP_TEST_EVENT_PREFIX
-
-    if run.version_id is None or (run.delivery_id and run.delivery.event_id.startswith(STEP_TEST_EVENT_PREFIX)):
+    if not run_rerunnable(run):
         raise RerunRefused(f"Run #{run.pk} is a step test: test the step again in the editor instead.")
     version = run.version
     if use_current:  # the published version, never the draft
@@ -207,6 +213,32 @@ def run_rerun(*, run: Run, use_current: bool = False) -> Run:
             delivery = Delivery.objects.create(flow=run.flow, event_id=old.event_id, source=DeliverySource.RERUN,
                                                topic=old.topic, payload=old.payload)
         return run_create(flow=run.flow, version=version, delivery=delivery, rerun_of=run)
+
+
+OPEN_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING, RunStatus.ATTENTION)
+
+
+def runs_rerun_many(*, runs, use_current: bool = False) -> tuple[list[Run], list[Run]]:
+    """Re-runs each of `runs` that can be re-run; answers the new runs and the step tests left out."""
+    created, left_out = [], []
+    for run in runs:
+        if run_rerunnable(run):
+            created.append(run_rerun(run=run, use_current=use_current))
+        else:
+            left_out.append(run)
+    return created, left_out
+
+
+def runs_cancel_many(*, runs) -> tuple[list[Run], list[Run]]:
+    """Cancels each of `runs` that has not ended (see run_cancel); answers those asked to stop and
+    those that had already ended, left as they are."""
+    cancelled, ended = [], []
+    for run in runs:
+        if run.status in OPEN_STATUSES:
+            cancelled.append(run_cancel(run=run))
+        else:
+            ended.append(run)
+    return cancelled, ended
 
 
 def run_cancel(*, run: Run) -> Run:

@@ -7,9 +7,10 @@ import os
 
 from django.contrib import messages
 from django.contrib.staticfiles import finders
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import json_script
 from django.views.decorators.http import require_POST
 from rest_framework.utils.encoders import JSONEncoder
@@ -23,9 +24,21 @@ from connectors import registry
 from designer.triggers import webhook_path, webhook_url
 from designer import activation as activation_services
 from designer import runs as run_services
-from designer import services
-from designer.models import RunStatus
-from designer.selectors import flows_for_team, run_counts, runs_for_team
+from designer import presenters, services
+from designer.models import DeliverySource, RunStatus
+from designer.selectors import (
+    BULK_LIMIT,
+    EXPORT_LIMIT,
+    SEARCH_WINDOW,
+    RunFilters,
+    dashboard_data,
+    flows_for_team,
+    run_counts,
+    runs_export_rows,
+    runs_for_team,
+    runs_page,
+    runs_selected,
+)
 from designer.serializers import activation_json, flow_json
 
 
@@ -163,26 +176,99 @@ def flow_status(request, pk: int):
 
 @team_required()
 def run_list(request):
-    flow_id = request.GET.get("flow")
-    outcome = request.GET.get("outcome") or None
-    runs = runs_for_team(team=request.team, flow_id=row_id(flow_id), outcome=outcome)
-    page = Paginator(runs, 50).get_page(request.GET.get("page"))
+    filters = RunFilters.from_query(request.GET)
+    page = runs_page(team=request.team, filters=filters, cursor=request.GET.get("cursor"))
     return render(request, "designer/run_list.html", {
-        "page": page, "flows": flows_for_team(team=request.team), "statuses": RunStatus.choices,
-        "selected_flow": row_id(flow_id), "selected_outcome": outcome,
+        "runs": page.runs, "page": page, "filters": filters, "flows": flows_for_team(team=request.team),
+        "statuses": RunStatus.choices, "sources": DeliverySource.choices,
+        "selected_flow": filters.flow_id, "selected_outcome": filters.status,
+        "next_query": filters.query(cursor=page.next_cursor) if page.next_cursor else "",
+        "first_query": filters.query() if request.GET.get("cursor") else None,
+        "export_query": filters.query(), "search_window": SEARCH_WINDOW, "bulk_limit": BULK_LIMIT,
+        "export_limit": EXPORT_LIMIT,
     })
+
+
+@team_required(Role.EDITOR)
+@require_POST
+def run_bulk(request):
+    """Re-runs or cancels the runs ticked on the runs page, or with `scope=filter` every run that
+    matches the page's filters (the newest BULK_LIMIT); only ever the team's runs."""
+    action = request.POST.get("action")
+    if request.POST.get("scope") == "filter":
+        runs = list(runs_selected(team=request.team, filters=RunFilters.from_query(request.POST)))
+    else:
+        runs = list(runs_selected(team=request.team, ids=request.POST.getlist("run")))
+    back = redirect(f"{reverse('runs')}?{RunFilters.from_query(request.POST).query()}")
+    if not runs:
+        messages.error(request, "Select at least one run.")
+        return back
+    if action == "cancel":
+        cancelled, ended = run_services.runs_cancel_many(runs=runs)
+        messages.success(request, f"Cancelling {len(cancelled)} run(s)." + (
+            f" {len(ended)} had already ended and were left as they are." if ended else ""))
+        return back
+    if action in ("rerun", "rerun_current"):
+        use_current = action == "rerun_current"
+        created, left_out = run_services.runs_rerun_many(runs=runs, use_current=use_current)
+        which = "the current version" if use_current else "their own versions"
+        messages.success(request, f"Re-running {len(created)} run(s) on {which}." + (
+            f" {len(left_out)} step test(s) were left out: test a step again in the editor." if left_out else ""))
+        return back
+    messages.error(request, "Choose re-run or cancel.")
+    return back
+
+
+@team_required()
+def run_export(request):
+    """The filtered runs as CSV, streamed newest first, at most EXPORT_LIMIT rows. Under ASGI the
+    lines come through an async iterator (a sync one would be read whole before the first byte)."""
+    from django.core.handlers.asgi import ASGIRequest
+    from django.http import StreamingHttpResponse
+
+    lines = presenters.runs_csv_lines(runs_export_rows(team=request.team, filters=RunFilters.from_query(request.GET)))
+    content = presenters.in_blocks_async(lines) if isinstance(request, ASGIRequest) else lines
+    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="runs-{timezone.now():%Y%m%d-%H%M}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @team_required()
 def run_detail(request, pk: int):
     run = get_object_or_404(runs_for_team(team=request.team), pk=pk)
-    steps = list(run.steps.all())
+    records = list(run.steps.select_related("resolved_by"))
     prefix = f"runs/{run.pk}/"
+
+    def file_href(value: dict) -> str:
+        path = str(value.get("path", ""))
+        return reverse("run_file", args=[run.pk, path[len(prefix):]]) if path.startswith(prefix) else ""
+
     files = [
-        (value.get("name") or "file", str(value["path"])[len(prefix):]) for step in steps for value in step.outputs.values()
+        (value.get("name") or "file", str(value["path"])[len(prefix):]) for step in records
+        for value in (step.outputs.values() if isinstance(step.outputs, dict) else ())
         if isinstance(value, dict) and value.get("type") == "file" and str(value.get("path", "")).startswith(prefix)
     ]
-    return render(request, "designer/run_detail.html", {"run": run, "steps": steps, "files": files})
+    rerunnable = run_services.run_rerunnable(run)
+    steps = presenters.run_steps(run, records, file_href=file_href, step_test=not rerunnable)
+    bars, bars_height = presenters.timeline_bars(run, steps)
+    return render(request, "designer/run_detail.html", {
+        "run": run, "steps": steps, "files": files, "timeline": presenters.run_timeline(run, steps),
+        "bars": bars, "bars_height": bars_height, "run_duration": presenters.duration_text(run.duration_ms),
+        "latest_version": run.flow.version, "rerunnable": rerunnable,
+    })
+
+
+@team_required()
+def dashboard(request):
+    """Every flow with its live status, its runs and failures over 24 hours and 30 days, its last
+    failure; and the health of the team's connections."""
+    from accounts.selectors import configurations_visible
+
+    data = dashboard_data(team=request.team)
+    return render(request, "designer/dashboard.html", {
+        **data, "connections": configurations_visible(membership=request.membership).order_by("name"),
+    })
 
 
 @team_required()

@@ -4,6 +4,20 @@ import { formatDateTime, formatTime, localizeTimes } from "./editor/timefmt.js";
 const runDetail = document.getElementById("run");
 const table = document.querySelector("[data-live-runs]");
 const activationBox = document.getElementById("activation");
+const dashboard = document.querySelector("[data-live-dashboard]");
+
+// Dates typed in the filters are days of the viewer's time zone: the server is told which.
+for (const input of document.querySelectorAll("input[data-time-zone]")) {
+  if (!input.value) input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+}
+// Cancelling every run that matches a filter asks first.
+for (const button of document.querySelectorAll("[data-bulk-cancel]")) {
+  button.addEventListener("click", (event) => {
+    const scope = button.form.querySelector('[name="scope"]')?.value;
+    const what = scope === "filter" ? "every run that matches the filter and has not ended" : "the selected runs";
+    if (!window.confirm(`Cancel ${what}?`)) event.preventDefault();
+  });
+}
 
 function socketPath() {
   const flowId = runDetail?.dataset.flowId ?? activationBox?.dataset.flowId ?? table?.dataset.flowId;
@@ -78,6 +92,21 @@ function refreshDetail(run) {
   }, 300);
 }
 
+// The dashboard: counts and statuses are drawn on the server; re-read them shortly after changes.
+let dashboardTimer = null;
+function refreshDashboard() {
+  if (!dashboard) return;
+  clearTimeout(dashboardTimer);
+  dashboardTimer = setTimeout(async () => {
+    const html = await (await fetch(window.location.href, { credentials: "same-origin" })).text();
+    const fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-live-dashboard]");
+    if (fresh) {
+      dashboard.replaceChildren(...fresh.childNodes);
+      localizeTimes(dashboard);
+    }
+  }, 2000);
+}
+
 // A waiting run: the time it resumes, in local time, and a countdown to it.
 let waitingTimer = null;
 function showWaiting() {
@@ -108,7 +137,7 @@ function connect(delay = 500) {
   socket.addEventListener("open", () => { delay = 500; document.body.dataset.live = "connected"; });
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
-    if (message.type === "run.updated") { upsertRow(message.run); refreshDetail(message.run); }
+    if (message.type === "run.updated") { upsertRow(message.run); refreshDetail(message.run); refreshDashboard(); }
     if (message.type === "activation.updated") showActivation(message.activation);
   });
   socket.addEventListener("close", () => {
@@ -117,4 +146,4 @@ function connect(delay = 500) {
   });
 }
 
-if (table || runDetail || activationBox) connect();
+if (table || runDetail || activationBox || dashboard) connect();

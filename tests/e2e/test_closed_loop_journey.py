@@ -165,7 +165,9 @@ def test_a_flow_built_in_the_browser_sends_a_detractors_response_to_email_slack_
         f'{{"email": "{WHO}", "nps": {NPS}, "comment": "{SAID}"}}')
 
     save(page)
-    expect(page.locator("#editor-notice")).to_contain_text("Saved version 1")
+    expect(page.locator("#editor-notice")).to_contain_text("Draft saved. Publish it to make it live.")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator("#editor-notice")).to_contain_text("Published: version 1 is live")
     flow = Flow.objects.get(name="Close the loop")
     [branch] = flow.definition["steps"]
     assert branch["inputs"] == {"left": {"ref": "trigger.q.QID3"}, "operator": "less_than", "right": "7"}

@@ -307,7 +307,7 @@ def test_outputs_can_be_mapped_from_the_keyboard_and_a_type_mismatch_is_flagged(
     page = open_editor(signed_in, live_server, flow)
     first_name = field(card(page, "step_2"), "first_name")
 
-    first_name.get_by_role("button", name="Map an output into First Name").focus()
+    first_name.get_by_role("button", name="Map output into First Name").focus()
     page.keyboard.press("Enter")
     listbox = page.get_by_role("listbox")
     expect(listbox).to_be_focused()
@@ -323,7 +323,7 @@ def test_outputs_can_be_mapped_from_the_keyboard_and_a_type_mismatch_is_flagged(
     expect(remove).to_be_focused()
     page.keyboard.press("Enter")
     expect(first_name.locator(".chip.mapped")).to_have_count(0)
-    expect(first_name.get_by_role("button", name="Map an output into First Name")).to_be_focused()
+    expect(first_name.get_by_role("button", name="Map output into First Name")).to_be_focused()
 
 
 def test_an_http_request_can_use_a_team_connection_or_none(signed_in, live_server, owner):
@@ -342,13 +342,14 @@ def test_an_http_request_can_use_a_team_connection_or_none(signed_in, live_serve
 
     choose(card(page, "step_1"), "configuration", "Partner API · Basic auth as flows")
     save(page)
-    expect(page.locator("#editor-notice")).to_contain_text("Saved version 2")
+    expect(page.locator("#editor-notice")).to_contain_text("Draft saved")
+    page.get_by_role("button", name="Dismiss message").click()
     flow.refresh_from_db()
     assert flow.definition["steps"][0]["configuration"] == api.pk
 
     choose(card(page, "step_1"), "configuration", "No connection")
     save(page)
-    expect(page.locator("#editor-notice")).to_contain_text("Saved version 3")
+    expect(page.locator("#editor-notice")).to_contain_text("Draft saved")
     flow.refresh_from_db()
     assert flow.definition["steps"][0].get("configuration") is None
     expect(page.locator("body")).not_to_contain_text("s3cret-pass")

@@ -34,7 +34,7 @@ def test_a_sample_response_fills_the_chips_and_a_confirmed_step_test_creates_one
     page = open_editor(signed_in, live_server, flow)
 
     trigger = card(page, "trigger")
-    trigger.get_by_role("button", name="Load a sample event for New Response").click()
+    trigger.get_by_role("button", name="Load sample event for New Response").click()
     expect(trigger.locator(".step-test-result.succeeded")).to_contain_text("Sample event R_")
     expect(output_chip(trigger, "Email Address").locator(".chip-sample")).to_have_text("ada@example.com")
 
@@ -46,7 +46,7 @@ def test_a_sample_response_fills_the_chips_and_a_confirmed_step_test_creates_one
         dialog.accept()
 
     page.once("dialog", accept)
-    contact.get_by_role("button", name="Test Create Contact in Mailing List").click()
+    contact.get_by_role("button", name="Test step: Create Contact in Mailing List").click()
     expect(contact.locator(".step-test-outputs")).to_contain_text("CID_")
     assert "creates a contact in the chosen mailing list" in asked[0]
     expect(output_chip(contact, "Contact ID").locator(".chip-sample")).to_contain_text("CID_")

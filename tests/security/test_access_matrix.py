@@ -334,6 +334,16 @@ MATRIX: dict[str, dict[str, Call]] = {
             effect=("the run is re-run", lambda w: Run.objects.filter(rerun_of=w.run).exists(), EDITORS),
         ),
     },
+    "run_bulk": {
+        "GET": get((302, 405, 403, 405, 405, 405)),
+        "POST": form(
+            (302, 302, 403, 302, 302, 302),
+            lambda w: {"action": "rerun", "run": [w.run.pk]},
+            effect=("the run is re-run", lambda w: Run.objects.filter(rerun_of=w.run).exists(), EDITORS),
+        ),
+    },
+    "run_export": {"GET": get((302, 200, 200, 200, 200, 200))},
+    "dashboard": {"GET": get((302, 200, 200, 200, 200, 200))},
     "run_detail": {"GET": get((302, 404, 200, 200, 200, 200))},
     "run_cancel": {
         "GET": get((302, 405, 403, 405, 405, 405)),
@@ -403,6 +413,8 @@ MATRIX: dict[str, dict[str, Call]] = {
             effect=("the run is re-run", lambda w: Run.objects.filter(rerun_of=w.run).exists(), EDITORS),
         ),
     },
+    # Team A's run has ended: it is listed as ended, never cancelled; a stranger's ids find nothing.
+    "api_runs_cancel": {"POST": data((403, 200, 403, 200, 200, 200), lambda w: {"ids": [w.run.pk]})},
     "api_run": {"GET": get((403, 404, 200, 200, 200, 200))},
     "api_run_rerun": {"POST": data((403, 404, 403, 202, 202, 202))},
     # Alerts ------------------------------------------------------------------------------------

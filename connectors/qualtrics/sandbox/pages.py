@@ -59,8 +59,12 @@ h2 { font-size: 1.15rem; margin-top: 2rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; margin: .5rem 0 1rem; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #dde1e7; vertical-align: top; }
+.scroll { overflow-x: auto; margin: .5rem 0 1rem; }
+.scroll > table { margin: 0; }
+.scroll:focus-visible { outline: 2px solid #2563eb; outline-offset: 2px; }
 td.wrap { word-break: break-all; }
 code { font-size: .9em; }
+p code, h1 code, h2 code { overflow-wrap: anywhere; }
 fieldset { background: #fff; border: 1px solid #dde1e7; border-radius: 6px; margin: 0 0 1rem; padding: .7rem 1rem; }
 legend { font-weight: 600; padding: 0 .3rem; }
 .choices label { display: block; margin: .15rem 0; }
@@ -74,6 +78,11 @@ button { font: inherit; padding: .45rem 1rem; border: 0; border-radius: 5px; bac
 .notice { background: #eaf5ec; border: 1px solid #a6d3ae; padding: .6rem 1rem; border-radius: 6px; }
 .status-ok { color: #17692c; font-weight: 600; }
 .status-failed { color: #a61b1b; font-weight: 600; }
+@media (max-width: 480px) {
+  header { padding: .7rem .75rem; gap: 1rem; }
+  main { padding: 1rem .75rem 2rem; }
+  th, td { padding: .3rem .35rem; }
+}
 """
 
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -109,6 +118,11 @@ def _shown(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)
+
+
+def _scrolling(table: str, label: str) -> str:
+    """`table` in a box that scrolls sideways on a narrow screen, focusable to scroll by keyboard."""
+    return f'<div class="scroll" role="region" tabindex="0" aria-label="{_e(label)}">{table}</div>'
 
 
 def response_id_of(delivery: dict[str, Any]) -> str | None:
@@ -235,8 +249,11 @@ class Pages:
             for s in brand.surveys.values()
         ]
         surveys = (
-            '<table class="surveys"><caption>Surveys</caption><thead><tr><th>Survey</th><th>ID</th>'
-            f"<th>Questions</th><th>Responses</th><th>Active</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            _scrolling(
+                '<table class="surveys"><caption>Surveys</caption><thead><tr><th>Survey</th><th>ID</th>'
+                f"<th>Questions</th><th>Responses</th><th>Active</th></tr></thead><tbody>{''.join(rows)}</tbody></table>",
+                "Surveys",
+            )
             if rows
             else "<p>No surveys.</p>"
         )
@@ -258,9 +275,10 @@ class Pages:
             f"<td>{_e(s.get('successfulPublications', 0))}</td></tr>"
             for s in subscriptions
         )
-        return (
+        return _scrolling(
             f'<table class="subscriptions"><caption>{_e(caption)}</caption><thead><tr><th>URL</th>'
-            f"<th>Topics</th><th>Delivered</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<th>Topics</th><th>Delivered</th></tr></thead><tbody>{rows}</tbody></table>",
+            caption,
         )
 
     def survey_form(self, *, survey_id: str, **_: Any) -> Reply:
@@ -434,8 +452,12 @@ class Pages:
                 for key, value in response.values.items()
             )
             parts.append(
-                '<h2>Values</h2><table class="values"><thead><tr><th>Field</th><th>Value</th><th>Label</th></tr>'
-                f"</thead><tbody>{rows}</tbody></table>"
+                '<h2>Values</h2>'
+                + _scrolling(
+                    '<table class="values"><thead><tr><th>Field</th><th>Value</th><th>Label</th></tr>'
+                    f"</thead><tbody>{rows}</tbody></table>",
+                    "Values",
+                )
             )
             parts.append(
                 f'<p><a href="/surveys/{_e(quote(survey.survey_id))}">Record another response</a> · '
@@ -495,9 +517,10 @@ class Pages:
             cells.append(f'<td class="wrap">{_e(delivery.get("error"))}</td>')
             rows.append(f'<tr class="delivery">{"".join(cells)}</tr>')
         response_header = "<th>Response</th>" if with_response else ""
-        return (
+        return _scrolling(
             '<table class="deliveries"><thead><tr><th>Time (UTC)</th><th>Subscription URL</th><th>Topic</th>'
-            f"{response_header}<th>HTTP status</th><th>Error</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"{response_header}<th>HTTP status</th><th>Error</th></tr></thead><tbody>{''.join(rows)}</tbody></table>",
+            "Deliveries",
         )
 
     # Replies ------------------------------------------------------------------------------------

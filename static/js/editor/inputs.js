@@ -160,7 +160,7 @@ export function inputField(ctx, step, field) {
       text: isRef(value) ? "Change…" : "Map output…",
       "aria-haspopup": "listbox",
       "aria-expanded": "false",
-      "aria-label": `Map an output into ${field.label || field.key}`,
+      "aria-label": `${isRef(value) ? "Change the output mapped" : "Map output"} into ${field.label || field.key}`,
       dataset: { focus: `${focusKey}:map` },
     });
     mapButton.addEventListener("click", () =>

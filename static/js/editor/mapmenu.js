@@ -58,12 +58,15 @@ export function openMapMenu(button, { title, choices, onPick, emptyText = "No ea
         id: `${listId}-${index}`,
         class: "map-option",
         "aria-selected": "false",
-        "aria-label": `${choice.stepLabel}: ${choice.label} (${typeLabel(choice.type)})`,
         dataset: { ref: choice.ref },
       },
+      // Named by what it shows, so speech input can say it: "New Response: End Date (text)".
       h("span", { class: "map-option-step", text: choice.stepLabel }),
+      h("span", { class: "visually-hidden", text: ": " }),
       h("span", { class: "map-option-label", text: choice.label }),
+      h("span", { class: "visually-hidden", text: " (" }),
       h("span", { class: ["chip-type", `type-${choice.type}`], text: typeLabel(choice.type) }),
+      h("span", { class: "visually-hidden", text: ")" }),
     ),
   );
   list.append(...options);

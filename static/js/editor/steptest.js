@@ -120,12 +120,12 @@ export class StepTests {
         h("button", {
           type: "button", class: "button small", disabled: busy, text: busy ? "Loading…" : "Load sample",
           title: "Run this card on the latest event (the survey's latest response) and show its values on the outputs",
-          "aria-label": `Load a sample event for ${title}`,
+          "aria-label": `${busy ? "Loading sample" : "Load sample"} event for ${title}`,
           onclick: () => this.run(step),
         }),
         h("button", {
           type: "button", class: "button small", disabled: busy, text: "Choose event…",
-          "aria-label": `Choose the sample event for ${title}`,
+          "aria-label": `Choose event as the sample for ${title}`,
           onclick: () => this.pick(step),
         }),
       );
@@ -134,11 +134,12 @@ export class StepTests {
         h("button", {
           type: "button", class: "button small", disabled: busy, text: busy ? "Testing…" : "Test step",
           title: card.changes ? `Runs this card once for real: it ${card.changes}. You are asked first.` : "Runs this card once on the samples of the cards before it",
-          "aria-label": `Test ${title}`,
+          "aria-label": `${busy ? "Testing" : "Test step"}: ${title}`,
           onclick: () => this.run(step),
         }),
       );
     }
+    // Each button's name starts with the words it shows, so speech input can say them.
     return h(
       "section",
       { class: "card-section step-test", "aria-label": `Test of ${title}` },
@@ -210,7 +211,11 @@ export class StepTests {
       "div",
       { class: "step-test-result succeeded", role: "status" },
       h("p", { class: "muted small", text: `${what} in ${result.duration_ms} ms; its outputs are this card's sample now.` }),
-      h("pre", { class: "step-test-outputs", text: shown }),
+      // It scrolls when long, so it takes the focus to be scrolled from the keyboard.
+      h("pre", {
+        class: "step-test-outputs", text: shown, tabindex: "0", role: "region",
+        "aria-label": `Sample outputs of ${this.ctx.stepLabel(step.id) || step.id}`,
+      }),
     );
   }
 }
