@@ -123,6 +123,10 @@ class PhaseResult:
     infra_cpu: float = 0.0
     bench_cpu: float = 0.0
     wall: float = 0.0
+    load: str = ""
+    product_cpu_s: float = 0.0
+    infra_cpu_s: float = 0.0
+    drain_s: float = 0.0
     drained: bool = True
     notes: list[str] = field(default_factory=list)
 
@@ -206,6 +210,42 @@ def _form_request(port: int, path: str, form: dict[str, str]) -> bytes:
     return head.encode() + body
 
 
+def record_deliveries(sandbox_url: str, info: dict, port: int, path: str, shared_key: str, phase: int, count: int,
+                      dup_every: int) -> list[Delivery]:
+    """A fresh sandbox (no subscription, no contacts, empty log) and `count` recorded responses."""
+    http_json("POST", f"{sandbox_url}/_sandbox/reset", {"seed": "default"})
+    recorded = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    deliveries = []
+    survey_id = info["survey_id"]
+    topic = f"{info['brand_id']}.surveyengine.completedResponse.{survey_id}"
+    for index in range(count):
+        email = f"p{phase}-{index}@bench.example"
+        response = session.post(f"{sandbox_url}/_sandbox/responses", json={
+            "values": {"recipientEmail": email, "recipientFirstName": f"Ada{index}", "QID1": 1},
+            "recorded_date": recorded,
+        }, timeout=30)
+        response.raise_for_status()
+        response_id = response.json()["responseId"]
+        msg = json.dumps({"Status": "Complete", "SurveyID": survey_id, "ResponseID": response_id,
+                          "CompletedDate": recorded.replace("T", " ").rstrip("Z"), "BrandID": info["brand_id"]},
+                         separators=(",", ":"))
+        mac = hmac.new(shared_key.encode(), msg.encode(), hashlib.sha512).hexdigest()
+        request = _form_request(port, path, {"Topic": topic, "MSG": msg, "HMAC": mac})
+        deliveries.append(Delivery(index, response_id, email, request))
+    session.close()
+    # Every Nth delivery goes out a second time, later, as a retrying sender would.
+    if dup_every:
+        repeats = [d for d in deliveries if d.index % dup_every == 0]
+        for offset, repeat in enumerate(repeats):
+            position = min(len(deliveries), repeat.index + 7 + offset)
+            deliveries.insert(position, repeat)
+    return deliveries
+
+
 # The sandbox's view of the runs -----------------------------------------------------------------
 
 
@@ -276,6 +316,10 @@ class Bench:
             "QUALTRICS_API_BASE": f"{self.sandbox_url}/{{datacenter}}/API/v3/",
             # The benchmark measures the webhook path: no reconciliation poll in the middle of it.
             "RECONCILE_INTERVAL_SECONDS": "3600",
+            # Qualtrics allows a brand 3,000 calls a minute (connectors/qualtrics/limits.py): with two
+            # calls a run the shared rate limiter holds a flow to 25 runs/s, whatever the product
+            # could do. The limiter still takes its tokens for every call; only the figure is lifted.
+            "QUALTRICS_RATE_LIMITS": self.args.rate_limits,
         }
         if self.args.scaleout:
             self.pg = ThrowawayPostgres(self.work, settings=self.args.pg_setting).start()
@@ -294,6 +338,8 @@ class Bench:
         wait_http(f"{self.sandbox_url}/_sandbox/", procs=procs)
         django_setup(env)
         self.create_flow()
+        if self.args.seed_deliveries:
+            self.seed_history(self.args.seed_deliveries)
         procs.start("daphne", [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"])
         workers = self.args.workers
         if self.args.intake_only:
@@ -348,13 +394,36 @@ class Bench:
         activation = flow_activate(flow=flow, user=user)
         if activation.status != "active_webhook":
             raise RuntimeError(f"The flow did not activate with a webhook: {activation.reason}")
-        from designer.activation import webhook_url
+        from designer.triggers import webhook_url
 
         self.flow = flow
         self.activation = activation
         self.hook_url = webhook_url(activation)
         self.hook_path = self.hook_url.split(str(self.port), 1)[1]
         self.shared_key = activation.shared_key
+
+    def seed_history(self, count: int) -> None:
+        """`count` deliveries of the flow already stored, as after months of webhooks (one statement)."""
+        from django.db import connection
+        from django.utils import timezone
+
+        from designer.models import Delivery
+
+        table = connection.ops.quote_name(Delivery._meta.db_table)
+        at = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(days=30))
+        columns = "flow_id, event_id, topic, source, payload, received_at"
+        started = time.monotonic()
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"INSERT INTO {table} ({columns}) SELECT %s, 'R_seed' || i, '', 'webhook', '{{}}'::jsonb, %s "
+                               f"FROM generate_series(1, %s) AS i", [self.flow.pk, at, count])
+                cursor.execute(f"ANALYZE {table}")
+            else:
+                cursor.execute(f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %s) "
+                               f"INSERT INTO {table} ({columns}) SELECT %s, 'R_seed' || i, '', 'webhook', '{{}}', %s FROM n",
+                               [count, self.flow.pk, at])
+                cursor.execute("ANALYZE")
+        print(f"  seeded {count} stored deliveries in {time.monotonic() - started:.1f} s", flush=True)
 
     def wait_first_poll(self) -> None:
         """Activation makes the scheduler reconcile once at once; let that finish first."""
@@ -370,44 +439,17 @@ class Bench:
     # Phases ----------------------------------------------------------------------------------
 
     def prepare(self, phase: int, count: int) -> list[Delivery]:
-        """A fresh sandbox (no subscription, no contacts, empty log) and `count` recorded responses."""
-        http_json("POST", f"{self.sandbox_url}/_sandbox/reset", {"seed": "default"})
-        recorded = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        import requests
-
-        session = requests.Session()
-        session.trust_env = False
-        deliveries = []
-        survey_id = self.info["survey_id"]
-        topic = f"{self.info['brand_id']}.surveyengine.completedResponse.{survey_id}"
-        for index in range(count):
-            email = f"p{phase}-{index}@bench.example"
-            response = session.post(f"{self.sandbox_url}/_sandbox/responses", json={
-                "values": {"recipientEmail": email, "recipientFirstName": f"Ada{index}", "QID1": 1},
-                "recorded_date": recorded,
-            }, timeout=30)
-            response.raise_for_status()
-            response_id = response.json()["responseId"]
-            msg = json.dumps({"Status": "Complete", "SurveyID": survey_id, "ResponseID": response_id,
-                              "CompletedDate": recorded.replace("T", " ").rstrip("Z"), "BrandID": self.info["brand_id"]},
-                             separators=(",", ":"))
-            mac = hmac.new(self.shared_key.encode(), msg.encode(), hashlib.sha512).hexdigest()
-            request = _form_request(self.port, self.hook_path, {"Topic": topic, "MSG": msg, "HMAC": mac})
-            deliveries.append(Delivery(index, response_id, email, request))
-        session.close()
-        # Every Nth delivery goes out a second time, later, as a retrying sender would.
-        if self.args.dup_every:
-            repeats = [d for d in deliveries if d.index % self.args.dup_every == 0]
-            for offset, repeat in enumerate(repeats):
-                position = min(len(deliveries), repeat.index + 7 + offset)
-                deliveries.insert(position, repeat)
-        return deliveries
+        return record_deliveries(self.sandbox_url, self.info, self.port, self.hook_path, self.shared_key, phase, count,
+                                 self.args.dup_every)
 
     def run_phase(self, phase: int, concurrency: int, count: int, sampler: Sampler) -> PhaseResult:
         from designer.models import Run, RunStatus
 
+        from django.utils import timezone
+
         result = PhaseResult(concurrency=concurrency, planned=count)
         deliveries = self.prepare(phase, count)
+        phase_started = timezone.now()
         watermark = Run.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         calls = ContactCalls(self.sandbox_url).start()
         cpu_before = sampler.cpu_snapshot()
@@ -419,6 +461,7 @@ class Bench:
         deadline = started + self.args.max_send_seconds
         acks = asyncio.run(_send_all(self.port, deliveries, concurrency, deadline))
         send_seconds = time.monotonic() - started
+        send_end = time.time()
 
         ok = [a for a in acks if a.status == 200]
         result.sent = len(acks)
@@ -454,6 +497,8 @@ class Bench:
         result.sandbox_cpu = share.get("sandbox", 0.0)
         result.product_cpu = share.get("product", 0.0)
         result.infra_cpu = share.get("services", 0.0)
+        result.product_cpu_s = cpu_after["product"] - cpu_before["product"]
+        result.infra_cpu_s = cpu_after.get("services", 0.0) - cpu_before.get("services", 0.0)
         result.peak_rss_mb = sampler.peak_kb["product"] / 1024
         emails = calls.stop()
 
@@ -478,8 +523,15 @@ class Bench:
             first_send = min(a.sent_at for a in acks)
             last_finish = max(r["finished_at"].timestamp() for r in finished)
             result.runs_per_s = len(finished) / max(1e-6, last_finish - first_send)
+            result.drain_s = max(0.0, last_finish - send_end)
             e2e = [(r["finished_at"] - r["delivery__received_at"]).total_seconds() * 1000 for r in finished]
             result.e2e_p50, result.e2e_p95 = percentile(e2e, 50), percentile(e2e, 95)
+        result.load = load_average()
+        if not self.args.scaleout:  # each handing over of a run is a task row of django-tasks-db
+            from django_tasks_db.models import DBTaskResult
+
+            tasks = DBTaskResult.objects.filter(enqueued_at__gte=phase_started).count()
+            result.notes.append(f"{tasks} task rows for {len(runs)} runs")
         if not result.drained:
             result.notes.append(f"runs still pending after {self.args.drain_seconds:.0f} s of draining")
         if len(acks) < len(deliveries):
@@ -514,6 +566,12 @@ class Bench:
                     self.print_phase(results[-1])
                 per_process = self.per_process_peaks(sampler)
             self.report(results, per_process)
+            if args.json_out:
+                Path(args.json_out).write_text(json.dumps({
+                    "mode": self.mode, "workers": self.worker_desc,
+                    "phases": [{**vars(r), "errors": dict(r.errors), "cpu_ms_per_run": cpu_ms_per_run(r)}
+                               for r in results],
+                }))
             if self.profile:
                 self.profile.summarize()
             return 0
@@ -553,14 +611,15 @@ class Bench:
         headers = ["senders", "deliveries sent (dup)", "acks/s", "completed runs/s", "ack p50 ms", "ack p95 ms",
                    "ack p99 ms", "ack max ms", "run e2e p50/p95 ms", "lost", "duplicated runs",
                    "missing/dup POST contact", "non-200", "peak RSS MB", "CPU product/sandbox/bench"
-                   + ("/pg+redis" if self.pg else "")]
+                   + ("/pg+redis" if self.pg else ""), "product CPU ms/run" + (" (with pg+redis)" if self.pg else ""),
+                   "drain s"]
         rows = []
         for r in results:
             cpu = f"{r.product_cpu:.0%}/{r.sandbox_cpu:.0%}/{r.bench_cpu:.0%}" + (f"/{r.infra_cpu:.0%}" if self.pg else "")
             rows.append([
                 r.concurrency, f"{r.sent} ({r.already})", r.acks_per_s, r.runs_per_s, r.p50, r.p95, r.p99, r.max_ms,
                 f"{r.e2e_p50:.0f}/{r.e2e_p95:.0f}", r.lost, r.duplicated, f"{r.missing_calls}/{r.duplicate_calls}",
-                sum(r.errors.values()), r.peak_rss_mb, cpu,
+                sum(r.errors.values()), r.peak_rss_mb, cpu, cpu_ms_per_run(r), r.drain_s,
             ])
         print(table(headers, rows))
         print("CPU shares are of all", NCPU, "cores over the phase (sending + draining).")
@@ -582,6 +641,11 @@ class Bench:
         print()
         print(table(["figure", "target", "measured", "verdict", "mode"],
                     [[f.name, f.target, f.measured, verdict(f.ok), self.mode] for f in figures]))
+
+
+def cpu_ms_per_run(r: PhaseResult) -> float:
+    """CPU of the product's processes (PostgreSQL and Redis included) per completed run."""
+    return (r.product_cpu_s + r.infra_cpu_s) * 1000 / r.completed if r.completed else float("nan")
 
 
 def _phases(text: str) -> list[tuple[int, int]]:
@@ -614,9 +678,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-idle", action="store_true", help="include waiting threads in the profile")
     parser.add_argument("--intake-only", action="store_true",
                         help="start no worker: measure only the webhook intake (acknowledgements); runs stay queued")
+    parser.add_argument("--rate-limits", default="brand=6000000", metavar="NAME=PER_MINUTE,...",
+                        help="QUALTRICS_RATE_LIMITS for the product (default brand=6000000: the published 3,000 a "
+                             "minute would hold the flow to 25 runs/s)")
+    parser.add_argument("--seed-deliveries", type=int, default=0, metavar="N",
+                        help="store N deliveries of the flow before the phases (a flow with a history)")
+    parser.add_argument("--reference", choices=["node-red"],
+                        help="also run Node-RED 4 (installed from npm into the temporary directory) with a minimal "
+                             "flow doing the same calls, and print the product's figures as ratios to it")
+    parser.add_argument("--modes", default=None,
+                        help="with --reference: the product's modes to run, comma-separated: embedded,scaleout "
+                             "(default: the one --scaleout selects)")
+    parser.add_argument("--node-red-prefix", default=None, metavar="DIR",
+                        help="with --reference: install Node-RED into DIR, or use the one already there "
+                             "(default: a new temporary directory)")
+    parser.add_argument("--json-out", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     args = parser.parse_args(argv)
     print(f"e2e_webhooks: {len(args.phases)} phase(s) {args.phases}; load average before: {load_average()}", flush=True)
+    if args.reference:
+        from bench.reference import side_by_side
+
+        return side_by_side(args, argv if argv is not None else sys.argv[1:])
     return Bench(args).run()
 
 

@@ -5,11 +5,49 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.fixups.django import DjangoFixup, DjangoWorkerFixup
 from celery.signals import worker_ready
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-app = Celery("qflows")
+
+class _KeptConnections(DjangoWorkerFixup):
+    """Celery's Django fix-up, except around a task: there it closes every database connection
+    (before and after each task), so a worker opened a PostgreSQL connection per run. A task is
+    treated as Django treats a request instead: a connection is closed only when it is unusable
+    or older than CONN_MAX_AGE, and checked before its first use in the next task
+    (CONN_HEALTH_CHECKS). Connections inherited by forked pool children are still closed."""
+
+    def on_task_prerun(self, sender, **kwargs):  # noqa: ANN001
+        if not getattr(sender.request, "is_eager", False):
+            close_old_connections()
+
+    def on_task_postrun(self, sender, **kwargs):  # noqa: ANN001
+        if not getattr(sender.request, "is_eager", False):
+            close_old_connections()
+            self.close_cache()
+
+
+class _DjangoFixup(DjangoFixup):
+    """Celery's Django fix-up (django.setup(), the task class) with the worker part above."""
+
+    @property
+    def worker_fixup(self) -> DjangoWorkerFixup:
+        if self._worker_fixup is None:
+            self._worker_fixup = _KeptConnections(self.app)
+        return self._worker_fixup
+
+    @worker_fixup.setter
+    def worker_fixup(self, value: DjangoWorkerFixup) -> None:
+        self._worker_fixup = value
+
+
+def _django_fixup(app):  # noqa: ANN001
+    return _DjangoFixup(app).install()
+
+
+app = Celery("qflows", fixups=[_django_fixup])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_acks_late = True
 app.conf.task_reject_on_worker_lost = True

@@ -178,6 +178,10 @@ if REDIS_URL:
     CELERY_RESULT_BACKEND = REDIS_URL
     # django-tasks-celery finds a task's result by its name, which Celery stores only in extended results.
     CELERY_RESULT_EXTENDED = True
+    # Celery is the transport only: a run's state and outcome live in the database, and nothing reads
+    # a task's result. Not storing results saves a Redis write per task in the worker, and the
+    # subscription to each task's result that the sender (the webhook inbox) made per enqueue.
+    CELERY_TASK_IGNORE_RESULT = True
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

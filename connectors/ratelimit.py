@@ -70,33 +70,36 @@ class MemoryStore:
 
 
 class DatabaseStore:
-    """Buckets as `connectors.RateLimitBucket` rows, read and written in one transaction (row
-    locks on PostgreSQL; SQLite's IMMEDIATE transactions serialize writers)."""
+    """Buckets as `connectors.RateLimitBucket` rows, all of a call's buckets in one transaction
+    (row locks on PostgreSQL; SQLite's IMMEDIATE transactions serialize writers). Each bucket is
+    taken from with one `UPDATE ... RETURNING` that computes what `take` does, so reading the row
+    and writing it back are one statement, written once rather than built by the ORM per call."""
 
     def take(self, buckets: Sequence[Bucket], cost: float) -> list[float]:
-        from django.db import transaction
+        from django.db import connection, transaction
 
         from connectors.models import RateLimitBucket
 
         ordered = sorted(buckets, key=lambda b: b.key)  # one lock order, so no deadlock
-        keys = [b.key for b in ordered]
         waits: dict[str, float] = {}
-        with transaction.atomic():
-            rows = {row.key: row for row in RateLimitBucket.objects.select_for_update().filter(key__in=keys)}
-            if len(rows) < len(ordered):
-                # First use of a bucket: another worker may be creating it at the same moment.
-                now = time.time()
-                RateLimitBucket.objects.bulk_create(
-                    [RateLimitBucket(key=b.key, tokens=b.capacity, updated=now) for b in ordered if b.key not in rows],
-                    ignore_conflicts=True,
-                )
-                rows = {row.key: row for row in RateLimitBucket.objects.select_for_update().filter(key__in=keys)}
-            now = time.time()
+        least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+        table = connection.ops.quote_name(RateLimitBucket._meta.db_table)
+        update = (f"UPDATE {table} SET tokens = {least}(%s, tokens + {greatest}(0, %s - updated) * %s) - %s, "
+                  f"updated = {greatest}(updated, %s) WHERE {connection.ops.quote_name('key')} = %s RETURNING tokens")
+        with transaction.atomic(), connection.cursor() as cursor:
             for bucket in ordered:
-                row = rows[bucket.key]
-                row.tokens, waits[bucket.key] = take(row.tokens, row.updated, now, bucket, cost)
-                row.updated = max(row.updated, now)
-                row.save(update_fields=["tokens", "updated"])
+                now = time.time()
+                cursor.execute(update, [bucket.capacity, now, bucket.rate, cost, now, bucket.key])
+                row = cursor.fetchone()
+                if row is None:
+                    # First use of a bucket: another worker may be creating it at the same moment.
+                    RateLimitBucket.objects.bulk_create(
+                        [RateLimitBucket(key=bucket.key, tokens=bucket.capacity, updated=now)], ignore_conflicts=True
+                    )
+                    cursor.execute(update, [bucket.capacity, now, bucket.rate, cost, now, bucket.key])
+                    row = cursor.fetchone()
+                tokens = float(row[0])
+                waits[bucket.key] = 0.0 if tokens >= 0 else -tokens / bucket.rate
         return [waits[b.key] for b in buckets]
 
 

@@ -6,11 +6,14 @@ and the tasks import what they run (the engine, polling) only when they run it."
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, F, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from connectors.http import ConnectorError
 from connectors.specs import DeliveryRefused
@@ -40,8 +43,34 @@ def _enqueue(run_id: int) -> None:
         # The task is a row next to the run: one commit stores both, and no worker sees the
         # task before the run exists.
         execute_run.enqueue(run_id)
+        return
+    later = getattr(_later, "runs", None)
+    if later is not None:
+        transaction.on_commit(lambda: later.append(run_id))
     else:
         transaction.on_commit(lambda: _hand_over(run_id))
+
+
+# Runs committed on this thread while `hand_over_later` is on, to be handed over by its caller.
+_later = threading.local()
+
+
+def hand_over_later() -> None:
+    """Until `hand_over_now`, runs this thread commits are kept for it instead of being handed to
+    the task queue (Celery) at each commit, so that the webhook inbox answers the deliveries it
+    stored before it sends their tasks: a hand-over is a broker round trip per run. A run whose
+    hand-over does not happen (the process ends first, the broker refuses) stays queued, and the
+    scheduler hands it over (`runs_requeue_stalled`). No effect where tasks are rows of this
+    database: they are stored with their runs."""
+    if getattr(_later, "runs", None) is None:
+        _later.runs = []
+
+
+def hand_over_now() -> None:
+    """Hands over the runs kept since `hand_over_later`, and stops keeping them."""
+    runs, _later.runs = getattr(_later, "runs", None) or [], None
+    for run_id in runs:
+        _hand_over(run_id)
 
 
 def _hand_over(run_id: int) -> None:
@@ -72,7 +101,7 @@ def pinned_versions(activation_ids) -> dict[int, FlowVersion]:
     """{activation id: the version it runs}, read with the activations' rows locked (in id order)
     inside the caller's transaction: storing a delivery and Publish's switch of the version are
     serialized, so each delivery runs on exactly the version that was live when it was stored."""
-    rows = (Activation.objects.select_for_update().filter(pk__in=sorted(activation_ids))
+    rows = (Activation.objects.select_for_update(of=("self",)).filter(pk__in=sorted(activation_ids))
             .select_related("version").order_by("pk"))
     return {row.pk: row.version for row in rows if row.version_id}
 
@@ -93,6 +122,19 @@ def delivery_accept(*, flow: Flow, version: FlowVersion, event_id: str, source: 
         return None
 
 
+def _event_source_condition() -> RawSQL:
+    """`source IN ('webhook', 'poll', 'schedule')` with the values written into the statement, as in
+    the condition of the partial unique index `one_delivery_per_event`. SQLite uses a partial index
+    only for a statement that states its condition with the same constants: with the values bound
+    as parameters, the duplicate check searched all the flow's stored deliveries by `flow_id`, in
+    the inbox's write transaction, longer as the flow's history grew."""
+    values = [str(source) for source in EVENT_SOURCES]
+    assert all(value.isalnum() for value in values)  # fixed choices, written as literals
+    column = f"{connection.ops.quote_name(Delivery._meta.db_table)}.{connection.ops.quote_name('source')}"
+    literals = ", ".join(f"'{value}'" for value in values)
+    return RawSQL(f"{column} IN ({literals})", (), output_field=BooleanField())
+
+
 def deliveries_accept(items: list[dict]) -> list[Run | None]:
     """`delivery_accept` for many events at once (each a dict of its arguments), inside the
     caller's transaction: the ones already stored (or repeated in `items`) give None, the others
@@ -104,8 +146,9 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
     if keys:
         stored = set(
             Delivery.objects.filter(
-                flow_id__in={flow_id for flow_id, _ in keys}, event_id__in={eid for _, eid in keys}, source__in=once
-            ).values_list("flow_id", "event_id")
+                _event_source_condition(), flow_id__in={flow_id for flow_id, _ in keys},
+                event_id__in={eid for _, eid in keys},
+            ).order_by().values_list("flow_id", "event_id")
         )
     fresh: list[int] = []
     for index, item in enumerate(items):
@@ -282,15 +325,60 @@ def flow_recent_events(*, flow: Flow, limit: int = 20) -> list[dict]:
 
 
 def runs_requeue_stalled(*, older_than: timedelta = timedelta(seconds=60)) -> int:
-    """Re-enqueues runs that no worker holds: queued too long, or running past their lease."""
+    """Hands over again the runs that no worker holds and no waiting task will take up: running
+    past their lease (their worker died), or queued for `older_than` without a task.
+
+    A task is a turn on a worker, not a particular run (designer/engine.py `_fair_pick`), and every
+    queued run was handed over with one. A backlog of N queued runs with N tasks waiting is healthy
+    however long its oldest run has waited: handing those runs over again only added task rows (or
+    Redis messages) for the workers to go through. So only as many runs as the queue lacks tasks
+    for are handed over, the oldest first: a hand-over the broker refused, a task lost with a
+    worker or the queue. Where the queue cannot be counted, every run queued longer than
+    `older_than` is handed over."""
     now = timezone.now()
-    stalled = list(
-        Run.objects.filter(status=RunStatus.QUEUED, updated_at__lt=now - older_than).values_list("pk", flat=True)[:500]
-    ) + list(Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now).values_list("pk", flat=True)[:500])
+    expired = list(Run.objects.filter(status=RunStatus.RUNNING, lease_until__lt=now).values_list("pk", flat=True)[:500])
+    queued = list(
+        Run.objects.filter(status=RunStatus.QUEUED, updated_at__lt=now - older_than).order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    if queued:
+        waiting = _tasks_waiting()
+        if waiting is not None:
+            untaken = Run.objects.filter(status=RunStatus.QUEUED).count() - waiting
+            queued = queued[:max(0, untaken)]
+    stalled = expired + queued
     for run_id in stalled:
         Run.objects.filter(pk=run_id).update(updated_at=now)
         execute_run.enqueue(run_id)
     return len(stalled)
+
+
+def _tasks_waiting() -> int | None:
+    """How many `execute_run` tasks wait in the queue for a worker: ready rows of django-tasks-db,
+    or messages in Celery's queue. None when the queue cannot say (another backend, the broker
+    unreachable). On Celery the tasks a worker has taken but not started are not counted, nor told
+    from other tasks of the queue (polls): a round may hand over a few runs more than needed,
+    which the claim runs once."""
+    backend = execute_run.get_backend()
+    if _stored_in_this_database(execute_run):
+        from django_tasks_db.models import DBTaskResult
+
+        return (DBTaskResult.objects.ready().filter(task_path=execute_run.module_path, backend_name=backend.alias)
+                .order_by().count())
+    if type(backend).__name__ != "CeleryBackend":
+        return None
+    try:
+        app = import_string(backend.options.get("CELERY_APP") or "celery.current_app")
+        with app.connection_for_read() as conn:
+            channel = conn.default_channel
+            try:
+                return channel.queue_declare(queue=app.conf.task_default_queue, passive=True).message_count
+            except conn.channel_errors:
+                return 0  # the queue does not exist: an empty list on Redis
+    except Exception:
+        logger.warning("Could not count the tasks waiting in the queue; queued runs are handed over by age.",
+                       exc_info=True)
+        return None
 
 
 def run_enqueue_at(run_id: int, when) -> None:

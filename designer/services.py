@@ -185,7 +185,7 @@ def flow_save(
     if _shape_problems(problems):
         raise FlowInvalid(_shape_problems(problems))
     with transaction.atomic():
-        locked = Flow.objects.select_for_update().select_related("updated_by").get(pk=flow.pk)
+        locked = Flow.objects.select_for_update(of=("self",)).select_related("updated_by").get(pk=flow.pk)
         if base_version is None or int(base_version) != locked.revision:
             raise _stale(locked)
         if name is not None and _flow_name(name):
@@ -212,7 +212,7 @@ def flow_publish(
 
     reactivate = False
     with transaction.atomic():
-        locked = Flow.objects.select_for_update().select_related("live_version", "updated_by").get(pk=flow.pk)
+        locked = Flow.objects.select_for_update(of=("self",)).select_related("live_version", "updated_by").get(pk=flow.pk)
         if base_revision is not None and int(base_revision) != locked.revision:
             raise _stale(locked)
         if not locked.has_unpublished_changes:
@@ -257,7 +257,7 @@ def flow_publish(
 def flow_discard(*, membership: Membership, flow: Flow) -> Flow:
     """Puts the live version back in the draft (unsaved work in the draft is dropped)."""
     with transaction.atomic():
-        locked = Flow.objects.select_for_update().select_related("live_version").get(pk=flow.pk)
+        locked = Flow.objects.select_for_update(of=("self",)).select_related("live_version").get(pk=flow.pk)
         if locked.live_version_id is None:
             raise ValueError("Nothing is published yet, so there is no live version to go back to.")
         _draft_store(locked=locked, definition=copy.deepcopy(locked.live_version.definition), problems=[],

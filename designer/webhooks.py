@@ -39,7 +39,7 @@ from config.parsers import json_problem
 from connectors import registry
 from connectors.specs import DeliveryRefused, InboundRequest, TriggerContext
 from designer.models import Activation, Delivery, DeliverySource
-from designer.runs import deliveries_accept, delivery_accept, pinned_versions
+from designer.runs import deliveries_accept, delivery_accept, hand_over_later, hand_over_now, pinned_versions
 
 logger = logging.getLogger(__name__)
 EVENT_ID_MAX = Delivery._meta.get_field("event_id").max_length
@@ -219,11 +219,16 @@ class WebhookInbox:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            answers = self._handle(batch)
-            for (*_, future), answer in zip(batch, answers, strict=True):
-                # False when the request was abandoned (its sender hung up and daphne cancelled it).
-                if future.set_running_or_notify_cancel():
-                    future.set_result(answer)
+            hand_over_later()
+            try:
+                answers = self._handle(batch)
+                for (*_, future), answer in zip(batch, answers, strict=True):
+                    # False when the request was abandoned (its sender hung up and daphne cancelled it).
+                    if future.set_running_or_notify_cancel():
+                        future.set_result(answer)
+            finally:
+                # The deliveries are answered once stored; their runs' tasks go to the queue after.
+                hand_over_now()
 
     def _handle(self, batch: list[tuple]) -> list[tuple[int, str]]:
         try:

@@ -1,0 +1,109 @@
+"""The scheduler's stalled-run pass tells a backlog from a stall. A queued run whose task waits in
+the queue is merely behind others, however long it has waited: it is not handed over again (each
+hand-over was another task row, or another message on Redis, for the workers to go through). A
+queued run that no task will take up (its hand-over was refused or lost), and a running run past
+its lease (its worker died), are handed over.
+
+On the embedded default the queue is django-tasks-db's table; in the PostgreSQL + Redis pass it is
+Celery's queue on Redis. No worker runs here: the tasks stay where they were put."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from designer.models import Run, RunStatus
+from designer.runs import deliveries_accept, runs_requeue_stalled
+from designer.tasks import execute_run
+from tests.reliability.limits import compose, webhook_flow
+
+pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
+
+
+def celery_app():
+    backend = execute_run.get_backend()
+    if type(backend).__name__ != "CeleryBackend":
+        return None
+    return backend._get_celery_app()
+
+
+def tasks_waiting() -> int:
+    """execute_run tasks waiting for a worker, as the queue itself counts them."""
+    app = celery_app()
+    if app is None:
+        from django_tasks_db.models import DBTaskResult
+
+        return DBTaskResult.objects.filter(task_path=execute_run.module_path, status="READY").count()
+    with app.connection_for_read() as conn:
+        client = conn.default_channel.client
+        return client.llen(app.conf.task_default_queue)
+
+
+@pytest.fixture
+def empty_queue():
+    app = celery_app()
+    if app is not None:
+        app.control.purge()  # no worker runs in this test; earlier tests may have left messages
+
+
+@pytest.fixture
+def flow(team):
+    return webhook_flow(team, [compose("step_1", "Hello")])
+
+
+def backlog(flow, count: int) -> list[Run]:
+    """`count` queued runs, each handed to the task queue as the inbox does."""
+    with transaction.atomic():
+        runs = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"b{i}",
+                                   "source": "test", "payload": {}} for i in range(count)])
+    return runs
+
+
+def lost(flow, count: int) -> list[Run]:
+    """`count` queued runs no task was made for (as when the broker refused the hand-over)."""
+    return [Run.objects.create(flow=flow, team_id=flow.team_id, version=flow.versions.first()) for _ in range(count)]
+
+
+def age(runs: list[Run], seconds: float = 120) -> None:
+    Run.objects.filter(pk__in=[run.pk for run in runs]).update(updated_at=timezone.now() - timedelta(seconds=seconds))
+
+
+def test_a_backlog_waiting_in_the_queue_is_not_handed_over_again(flow, empty_queue):
+    runs = backlog(flow, 30)
+    age(runs)
+    assert tasks_waiting() == 30
+    assert runs_requeue_stalled() == 0
+    assert tasks_waiting() == 30
+
+
+def test_queued_runs_without_a_task_are_handed_over_beside_a_backlog(flow, empty_queue):
+    waiting = backlog(flow, 20)
+    stalled = lost(flow, 3)
+    age(waiting + stalled)
+    assert tasks_waiting() == 20
+    assert runs_requeue_stalled() == 3
+    assert tasks_waiting() == 23
+    # Each run now has a task waiting: the next rounds hand nothing over.
+    age(waiting + stalled)
+    assert runs_requeue_stalled() == 0
+    assert tasks_waiting() == 23
+
+
+def test_a_run_queued_only_briefly_is_left_to_its_task(flow, empty_queue):
+    lost(flow, 2)
+    assert runs_requeue_stalled() == 0
+    assert tasks_waiting() == 0
+
+
+def test_a_run_past_its_lease_is_handed_over_even_with_a_backlog(flow, empty_queue):
+    runs = backlog(flow, 5)
+    age(runs)
+    held = runs[0]
+    Run.objects.filter(pk=held.pk).update(status=RunStatus.RUNNING, lease_until=timezone.now() - timedelta(seconds=5))
+    # The task that took it is gone with its worker.
+    before = tasks_waiting()
+    assert runs_requeue_stalled() == 1
+    assert tasks_waiting() == before + 1

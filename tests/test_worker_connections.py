@@ -1,0 +1,69 @@
+"""A Celery worker keeps its database connection from one task to the next, as Django keeps one
+between the requests of a thread (CONN_MAX_AGE, with health checks), instead of opening a new
+PostgreSQL connection for every run. Run in the PostgreSQL + Redis pass, with a real worker."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from designer.models import Run, RunStatus
+from designer.runs import deliveries_accept
+from tests.processes import wait_for
+from tests.reliability.limits import compose, webhook_flow
+
+pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
+
+RUNS = 40
+
+
+def sessions_opened() -> int:
+    """Connections ever made to the test database (PostgreSQL's cumulative statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
+                    reason="a Celery worker on PostgreSQL + Redis")
+def test_a_celery_worker_reuses_its_database_connection_across_runs(workers, team):
+    flow = webhook_flow(team, [compose("step_1", "Hello {{trigger.body.name}}")])
+    worker = workers()
+    # The worker is up (it has made its first connections) before counting.
+    with transaction.atomic():
+        deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": "warm", "source": "test",
+                            "payload": {"body": {"name": "warm"}}}])
+    wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == 1, timeout=60)
+    before = sessions_opened()
+    with transaction.atomic():
+        deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}", "source": "test",
+                            "payload": {"body": {"name": f"n{i}"}}} for i in range(RUNS)])
+    wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == RUNS + 1, timeout=60)
+    worker.stop()  # a backend's statistics reach the shared counters by the time it ends
+    time.sleep(1)
+    opened = sessions_opened() - before
+    # This test's own connection is kept; the worker's connection may be replaced (its age, a
+    # failed health check), not opened per run.
+    assert opened <= 3, f"{opened} connections for {RUNS} runs"
+
+
+@pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
+                    reason="a Celery worker on PostgreSQL + Redis")
+def test_a_celery_worker_stores_no_task_results(workers, team):
+    """Celery is the transport only: a run's outcome is in the database, and nothing reads a
+    task's result, so none is written to Redis."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    before = set(client.scan_iter("celery-task-meta-*"))
+    flow = webhook_flow(team, [compose("step_1", "Hello")])
+    workers()
+    with transaction.atomic():
+        deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"r{i}", "source": "test",
+                            "payload": {"body": {}}} for i in range(5)])
+    wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == 5, timeout=60)
+    assert set(client.scan_iter("celery-task-meta-*")) - before == set()
