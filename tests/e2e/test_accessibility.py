@@ -263,7 +263,8 @@ def test_the_editor_is_accessible_from_768_px(pages, signed_in, live_server):
 
 
 def test_the_editor_menus_panels_and_dialogs_are_accessible(pages, signed_in, live_server):
-    """What opens over the editor: the versions panel, the map-output listbox, the test dialog, and
+    """What opens over the editor: the versions panel, the map-output listbox, the suggestions of
+    a typed "{{", the test dialog, and
     what a step test shows on a card: the event picker, the sample loaded, a step test not run."""
     page = signed_in
     problems = []
@@ -285,6 +286,12 @@ def test_the_editor_menus_panels_and_dialogs_are_accessible(pages, signed_in, li
         look("the map-output listbox", scheme)
         page.keyboard.press("Escape")
         expect(page.get_by_role("listbox")).to_have_count(0)
+        first_name = page.locator("#card-step_1 .field[data-field='first_name'] input")
+        first_name.press_sequentially("{{")
+        expect(page.get_by_role("listbox")).to_be_visible()
+        look("the placeholder suggestions", scheme)
+        page.keyboard.press("Escape")
+        first_name.fill("")
         page.get_by_role("button", name="Test", exact=True).click()
         dialog = page.get_by_role("dialog", name="Test this flow")
         expect(dialog.get_by_label("Event").locator("option").first).not_to_have_text(re.compile("Loading"))

@@ -7,6 +7,7 @@ import { mismatch, typeLabel } from "./fieldtypes.js";
 import { literalControl } from "./literal.js";
 import { openMapMenu } from "./mapmenu.js";
 import { notify } from "./notice.js";
+import { renderUses, suggestPlaceholders } from "./placeholders.js";
 import { COMPOSE, isRef, splitRef } from "./state.js";
 
 export function errorList(messages, id) {
@@ -56,7 +57,12 @@ function mapTo(ctx, step, field, ref, focusKey) {
 }
 
 function choicesFor(ctx, step) {
-  return ctx.available(step.id).map((c) => ({ ...c, label: c.label || c.key, stepLabel: ctx.stepLabel(c.stepId) }));
+  return ctx.available(step.id).map((c) => ({
+    ...c,
+    label: c.label || c.key,
+    stepLabel: ctx.stepLabel(c.stepId),
+    sample: ctx.stepTests?.sample(c.stepId, c.key),
+  }));
 }
 
 function insertPlaceholder(control, ref) {
@@ -74,11 +80,12 @@ export function inputField(ctx, step, field) {
   const helpId = field.help ? uid("help") : null;
   const errorId = uid("err");
   const warnId = uid("warn");
+  const usesId = uid("uses");
   const value = step.inputs?.[field.key];
   const errors = ctx.validation.forField(step.id, field.key).map((e) => e.message);
   const isTemplate = step.card === COMPOSE && field.key === "template";
   const row = h("div", { class: ["field", "input-field", errors.length && "has-error"], dataset: { field: field.key } });
-  const describedBy = [helpId, errors.length ? errorId : null, warnId].filter(Boolean).join(" ");
+  const describedBy = [helpId, errors.length ? errorId : null, warnId, usesId].filter(Boolean).join(" ");
   const localError = h("p", { class: "json-error", id: warnId, hidden: true });
 
   const clearServerErrors = () => {
@@ -89,6 +96,7 @@ export function inputField(ctx, step, field) {
   };
 
   let body;
+  let uses = null;
   if (isRef(value)) {
     const mapped = describeRef(ctx, step, value.ref);
     const labelId = uid("label");
@@ -133,6 +141,17 @@ export function inputField(ctx, step, field) {
     });
     body = h("div", { class: "field-body" }, control);
     row.append(body);
+    if (control.matches("input[type=text], textarea")) {
+      // Placeholders in the text, by name; typing "{{" suggests the outputs this card may use.
+      uses = h("p", { class: "placeholder-uses", id: usesId, hidden: true });
+      const showUses = (text) => {
+        renderUses(uses, text, (ref) => describeRef(ctx, step, ref));
+        row.classList.toggle("has-warning", uses.classList.contains("has-missing"));
+      };
+      showUses(value === undefined || value === null ? "" : typeof value === "string" ? value : JSON.stringify(value));
+      control.addEventListener("input", () => showUses(control.value));
+      if (!ctx.readOnly) suggestPlaceholders(control, () => choicesFor(ctx, step));
+    }
     if (isTemplate && !ctx.readOnly) {
       const insert = h("button", {
         type: "button",
@@ -173,6 +192,7 @@ export function inputField(ctx, step, field) {
     body.append(mapButton);
   }
 
+  if (uses) row.append(uses);
   if (field.help) row.append(h("p", { class: "help", id: helpId, text: field.help }));
   row.append(localError);
   const list = errorList(errors, errorId);

@@ -11,7 +11,7 @@ export const MAX_LABEL_CHARS = 200;
 export const MAX_OUTPUT_LABELS = 200;
 const DYNAMIC_PREFIXES = ["q.", "ed."];
 const TYPES = new Set(["text", "number", "boolean", "date", "object", "list", "file"]);
-const PLACEHOLDER = /\{\{\s*([a-z][a-z0-9_]*\.[A-Za-z0-9_.-]+)\s*\}\}/g;
+export const PLACEHOLDER = /\{\{\s*([a-z][a-z0-9_]*\.[A-Za-z0-9_.-]+)\s*\}\}/g;
 
 export function clip(text) {
   const value = String(text ?? "");
