@@ -72,12 +72,16 @@ def test_a_flow_every_minute_runs_once_per_minute_across_a_worker_restart(worker
     first.kill()  # no clean shutdown, mid-scheduler
     workers(scheduler_interval=1)
     time.sleep(3)
-    assert len(runs(flow)) == 1, "a restarted worker ran a tick again"
+    ticks = [r.delivery.event_id for r in runs(flow)]
+    next_tick = (tick + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The next minute may have begun meanwhile; the tick already run never comes again.
+    assert ticks in ([missed.delivery.event_id], [missed.delivery.event_id, next_tick]), \
+        f"a restarted worker ran a tick again: {ticks}"
 
     # The next minute comes once.
     wait_for(lambda: len(runs(flow)) == 2, timeout=75)
     later = settled(flow, 2)[1]
-    assert later.delivery.event_id == (tick + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert later.delivery.event_id == next_tick
     assert later.delivery.source == "schedule"
 
 
