@@ -8,6 +8,19 @@ import { shortText } from "./steptest.js";
 let open = null;
 const closeListeners = new Set();
 
+// Marks options[index] (wrapping around) as the active option of a listbox whose focus stays on
+// `owner`, unmarks options[previous], and answers the new index.
+function markActive(options, previous, index, owner) {
+  options[previous]?.setAttribute("aria-selected", "false");
+  options[previous]?.classList.remove("active");
+  const next = (index + options.length) % options.length;
+  options[next].setAttribute("aria-selected", "true");
+  options[next].classList.add("active");
+  owner.setAttribute("aria-activedescendant", options[next].id);
+  options[next].scrollIntoView?.({ block: "nearest" });
+  return next;
+}
+
 export function isMapMenuOpen() {
   return open !== null;
 }
@@ -58,15 +71,7 @@ export function openMapMenu(button, { title, choices, onPick, emptyText = "No ea
   menu.append(list, h("p", { class: "map-menu-hint muted", text: "↑ ↓ to move, Enter to map, Esc to close" }));
 
   let active = 0;
-  const activate = (index) => {
-    options[active]?.setAttribute("aria-selected", "false");
-    options[active]?.classList.remove("active");
-    active = (index + options.length) % options.length;
-    options[active].setAttribute("aria-selected", "true");
-    options[active].classList.add("active");
-    list.setAttribute("aria-activedescendant", options[active].id);
-    options[active].scrollIntoView({ block: "nearest" });
-  };
+  const activate = (index) => { active = markActive(options, active, index, list); };
   const pick = (index) => {
     const choice = choices[index];
     closeMapMenu();
@@ -179,15 +184,7 @@ export function openSuggestions(control, { title, choices, onPick, onClose }) {
   let shown = [];
   let options = [];
   let active = 0;
-  const activate = (index) => {
-    options[active]?.setAttribute("aria-selected", "false");
-    options[active]?.classList.remove("active");
-    active = (index + options.length) % options.length;
-    options[active].setAttribute("aria-selected", "true");
-    options[active].classList.add("active");
-    control.setAttribute("aria-activedescendant", options[active].id);
-    options[active].scrollIntoView?.({ block: "nearest" });
-  };
+  const activate = (index) => { active = markActive(options, active, index, control); };
   const update = (next) => {
     shown = next;
     options = next.map((choice, index) => optionElement(choice, `${listId}-${index}`));
