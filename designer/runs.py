@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 
 from connectors.http import ConnectorError
 from connectors.specs import DeliveryRefused
+from designer.dbtasks import enqueue_many
 from designer.models import (
     EVENT_SOURCES,
     Activation,
@@ -161,6 +162,7 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
     results: list[Run | None] = [None] * len(items)
     if not fresh:
         return results
+    in_database = _stored_in_this_database(execute_run)
     try:
         with transaction.atomic():
             deliveries = Delivery.objects.bulk_create([
@@ -171,10 +173,13 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
                 Run(flow=items[i]["flow"], team_id=items[i]["flow"].team_id, version=items[i]["version"], delivery=delivery)
                 for i, delivery in zip(fresh, deliveries, strict=True)
             ])
+            if in_database:  # the batch's tasks are rows next to its runs, in the same commit
+                enqueue_many(execute_run, [(run.pk,) for run in runs])
     except IntegrityError:
         return [delivery_accept(**item) for item in items]
     for i, run in zip(fresh, runs, strict=True):
-        _enqueue(run.pk)
+        if not in_database:
+            _enqueue(run.pk)
         results[i] = run
     return results
 

@@ -1,0 +1,141 @@
+"""django-tasks-db's task rows on the runs' hot path, written as statements instead of built by
+the ORM for every run: the webhook inbox stores a batch's tasks with one multi-row insert, and
+the worker claims each task with one `UPDATE … RETURNING` (SQLite 3.35+, PostgreSQL).
+
+The rows are exactly those django-tasks-db writes and reads (`DBTaskResult`): its admin, its
+`prune_db_task_results`, the scheduler's count of waiting tasks (`designer/runs.py`) and a stock
+`db_worker` see no difference. What is left out is the `task_enqueued` signal of stored tasks,
+which only logs at DEBUG.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import OperationalError, close_old_connections, connections, router
+from django.tasks import TaskResultStatus
+from django.utils import timezone
+from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
+from django_tasks_db.management.commands.db_worker import logger
+from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks_db.compat import normalize_json
+from django_tasks_db.utils import is_locked_database_exception
+
+# The vendors whose UPDATE takes RETURNING and whose JSON a statement can append to.
+APPEND_WORKER_ID = {
+    "sqlite": "json_insert({column}, '$[#]', %s)",
+    "postgresql": "{column} || jsonb_build_array(%s::text)",
+}
+
+
+def enqueue_many(task, calls: Iterable[tuple]) -> None:
+    """Stores a task row for each tuple of arguments in `calls`, as `task.enqueue(*args)` would,
+    with one insert. Inside the caller's transaction: the rows commit with it."""
+    backend = task.get_backend()
+    run_after = task.run_after or get_date_max()  # what django-tasks-db's pre_save sets
+    rows = [
+        # The backend's id function (the model's default unless configured).
+        DBTaskResult(id=backend._get_id(), args_kwargs=normalize_json({"args": list(args), "kwargs": {}}),
+                     priority=task.priority, task_path=task.module_path, queue_name=task.queue_name,
+                     run_after=run_after, backend_name=backend.alias)
+        for args in calls
+    ]
+    DBTaskResult.objects.bulk_create(rows)
+
+
+class Claim:
+    """Claims the next ready task of a worker's queues with one statement: the task row is marked
+    running by this worker and returned, or None when no task is ready. The order is
+    django-tasks-db's (priority, then run after, then enqueued)."""
+
+    def __init__(self, *, backend_name: str, queue_names: list[str], excluded_queue_names: list[str],
+                 worker_id: str) -> None:
+        self.using = router.db_for_write(DBTaskResult)
+        connection = connections[self.using]
+        self.supported = connection.vendor in APPEND_WORKER_ID and (
+            connection.vendor != "sqlite" or connection.Database.sqlite_version_info >= (3, 35))  # RETURNING
+        self.worker_id = worker_id
+        meta = DBTaskResult._meta
+        qn = connection.ops.quote_name
+        self.fields = meta.concrete_fields
+        self.converters = []
+        for field in self.fields:
+            column = field.get_col(meta.db_table)
+            self.converters.append(
+                (column, connection.ops.get_db_converters(column) + column.get_db_converters(connection))
+            )
+        conditions = [f"{qn('status')} = %s", f"{qn('backend_name')} = %s",
+                      f"({qn('run_after')} = %s OR {qn('run_after')} <= %s)"]
+        self.filter_params: list[Any] = []
+        if "*" not in queue_names:
+            conditions.append(f"{qn('queue_name')} IN ({', '.join(['%s'] * len(queue_names))})")
+            self.filter_params += queue_names
+        if excluded_queue_names:
+            conditions.append(f"{qn('queue_name')} NOT IN ({', '.join(['%s'] * len(excluded_queue_names))})")
+            self.filter_params += excluded_queue_names
+        lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+        append = APPEND_WORKER_ID.get(connection.vendor, "").format(column=qn("worker_ids"))
+        table = qn(meta.db_table)
+        self.sql = (
+            f"UPDATE {table} SET {qn('status')} = %s, {qn('started_at')} = %s, {qn('worker_ids')} = {append} "
+            f"WHERE {qn('id')} = (SELECT {qn('id')} FROM {table} WHERE {' AND '.join(conditions)} "
+            f"ORDER BY {qn('priority')} DESC, {qn('run_after')} ASC, {qn('enqueued_at')} ASC LIMIT 1{lock}) "
+            f"RETURNING {', '.join(qn(field.column) for field in self.fields)}"
+        )
+        self.backend_name = backend_name
+
+    def __call__(self) -> DBTaskResult | None:
+        connection = connections[self.using]
+        adapt = connection.ops.adapt_datetimefield_value
+        now = timezone.now()
+        params = [TaskResultStatus.RUNNING, adapt(now), self.worker_id,
+                  TaskResultStatus.READY, self.backend_name, adapt(get_date_max()), adapt(now), *self.filter_params]
+        # Autocommit: the claim is committed when the statement's rows have been read.
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        if not rows:
+            return None
+        values = []
+        for value, (column, converters) in zip(rows[0], self.converters, strict=True):
+            for converter in converters:
+                value = converter(value, column, connection)
+            values.append(value)
+        return DBTaskResult.from_db(self.using, [field.attname for field in self.fields], values)
+
+
+class Worker(DatabaseWorker):
+    """django-tasks-db's worker (same options, signals, shutdown and task handling) whose loop
+    claims a task with `Claim`'s one statement instead of a locked select and a save in an
+    exclusive transaction. On a database without it, the stock loop runs."""
+
+    def run(self) -> None:
+        claim = Claim(backend_name=self.backend_name, queue_names=self.queue_names,
+                      excluded_queue_names=self.excluded_queue_names, worker_id=self.worker_id)
+        if not claim.supported:
+            return super().run()
+        logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
+        if self.startup_delay and self.interval:
+            time.sleep(random.random())  # noqa: S311 - spreads workers started together
+        while self.running:
+            close_old_connections()
+            try:
+                task_result, locked = claim(), False
+            except OperationalError as error:
+                if not is_locked_database_exception(error):
+                    raise
+                task_result, locked = None, True  # it is free again soon
+            if task_result is not None:
+                self.run_task(task_result)
+            elif self.batch and not locked:
+                logger.info("No more tasks to run for worker_id=%s - exiting gracefully.", self.worker_id)
+                return None
+            if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
+                logger.info("Run maximum tasks (%d) on worker=%s - exiting gracefully.", self._run_tasks, self.worker_id)
+                return None
+            if self.running and task_result is None:
+                time.sleep(self.interval)
+        return None

@@ -1,0 +1,114 @@
+"""django-tasks-db's rows written and claimed by statements (`designer/dbtasks.py`): a batch's
+tasks are the rows `enqueue` writes, a claim takes the next ready task in django-tasks-db's order
+exactly once, and `manage.py worker` runs the runs it claims that way. On SQLite here and on
+PostgreSQL in the scale-out pass (with the database task backend in both)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.tasks import TaskResultStatus
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
+
+from designer.dbtasks import Claim, enqueue_many
+from designer.models import Run, RunStatus
+from designer.runs import deliveries_accept
+from designer.tasks import execute_run, poll_activation
+from tests.reliability.limits import compose, webhook_flow
+
+pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def database_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "polls"]}}
+    settings.SCHEDULER_IN_WORKERS = False
+
+
+def claim(worker_id="w1", queues=("*",), excluded=()):
+    return Claim(backend_name="default", queue_names=list(queues), excluded_queue_names=list(excluded),
+                 worker_id=worker_id)
+
+
+def test_a_batch_of_tasks_is_the_rows_enqueue_writes():
+    execute_run.enqueue(41)
+    enqueue_many(execute_run, [(42,), (43,)])
+    fields = [f.attname for f in DBTaskResult._meta.concrete_fields if f.attname not in ("id", "enqueued_at", "args_kwargs")]
+    rows = list(DBTaskResult.objects.order_by("args_kwargs__args__0").values("args_kwargs", "enqueued_at", *fields))
+    assert [row.pop("args_kwargs") for row in rows] == [{"args": [n], "kwargs": {}} for n in (41, 42, 43)]
+    assert all(row.pop("enqueued_at") is not None for row in rows)
+    assert rows[0] == rows[1] == rows[2]
+    assert rows[0]["status"] == TaskResultStatus.READY and rows[0]["run_after"] == get_date_max()
+    # The worker's stock query finds them ready, as it finds enqueue's.
+    assert DBTaskResult.objects.ready().count() == 3
+
+
+def test_a_claim_takes_the_next_ready_task_in_order_and_marks_it_running():
+    enqueue_many(execute_run, [(1,), (2,)])
+    execute_run.using(priority=10).enqueue(3)
+    execute_run.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(4)
+    poll_activation.using(queue_name="polls").enqueue(5)
+    DBTaskResult.objects.filter(args_kwargs__args__0=2).update(worker_ids=["earlier"])
+
+    first = claim()
+    order = [first().args_kwargs["args"][0] for _ in range(4)]
+    assert order == [3, 1, 2, 5]  # priority first, then in the order enqueued; the deferred task waits
+    assert first() is None
+
+    taken = DBTaskResult.objects.get(args_kwargs__args__0=2)
+    assert taken.status == TaskResultStatus.RUNNING and taken.worker_ids == ["earlier", "w1"]
+    assert timezone.now() - taken.started_at < timedelta(seconds=30)
+    # The instance returned is the row as the ORM reads it.
+    DBTaskResult.objects.filter(args_kwargs__args__0=4).update(run_after=timezone.now() - timedelta(seconds=1))
+    returned = first()
+    stored = DBTaskResult.objects.get(pk=returned.pk)
+    assert [getattr(returned, f.attname) for f in DBTaskResult._meta.concrete_fields] == [
+        getattr(stored, f.attname) for f in DBTaskResult._meta.concrete_fields]
+    assert returned.task_result.args == [4] and returned.task.name == "execute_run"
+
+
+def test_a_claim_keeps_to_the_worker_queues():
+    poll_activation.using(queue_name="polls").enqueue(1)
+    execute_run.enqueue(2)
+    assert claim(queues=["polls"])().args_kwargs["args"] == [1]
+    assert claim(queues=["polls"])() is None
+    assert claim(queues=["*"], excluded=["default"])() is None
+    assert claim(queues=["*"], excluded=["polls"])().args_kwargs["args"] == [2]
+
+
+def test_claims_racing_from_two_connections_take_each_task_once():
+    enqueue_many(execute_run, [(n,) for n in range(200)])
+    taken: dict[str, list[int]] = {"a": [], "b": []}
+
+    def drain(worker_id):
+        try:
+            take = claim(worker_id)
+            while (task := take()) is not None:
+                taken[worker_id].append(task.args_kwargs["args"][0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=drain, args=(worker_id,)) for worker_id in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(taken["a"] + taken["b"]) == list(range(200))
+    assert taken["a"] and taken["b"], "one connection took every task"
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).count() == 200
+
+
+def test_the_worker_command_runs_the_runs_it_claims(team):
+    flow = webhook_flow(team, [compose("step_1", "Hello {{trigger.body.name}}")])
+    with transaction.atomic():
+        runs = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}",
+                                   "source": "webhook", "payload": {"body": {"name": f"n{i}"}, "event_id": f"e{i}"}} for i in range(3)])
+    call_command("worker", queue_name="*", batch=True, startup_delay=False, worker_id="batch-1", interval=0)
+    assert set(Run.objects.filter(pk__in=[r.pk for r in runs]).values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
+    tasks = DBTaskResult.objects.filter(task_path=execute_run.module_path)
+    assert [(t.status, t.worker_ids) for t in tasks] == [(TaskResultStatus.SUCCESSFUL, ["batch-1"])] * 3
