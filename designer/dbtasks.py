@@ -54,10 +54,11 @@ class Claim:
     def __init__(self, *, backend_name: str, queue_names: list[str], excluded_queue_names: list[str],
                  worker_id: str) -> None:
         self.using = router.db_for_write(DBTaskResult)
+        self.backend_name = backend_name
+        self.worker_id = worker_id
         connection = connections[self.using]
         self.supported = connection.vendor in APPEND_WORKER_ID and (
             connection.vendor != "sqlite" or connection.Database.sqlite_version_info >= (3, 35))  # RETURNING
-        self.worker_id = worker_id
         meta = DBTaskResult._meta
         qn = connection.ops.quote_name
         self.fields = meta.concrete_fields
@@ -85,7 +86,6 @@ class Claim:
             f"ORDER BY {qn('priority')} DESC, {qn('run_after')} ASC, {qn('enqueued_at')} ASC LIMIT 1{lock}) "
             f"RETURNING {', '.join(qn(field.column) for field in self.fields)}"
         )
-        self.backend_name = backend_name
 
     def __call__(self) -> DBTaskResult | None:
         connection = connections[self.using]

@@ -52,6 +52,15 @@ def _enqueue(run_id: int) -> None:
         transaction.on_commit(lambda: _hand_over(run_id))
 
 
+def _enqueue_all(run_ids: list[int]) -> None:
+    """`_enqueue` for many runs: where tasks are rows of this database, one insert stores them all."""
+    if _stored_in_this_database(execute_run):
+        enqueue_many(execute_run, [(run_id,) for run_id in run_ids])
+    else:
+        for run_id in run_ids:
+            _enqueue(run_id)
+
+
 # Runs committed on this thread while `hand_over_later` is on, to be handed over by its caller.
 _later = threading.local()
 
@@ -162,7 +171,6 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
     results: list[Run | None] = [None] * len(items)
     if not fresh:
         return results
-    in_database = _stored_in_this_database(execute_run)
     try:
         with transaction.atomic():
             deliveries = Delivery.objects.bulk_create([
@@ -173,13 +181,10 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
                 Run(flow=items[i]["flow"], team_id=items[i]["flow"].team_id, version=items[i]["version"], delivery=delivery)
                 for i, delivery in zip(fresh, deliveries, strict=True)
             ])
-            if in_database:  # the batch's tasks are rows next to its runs, in the same commit
-                enqueue_many(execute_run, [(run.pk,) for run in runs])
     except IntegrityError:
         return [delivery_accept(**item) for item in items]
+    _enqueue_all([run.pk for run in runs])
     for i, run in zip(fresh, runs, strict=True):
-        if not in_database:
-            _enqueue(run.pk)
         results[i] = run
     return results
 
