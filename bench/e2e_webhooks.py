@@ -65,7 +65,7 @@ from bench.common import (  # noqa: E402
 from bench.profiling import ProfileSession  # noqa: E402
 
 # How scripts/run starts the embedded worker(s); the benchmark mirrors it unless told otherwise.
-RUN_SCRIPT_WORKERS = 1
+RUN_SCRIPT_WORKERS = 2
 RUN_SCRIPT_WORKER_INTERVAL = 0.1
 # Celery's default concurrency is the number of cores.
 CELERY_CONCURRENCY = NCPU
@@ -356,8 +356,9 @@ class Bench:
             interval = self.args.worker_interval if self.args.worker_interval is not None else RUN_SCRIPT_WORKER_INTERVAL
             for index in range(count):
                 procs.start(f"worker-{index}", [PY, "manage.py", "worker", "--queue-name", "*",
-                                                "--interval", str(interval)])
-            self.worker_desc = f"{count} worker process(es) (db_worker + scheduler thread), --interval {interval}"
+                                                "--interval", str(interval), *(["--no-scheduler"] if index else [])])
+            self.worker_desc = (f"{count} worker process(es) (db_worker, the first with the scheduler thread), "
+                                f"--interval {interval}")
         if self.args.intake_only:
             procs.start("scheduler", [PY, "manage.py", "scheduler"])
         wait_http(self.hook_url, procs=procs)

@@ -14,6 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from config.drivers import skip_postgres_driver
 from config.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -160,6 +161,8 @@ else:
             "TEST": {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
+    # Nothing here talks to PostgreSQL: its driver would only cost memory (config/drivers.py).
+    skip_postgres_driver()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channels and tasks: in-memory + database worker, or Redis + Celery.

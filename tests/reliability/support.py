@@ -17,7 +17,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import requests
 from django.db import connection
 from django.urls import reverse
@@ -136,7 +135,9 @@ def sqlite_write_lock(path: str, seconds: float):
         thread.join(seconds + 30)
 
 
-def postgresql_connect(settings_dict) -> psycopg.Connection:
+def postgresql_connect(settings_dict):
+    import psycopg  # only PostgreSQL runs get here; SQLite processes do not load the driver
+
     return psycopg.connect(
         host=settings_dict["HOST"],
         port=settings_dict["PORT"],

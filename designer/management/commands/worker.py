@@ -19,9 +19,12 @@ class Command(DatabaseWorker):
         super().add_arguments(parser)
         parser.add_argument("--scheduler-interval", type=float, default=None,
                             help="Seconds between the scheduler's rounds (default SCHEDULER_INTERVAL_SECONDS, 5).")
+        parser.add_argument("--no-scheduler", action="store_true",
+                            help="Run tasks only: another worker (or `manage.py scheduler`) runs the scheduler's duties.")
 
     def handle(self, *, verbosity, queue_name, interval, batch, backend_name, startup_delay, reload, max_tasks,
-               worker_id, exclude_queues, scheduler_interval: float | None, **options):
+               worker_id, exclude_queues, scheduler_interval: float | None, no_scheduler: bool = False,
+               **options):
         self.configure_logging(verbosity)
         queue_names = queue_name.split(",")
         excluded_queue_names = exclude_queues.split(",") if exclude_queues else []
@@ -33,7 +36,7 @@ class Command(DatabaseWorker):
             excluded_queue_names=excluded_queue_names,
         )
         reload = reload and not batch
-        if settings.SCHEDULER_IN_WORKERS and (not reload or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true"):
+        if settings.SCHEDULER_IN_WORKERS and not no_scheduler and (not reload or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true"):
             scheduler.start_in_background(scheduler_interval or scheduler.interval_seconds())
         if reload:
             if os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":  # the child that runs tasks
