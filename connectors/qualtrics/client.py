@@ -176,6 +176,8 @@ class QualtricsClient(HttpClient):
             raise QualtricsError(f"The Qualtrics API base {base!r} is not an http(s) URL.")
         self.base_url = base
         self._origin = _origin(base)
+        if session is None:
+            self._settle_environment()
         # Header name is case-insensitive for Qualtrics (§1, [H]); the session pools connections.
         self.session.headers["X-API-TOKEN"] = token
         self.session.headers["Accept"] = "application/json"
@@ -189,6 +191,16 @@ class QualtricsClient(HttpClient):
 
     def __repr__(self) -> str:
         return f"<QualtricsClient {self.base_url}>"
+
+    def _settle_environment(self) -> None:
+        """Reads once what `requests` would read from the environment before every call: the
+        proxy for the API base (HTTPS_PROXY, NO_PROXY, …) and a CA bundle (REQUESTS_CA_BUNDLE).
+        The client only calls its own origin, so the answer does not change between calls. A
+        ~/.netrc entry is not used: the token header is the only credential sent."""
+        found = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
+        self.session.proxies = dict(found["proxies"])
+        self.session.verify = found["verify"]
+        self.session.trust_env = False
 
     # Plumbing -------------------------------------------------------------------------------
 
