@@ -1,6 +1,7 @@
 """django-tasks-db's task rows on the runs' hot path, written as statements instead of built by
 the ORM for every run: the webhook inbox stores a batch's tasks with one multi-row insert, and
-the worker claims each task with one `UPDATE … RETURNING` (SQLite 3.35+, PostgreSQL).
+the worker claims each task with one `UPDATE … RETURNING` (SQLite 3.35+, PostgreSQL) and
+stores its success with one `UPDATE` (`ClaimedTask`).
 
 The rows are exactly those django-tasks-db writes and reads (`DBTaskResult`): its admin, its
 `prune_db_task_results`, the scheduler's count of waiting tasks (`designer/runs.py`) and a stock
@@ -22,7 +23,7 @@ from django_tasks_db.management.commands.db_worker import Worker as DatabaseWork
 from django_tasks_db.management.commands.db_worker import logger
 from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.compat import normalize_json
-from django_tasks_db.utils import is_locked_database_exception
+from django_tasks_db.utils import is_locked_database_exception, retry
 
 # The vendors whose UPDATE takes RETURNING and whose JSON a statement can append to.
 APPEND_WORKER_ID = {
@@ -44,6 +45,43 @@ def enqueue_many(task, calls: Iterable[tuple]) -> None:
         for args in calls
     ]
     DBTaskResult.objects.bulk_create(rows)
+
+
+class ClaimedTask(DBTaskResult):
+    """A task row claimed by `Claim`. Its success is stored with one statement written once,
+    where django-tasks-db's `save(update_fields=…)` builds the same UPDATE for every task (five
+    of six parts of its cost). A failure is stored by django-tasks-db as before."""
+
+    class Meta:
+        proxy = True
+        app_label = "designer"
+
+    @retry()  # as django-tasks-db's: a locked database is tried again
+    def set_successful(self, return_value: Any) -> None:
+        connection = connections[router.db_for_write(DBTaskResult)]
+        meta = DBTaskResult._meta
+        qn = connection.ops.quote_name
+        sql = _finish_sql.get(connection.vendor)
+        if sql is None:
+            sql = _finish_sql[connection.vendor] = (
+                f"UPDATE {qn(meta.db_table)} SET {qn('status')} = %s, {qn('return_value')} = %s, "
+                f"{qn('finished_at')} = %s, {qn('exception_class_path')} = '', {qn('traceback')} = '' "
+                f"WHERE {qn('id')} = %s"
+            )
+        self.status = TaskResultStatus.SUCCESSFUL
+        self.finished_at = timezone.now()
+        self.return_value = return_value
+        self.exception_class_path = self.traceback = ""
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [
+                self.status,
+                meta.get_field("return_value").get_db_prep_save(return_value, connection),
+                connection.ops.adapt_datetimefield_value(self.finished_at),
+                meta.pk.get_db_prep_value(self.pk, connection),
+            ])
+
+
+_finish_sql: dict[str, str] = {}
 
 
 class Claim:
@@ -104,7 +142,7 @@ class Claim:
             for converter in converters:
                 value = converter(value, column, connection)
             values.append(value)
-        return DBTaskResult.from_db(self.using, [field.attname for field in self.fields], values)
+        return ClaimedTask.from_db(self.using, [field.attname for field in self.fields], values)
 
 
 class Worker(DatabaseWorker):

@@ -315,3 +315,7 @@ class StepSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow_id}:{self.step_id}"
+
+
+# django-tasks-db's task row as the worker claims it (a proxy: no table of its own).
+from designer.dbtasks import ClaimedTask  # noqa: E402, F401

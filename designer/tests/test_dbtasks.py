@@ -5,6 +5,7 @@ PostgreSQL in the scale-out pass (with the database task backend in both)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 
@@ -125,3 +126,30 @@ def test_a_worker_started_with_no_scheduler_runs_tasks_without_the_scheduler_thr
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED
     assert "scheduler" not in {thread.name for thread in threading.enumerate()}
+
+
+def test_a_claimed_task_s_success_is_the_row_django_tasks_db_writes(team):
+    execute_run.enqueue(0)  # no such run: the task succeeds without doing anything
+    stock = DBTaskResult.objects.get()
+    stock.set_successful({"n": 1})
+    execute_run.enqueue(0)
+    task = claim()()
+    assert type(task).__name__ == "ClaimedTask"
+    task.set_successful({"n": 1})
+    ours = DBTaskResult.objects.get(pk=task.pk)
+    stock.refresh_from_db()
+    fields = ("status", "return_value", "exception_class_path", "traceback", "worker_ids")
+    assert [getattr(ours, f) for f in fields] == [getattr(stock, f) for f in fields[:-1]] + [["w1"]]
+    assert ours.status == TaskResultStatus.SUCCESSFUL and ours.finished_at >= ours.started_at
+
+
+def test_the_worker_logs_a_task_s_start_and_success_only_when_verbose(team, caplog):
+    def run_one(verbosity):
+        execute_run.enqueue(0)
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="django.tasks"):
+            call_command("worker", queue_name="*", batch=True, startup_delay=False, interval=0, verbosity=verbosity)
+        return [r for r in caplog.records if r.name == "django.tasks"]
+
+    assert run_one(1) == []
+    assert {r.levelname for r in run_one(2)} == {"INFO"}

@@ -1,8 +1,10 @@
+import logging
 import os
 
 from django.conf import settings
 from django.core.management import CommandError
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
+from django_tasks_db.compat import TASKS_LOGGER
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
 
 from designer import scheduler
@@ -21,6 +23,14 @@ class Command(DatabaseWorker):
                             help="Seconds between the scheduler's rounds (default SCHEDULER_INTERVAL_SECONDS, 5).")
         parser.add_argument("--no-scheduler", action="store_true",
                             help="Run tasks only: another worker (or `manage.py scheduler`) runs the scheduler's duties.")
+
+    def configure_logging(self, verbosity: int) -> None:
+        """As db_worker's, except that each task's start and success are logged only from -v 2 up:
+        a run's history is on its page, and two lines per run cost a busy worker CPU. Failures
+        are logged at every verbosity above 0."""
+        super().configure_logging(verbosity)
+        if verbosity == 1:
+            logging.getLogger(TASKS_LOGGER).setLevel(logging.WARNING)
 
     def handle(self, *, verbosity, queue_name, interval, batch, backend_name, startup_delay, reload, max_tasks,
                worker_id, exclude_queues, scheduler_interval: float | None, no_scheduler: bool = False,
