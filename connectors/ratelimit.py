@@ -6,7 +6,9 @@ anyway (the count goes below zero) and the caller is told how long to wait, so c
 in order instead of racing. A caller that will not wait that long gives its tokens back.
 
 Backends: `DatabaseStore` (the embedded default, one row per bucket updated in a transaction),
-`RedisStore` (one Lua script per call, with Redis' clock), `MemoryStore` (one process).
+`RedisStore` (one Lua script per call, with Redis' clock), `MemoryStore` (one process). The shared
+ones are taken from through `HeldStore`, which lets a busy process take room for its next few
+calls at once.
 """
 
 from __future__ import annotations
@@ -101,6 +103,55 @@ class DatabaseStore:
                 tokens = float(row[0])
                 waits[bucket.key] = 0.0 if tokens >= 0 else -tokens / bucket.rate
         return [waits[b.key] for b in buckets]
+
+
+class HeldStore:
+    """A shared store taken from in blocks by a busy process, so that most of its calls cost no
+    statement or round trip.
+
+    When a call needs the shared store, a process that made calls on the same buckets in the last
+    `hold_seconds` also takes room for about as many more (never more than `hold_seconds` of the
+    slowest bucket's rate), and spends it on its next calls without asking again. Nothing is lent
+    ahead of the limit: room is held only when the shared buckets had it (a take that has to wait
+    gives the extra back at once), and room still held `hold_seconds` after it was taken is
+    dropped, not spent, so the calls of any interval stay within what the buckets allow. Room not
+    yet spent is given back with the next take. Under a limit too slow to hold a whole token for
+    `hold_seconds`, every call goes to the shared store as before.
+    """
+
+    def __init__(self, store: Store, *, hold_seconds: float = 0.1) -> None:
+        self.store = store
+        self.hold_seconds = hold_seconds
+        self._lock = threading.Lock()
+        # Per set of buckets: [room held, when it was taken (monotonic), calls since then].
+        self._held: dict[tuple[str, ...], list[float]] = {}
+
+    def take(self, buckets: Sequence[Bucket], cost: float) -> list[float]:
+        if cost <= 0:  # a give-back goes straight to the shared buckets
+            return self.store.take(buckets, cost)
+        key = tuple(bucket.key for bucket in buckets)
+        now = time.monotonic()
+        with self._lock:
+            held = self._held.get(key)
+            fresh = held is not None and now - held[1] < self.hold_seconds
+            if fresh and held[0] >= cost:
+                held[0] -= cost
+                held[2] += 1
+                return [0.0] * len(buckets)
+            returned = held[0] if fresh else 0.0  # dropped when stale: it was taken too long ago
+            recent = held[2] + 1 if fresh else 1
+            self._held.pop(key, None)
+        most = int(min(bucket.rate for bucket in buckets) * self.hold_seconds)
+        extra = float(min(most, recent))
+        waits = self.store.take(buckets, cost + extra - returned)
+        if extra and max(waits) > 0:
+            # The buckets are short of room: hold none; this call waits its turn as any other.
+            waits = self.store.take(buckets, -extra)
+            extra = 0.0
+        if extra:
+            with self._lock:
+                self._held[key] = [extra, time.monotonic(), 0]
+        return waits
 
 
 # KEYS: bucket keys. ARGV: cost, then per_minute and capacity of each bucket. Redis' own clock
@@ -202,13 +253,13 @@ def store_for(backend: str, *, redis_url: str = "") -> Store | None:
     if backend == "memory":
         return _memory
     if backend == "database":
-        return _stores.setdefault("database", DatabaseStore())
+        return _stores.setdefault("database", HeldStore(DatabaseStore()))
     if backend == "redis":
         if not redis_url:
             raise ValueError("The redis rate limit backend needs REDIS_URL.")
         with _stores_lock:
             key = f"redis:{redis_url}"
             if key not in _stores:
-                _stores[key] = RedisStore(redis_url)
+                _stores[key] = HeldStore(RedisStore(redis_url))
             return _stores[key]
     raise ValueError(f"Unknown rate limit backend {backend!r}: use redis, database, memory or off.")

@@ -1,12 +1,17 @@
 """The database store of the shared rate limiter takes from its buckets exactly as `take` says,
-on SQLite and (in the PostgreSQL pass) on PostgreSQL."""
+and a busy process takes room from it in blocks without ever going past a limit; on SQLite and
+(in the PostgreSQL pass) on PostgreSQL."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from connectors.models import RateLimitBucket
-from connectors.ratelimit import Bucket, DatabaseStore
+from connectors.ratelimit import Bucket, DatabaseStore, HeldStore
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db]
 
@@ -35,3 +40,40 @@ def test_a_bucket_refills_up_to_its_capacity():
     RateLimitBucket.objects.filter(key=bucket.key).update(updated=0.0)  # long ago
     assert store.take([bucket], 1) == [0.0]
     assert RateLimitBucket.objects.get(key=bucket.key).tokens == pytest.approx(1.0)
+
+
+def updates(queries) -> int:
+    return sum(1 for q in queries if q["sql"].lstrip().upper().startswith("UPDATE"))
+
+
+def test_a_busy_process_takes_room_for_its_next_calls_in_blocks():
+    store = HeldStore(DatabaseStore())
+    bucket = Bucket("qualtrics:brand:busy", per_minute=600_000, capacity=100_000)  # room for 1,000 in 0.1 s
+    with CaptureQueriesContext(connection) as seen:
+        waits = [store.take([bucket], 1) for _ in range(200)]
+    assert waits == [[0.0]] * 200
+    assert updates(seen.captured_queries) <= 40  # a statement every few calls, not one per call
+    taken = bucket.capacity - RateLimitBucket.objects.get(key=bucket.key).tokens
+    assert 200 <= taken + bucket.rate * 5 and taken <= 200 + 40  # what was spent, and what is held
+
+
+def test_held_room_never_lets_calls_past_the_limit():
+    store = HeldStore(DatabaseStore())
+    bucket = Bucket("qualtrics:brand:tight", per_minute=6000, capacity=5)  # 100 a second, bursts of 5
+    started = time.monotonic()
+    free = sum(1 for _ in range(40) if store.take([bucket], 1) == [0.0])
+    elapsed = time.monotonic() - started
+    assert free <= bucket.capacity + bucket.rate * elapsed
+    assert store.take([bucket], 1)[0] > 0  # the bucket is short, and the call is told to wait
+
+
+def test_room_held_too_long_is_dropped_not_spent():
+    store = HeldStore(DatabaseStore(), hold_seconds=0.05)
+    bucket = Bucket("qualtrics:brand:stale", per_minute=600_000, capacity=100_000)
+    store.take([bucket], 1)
+    store.take([bucket], 1)  # spends the room held by the first take
+    store.take([bucket], 1)  # takes more room for the next call
+    time.sleep(0.1)
+    with CaptureQueriesContext(connection) as seen:
+        assert store.take([bucket], 1) == [0.0]
+    assert updates(seen.captured_queries) == 1  # asked the shared bucket again
