@@ -1,12 +1,14 @@
 """django-tasks-db's task rows on the runs' hot path, written as statements instead of built by
 the ORM for every run: the webhook inbox stores a batch's tasks with one multi-row insert, and
 the worker claims each task with one `UPDATE … RETURNING` (SQLite 3.35+, PostgreSQL) and
-stores its success with one `UPDATE` (`ClaimedTask`).
+stores its success with one `UPDATE` in the transaction of its next claim (`ClaimedTask`).
 
 The rows are exactly those django-tasks-db writes and reads (`DBTaskResult`): its admin, its
 `prune_db_task_results`, the scheduler's count of waiting tasks (`designer/runs.py`) and a stock
 `db_worker` see no difference. What is left out is the `task_enqueued` signal of stored tasks,
-which only logs at DEBUG.
+which only logs at DEBUG. A task's row says it succeeded a moment after its run has ended (with
+the worker's next claim, within `--interval` when the queue is empty); a worker killed in that
+moment leaves it marked running, while its run, the record that counts, has ended.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import OperationalError, close_old_connections, connections, router
+from django.db import OperationalError, close_old_connections, connections, router, transaction
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
@@ -48,40 +50,56 @@ def enqueue_many(task, calls: Iterable[tuple]) -> None:
 
 
 class ClaimedTask(DBTaskResult):
-    """A task row claimed by `Claim`. Its success is stored with one statement written once,
-    where django-tasks-db's `save(update_fields=…)` builds the same UPDATE for every task (five
-    of six parts of its cost). A failure is stored by django-tasks-db as before."""
+    """A task row claimed by `Claim`. Its success is stored by a statement written once, where
+    django-tasks-db's `save(update_fields=…)` builds the same UPDATE for every task; and it is
+    stored in the transaction of the worker's next claim, so that a run's end costs the database's
+    write lock one turn less. A failure is stored by django-tasks-db at once, as before."""
+
+    _claim: Claim | None = None
 
     class Meta:
         proxy = True
         app_label = "designer"
 
-    @retry()  # as django-tasks-db's: a locked database is tried again
     def set_successful(self, return_value: Any) -> None:
-        connection = connections[router.db_for_write(DBTaskResult)]
-        meta = DBTaskResult._meta
-        qn = connection.ops.quote_name
-        sql = _finish_sql.get(connection.vendor)
-        if sql is None:
-            sql = _finish_sql[connection.vendor] = (
-                f"UPDATE {qn(meta.db_table)} SET {qn('status')} = %s, {qn('return_value')} = %s, "
-                f"{qn('finished_at')} = %s, {qn('exception_class_path')} = '', {qn('traceback')} = '' "
-                f"WHERE {qn('id')} = %s"
-            )
         self.status = TaskResultStatus.SUCCESSFUL
         self.finished_at = timezone.now()
         self.return_value = return_value
         self.exception_class_path = self.traceback = ""
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [
-                self.status,
-                meta.get_field("return_value").get_db_prep_save(return_value, connection),
-                connection.ops.adapt_datetimefield_value(self.finished_at),
-                meta.pk.get_db_prep_value(self.pk, connection),
-            ])
+        if self._claim is not None:
+            self._claim.succeeded.append(self)
+        else:
+            _store_successes(router.db_for_write(DBTaskResult), [self])
 
 
 _finish_sql: dict[str, str] = {}
+
+
+@retry()  # as django-tasks-db's set_successful: a locked database is tried again
+def _store_successes(using: str, tasks: list[ClaimedTask]) -> None:
+    with transaction.atomic(using=using):
+        _write_successes(connections[using], tasks)
+
+
+def _write_successes(connection, tasks: list[ClaimedTask]) -> None:
+    meta = DBTaskResult._meta
+    qn = connection.ops.quote_name
+    sql = _finish_sql.get(connection.vendor)
+    if sql is None:
+        sql = _finish_sql[connection.vendor] = (
+            f"UPDATE {qn(meta.db_table)} SET {qn('status')} = %s, {qn('return_value')} = %s, "
+            f"{qn('finished_at')} = %s, {qn('exception_class_path')} = '', {qn('traceback')} = '' "
+            f"WHERE {qn('id')} = %s"
+        )
+    return_value = meta.get_field("return_value")
+    with connection.cursor() as cursor:
+        for task in tasks:
+            cursor.execute(sql, [
+                task.status,
+                return_value.get_db_prep_save(task.return_value, connection),
+                connection.ops.adapt_datetimefield_value(task.finished_at),
+                meta.pk.get_db_prep_value(task.pk, connection),
+            ])
 
 
 class Claim:
@@ -94,6 +112,7 @@ class Claim:
         self.using = router.db_for_write(DBTaskResult)
         self.backend_name = backend_name
         self.worker_id = worker_id
+        self.succeeded: list[ClaimedTask] = []  # stored with the next claim, or by settle()
         connection = connections[self.using]
         self.supported = connection.vendor in APPEND_WORKER_ID and (
             connection.vendor != "sqlite" or connection.Database.sqlite_version_info >= (3, 35))  # RETURNING
@@ -131,10 +150,19 @@ class Claim:
         now = timezone.now()
         params = [TaskResultStatus.RUNNING, adapt(now), self.worker_id,
                   TaskResultStatus.READY, self.backend_name, adapt(get_date_max()), adapt(now), *self.filter_params]
-        # Autocommit: the claim is committed when the statement's rows have been read.
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
+        if self.succeeded:
+            # The tasks that succeeded since the last claim, in the same turn of the write lock.
+            with transaction.atomic(using=self.using):
+                _write_successes(connection, self.succeeded)
+                with connection.cursor() as cursor:
+                    cursor.execute(self.sql, params)
+                    rows = cursor.fetchall()
+            self.succeeded = []
+        else:
+            # Autocommit: the claim is committed when the statement's rows have been read.
+            with connection.cursor() as cursor:
+                cursor.execute(self.sql, params)
+                rows = cursor.fetchall()
         if not rows:
             return None
         values = []
@@ -142,13 +170,22 @@ class Claim:
             for converter in converters:
                 value = converter(value, column, connection)
             values.append(value)
-        return ClaimedTask.from_db(self.using, [field.attname for field in self.fields], values)
+        task = ClaimedTask.from_db(self.using, [field.attname for field in self.fields], values)
+        task._claim = self
+        return task
+
+    def settle(self) -> None:
+        """Stores the successes still waiting for a claim (the worker is stopping)."""
+        if self.succeeded:
+            _store_successes(self.using, self.succeeded)
+            self.succeeded = []
 
 
 class Worker(DatabaseWorker):
     """django-tasks-db's worker (same options, signals, shutdown and task handling) whose loop
     claims a task with `Claim`'s one statement instead of a locked select and a save in an
-    exclusive transaction. On a database without it, the stock loop runs."""
+    exclusive transaction, and stores the tasks' successes with its next claim (or as it stops).
+    On a database without it, the stock loop runs."""
 
     def run(self) -> None:
         claim = Claim(backend_name=self.backend_name, queue_names=self.queue_names,
@@ -156,6 +193,15 @@ class Worker(DatabaseWorker):
         if not claim.supported:
             return super().run()
         logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
+        try:
+            self._loop(claim)
+        finally:  # also on a signal's SystemExit
+            try:
+                claim.settle()
+            except Exception:
+                logger.exception("The worker could not store the success of its last tasks; their runs ended.")
+
+    def _loop(self, claim: Claim) -> None:
         if self.startup_delay and self.interval:
             time.sleep(random.random())  # noqa: S311 - spreads workers started together
         while self.running:

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
@@ -133,9 +134,15 @@ def test_a_claimed_task_s_success_is_the_row_django_tasks_db_writes(team):
     stock = DBTaskResult.objects.get()
     stock.set_successful({"n": 1})
     execute_run.enqueue(0)
-    task = claim()()
+    claiming = claim()
+    task = claiming()
     assert type(task).__name__ == "ClaimedTask"
     task.set_successful({"n": 1})
+    assert DBTaskResult.objects.get(pk=task.pk).status == TaskResultStatus.RUNNING  # until the next claim
+    execute_run.enqueue(0)
+    with CaptureQueriesContext(connection) as seen:
+        assert claiming() is not None
+    assert len([q for q in seen.captured_queries if q["sql"].startswith("UPDATE")]) == 2  # in one transaction
     ours = DBTaskResult.objects.get(pk=task.pk)
     stock.refresh_from_db()
     fields = ("status", "return_value", "exception_class_path", "traceback", "worker_ids")
@@ -153,3 +160,10 @@ def test_the_worker_logs_a_task_s_start_and_success_only_when_verbose(team, capl
 
     assert run_one(1) == []
     assert {r.levelname for r in run_one(2)} == {"INFO"}
+
+
+def test_a_stopping_worker_stores_the_success_of_its_last_task(team):
+    execute_run.enqueue(0)
+    call_command("worker", queue_name="*", startup_delay=False, interval=0, max_tasks=1, worker_id="last-1")
+    [task] = DBTaskResult.objects.all()
+    assert (task.status, task.worker_ids) == (TaskResultStatus.SUCCESSFUL, ["last-1"])
