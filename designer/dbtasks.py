@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from typing import Any
 
 from django.db import OperationalError, close_old_connections, connections, router, transaction
@@ -150,19 +151,15 @@ class Claim:
         now = timezone.now()
         params = [TaskResultStatus.RUNNING, adapt(now), self.worker_id,
                   TaskResultStatus.READY, self.backend_name, adapt(get_date_max()), adapt(now), *self.filter_params]
-        if self.succeeded:
-            # The tasks that succeeded since the last claim, in the same turn of the write lock.
-            with transaction.atomic(using=self.using):
+        # The tasks that succeeded since the last claim go in the same turn of the write lock;
+        # without them the claim commits alone (autocommit) when its rows have been read.
+        with transaction.atomic(using=self.using) if self.succeeded else nullcontext():
+            if self.succeeded:
                 _write_successes(connection, self.succeeded)
-                with connection.cursor() as cursor:
-                    cursor.execute(self.sql, params)
-                    rows = cursor.fetchall()
-            self.succeeded = []
-        else:
-            # Autocommit: the claim is committed when the statement's rows have been read.
             with connection.cursor() as cursor:
                 cursor.execute(self.sql, params)
                 rows = cursor.fetchall()
+        self.succeeded = []
         if not rows:
             return None
         values = []
