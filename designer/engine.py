@@ -328,7 +328,7 @@ def _pooled_client(configuration):
 class _Statements:
     def __init__(self) -> None:
         from accounts.models import Configuration
-        from designer.models import Delivery, FlowVersion
+        from designer.models import Delivery, Flow, FlowVersion
 
         quote = connection.ops.quote_name
         json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
@@ -371,7 +371,8 @@ class _Statements:
                          f"yields = yields + 1, current_step = '', progress = NULL, updated_at = %s "
                          f"WHERE id = %s AND status = %s")
         self.delivery = f"SELECT event_id, payload, source FROM {quote(Delivery._meta.db_table)} WHERE id = %s"
-        self.version = f"SELECT flow_id, number, definition FROM {quote(FlowVersion._meta.db_table)} WHERE id = %s"
+        self.version = (f"SELECT v.flow_id, v.number, v.definition, f.name FROM {quote(FlowVersion._meta.db_table)} v "
+                        f"JOIN {quote(Flow._meta.db_table)} f ON f.id = v.flow_id WHERE v.id = %s")
         self.configuration = (f"SELECT connector, updated_at, shared, owner_id, name FROM "
                               f"{quote(Configuration._meta.db_table)} WHERE id = %s AND team_id = %s")
         self.step_insert = (
@@ -425,14 +426,17 @@ def _json(value: Any) -> Any:
 
 
 def _version(version_id: int):
-    from designer.models import FlowVersion
+    """A run's pinned version, with its flow's name (what the run's live updates show)."""
+    from designer.models import Flow, FlowVersion
 
     with connection.cursor() as cursor:
         cursor.execute(_sql().version, [version_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    return _loaded(FlowVersion, id=version_id, flow_id=row[0], number=row[1], definition=_json(row[2]))
+    version = _loaded(FlowVersion, id=version_id, flow_id=row[0], number=row[1], definition=_json(row[2]))
+    version.flow = _loaded(Flow, id=row[0], name=row[3])
+    return version
 
 
 def run_claim(run_id: int) -> Run | None:
@@ -457,8 +461,7 @@ def run_claim(run_id: int) -> Run | None:
                 delivery = _loaded(Delivery, id=delivery_id, flow_id=flow_id, event_id=found[0],
                                    payload=_json(found[1]), source=found[2])
     # What the run reads (its pinned version and its delivery) and what its live updates show
-    # (`run_json`), so that publishing one reads nothing field by field; the flow's name is read
-    # once, with the first live update a consumer can receive.
+    # (`run_json`, the flow's name with the version), so that publishing one reads nothing more.
     run = _loaded(Run, id=run_id, flow_id=flow_id, team_id=team_id, version_id=version_id, delivery_id=delivery_id,
                   rerun_of_id=rerun_of_id, status=RunStatus.RUNNING, trigger=_json(trigger), attempts=attempts,
                   lease_until=now + _lease(), started_at=_from_db(started_at), finished_at=None,
@@ -469,6 +472,8 @@ def run_claim(run_id: int) -> Run | None:
     if version is None and version_id is not None:  # deleted with its flow meanwhile
         return None
     run.version = version
+    if version is not None:
+        run.flow = version.flow
     run.delivery = delivery
     return run
 

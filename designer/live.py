@@ -37,26 +37,71 @@ async def _group_send(layer, groups: list[str], message: dict) -> None:
 
 
 # Publishing to a server layer (Redis) from sync code: one event loop per process, in its own
-# thread, so the layer keeps its connections between messages. async_to_sync would start a new
-# loop, and so a new Redis connection, for every message: half a run's time on a Celery worker.
+# thread, so the layer keeps its connections between messages (async_to_sync would start a new
+# loop, and so a new Redis connection, for every message). The caller does not wait for Redis:
+# a run's thread hands its message over and goes on. Messages leave in the order they were
+# given; while the loop is behind, a newer message about the same run or activation replaces the
+# one still waiting (each is the whole current state, so only the newest is worth sending).
+MAX_WAITING = 10_000
 PUBLISH_TIMEOUT_SECONDS = 5.0
-_loop_lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_pid: int | None = None
 
 
-def _publisher_loop() -> asyncio.AbstractEventLoop:
-    global _loop, _loop_pid
-    if _loop is None or _loop_pid != os.getpid():  # a forked worker (Celery prefork) starts its own
-        with _loop_lock:
-            if _loop is None or _loop_pid != os.getpid():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="live-publisher", daemon=True).start()
-                _loop, _loop_pid = loop, os.getpid()
-    return _loop
+class _Publisher:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.lock = threading.Lock()
+        self.waiting: dict[object, tuple[object, list[str], dict]] = {}
+        self.draining = False
+        self.idle = threading.Event()
+        self.idle.set()
+        threading.Thread(target=self.loop.run_forever, name="live-publisher", daemon=True).start()
+
+    def put(self, key: object, layer, groups: list[str], message: dict) -> None:
+        with self.lock:
+            if key not in self.waiting and len(self.waiting) >= MAX_WAITING:
+                logger.warning("Live updates are not keeping up; one was dropped")
+                return
+            self.waiting[key] = (layer, groups, message)
+            self.idle.clear()
+            if self.draining:
+                return
+            self.draining = True
+        self.loop.call_soon_threadsafe(self.loop.create_task, self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            with self.lock:
+                batch, self.waiting = self.waiting, {}
+                if not batch:
+                    self.draining = False
+                    self.idle.set()
+                    return
+            for layer, groups, message in batch.values():
+                try:
+                    await asyncio.wait_for(_group_send(layer, groups, message), PUBLISH_TIMEOUT_SECONDS)
+                except Exception:  # live updates must never break anything
+                    logger.warning("Could not publish a live update", exc_info=True)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Whether every message handed over so far has been sent (or failed) within `timeout`."""
+        return self.idle.wait(timeout)
 
 
-def _send(groups: list[str], message: Callable[[], dict]) -> None:
+_publisher_lock = threading.Lock()
+_publisher: _Publisher | None = None
+
+
+def publisher() -> _Publisher:
+    global _publisher
+    if _publisher is None or _publisher.pid != os.getpid():  # a forked worker (Celery prefork) starts its own
+        with _publisher_lock:
+            if _publisher is None or _publisher.pid != os.getpid():
+                _publisher = _Publisher()
+    return _publisher
+
+
+def _send(groups: list[str], message: Callable[[], dict], key: object = None) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -68,8 +113,7 @@ def _send(groups: list[str], message: Callable[[], dict]) -> None:
             # Its consumers live on the server's loop, which async_to_sync uses from its threads.
             async_to_sync(_group_send)(layer, groups, message())
         else:
-            future = asyncio.run_coroutine_threadsafe(_group_send(layer, groups, message()), _publisher_loop())
-            future.result(PUBLISH_TIMEOUT_SECONDS)
+            publisher().put(key if key is not None else object(), layer, groups, message())
     except Exception:  # live updates must never break a run
         logger.warning("Could not publish a live update", exc_info=True)
 
@@ -78,11 +122,13 @@ def publish_run(run) -> None:
     from designer.serializers import run_json
 
     _send([flow_group(run.flow_id), team_group(run.team_id)],
-          lambda: {"type": "live.event", "event": {"type": "run.updated", "run": run_json(run)}})
+          lambda: {"type": "live.event", "event": {"type": "run.updated", "run": run_json(run)}},
+          key=("run", run.pk))
 
 
 def publish_activation(activation) -> None:
     from designer.serializers import activation_json
 
     _send([flow_group(activation.flow_id)],
-          lambda: {"type": "live.event", "event": {"type": "activation.updated", "activation": activation_json(activation)}})
+          lambda: {"type": "live.event", "event": {"type": "activation.updated", "activation": activation_json(activation)}},
+          key=("activation", activation.pk))

@@ -82,3 +82,30 @@ async def test_the_asgi_application_routes_websockets_and_checks_the_origin(team
     comm = WebsocketCommunicator(application, "/ws/runs/", headers=[(b"origin", b"https://evil.example")])
     connected, _ = await comm.connect()
     assert not connected
+
+
+@database_sync_to_async
+def burst(run, updates: int):
+    run = Run.objects.select_related("flow", "version", "delivery").get(pk=run.pk)
+    run.status = "running"
+    for n in range(updates):
+        run.progress = float(n)
+        publish_run(run)
+    run.status = "succeeded"
+    publish_run(run)
+
+
+async def test_a_burst_of_updates_to_one_run_arrives_in_order_and_ends_with_its_newest_state(team):
+    flow, run, owner = await make_flow_and_run(team)
+    comm = communicator(FlowConsumer, f"/ws/flows/{flow.pk}/", owner, flow.pk)
+    connected, _ = await comm.connect()
+    assert connected
+    await burst(run, 50)
+    seen = []
+    while not seen or seen[-1]["status"] != "succeeded":
+        seen.append((await comm.receive_json_from(timeout=5))["run"])
+    # Updates still waiting when a newer one came were replaced by it: never out of order.
+    done = [r["progress"] for r in seen[:-1]]
+    assert done == sorted(done) and len(seen) <= 51
+    assert seen[-1]["progress"] == 49.0
+    await comm.disconnect()

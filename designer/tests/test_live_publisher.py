@@ -1,0 +1,75 @@
+"""Live updates on a server channel layer (Redis) are handed to the process's publisher thread:
+a run never waits for Redis, and a burst about one run sends its newest state last."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+from channels.layers import channel_layers
+
+from designer import live
+
+PUBLISH_TIMEOUT = live.PUBLISH_TIMEOUT_SECONDS + 1
+
+
+@pytest.fixture
+def silent_redis(settings):
+    """A channel layer whose Redis accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = server.getsockname()[1]
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]}}}
+    channel_layers.backends.clear()
+    live._publisher = None  # this test's publisher, stuck on the silent server, is not reused
+    yield
+    used, live._publisher = live._publisher, None
+    stop.set()
+    thread.join(2)
+    for conn in accepted:
+        conn.close()
+    server.close()
+    if used is not None:
+        assert used.wait_idle(PUBLISH_TIMEOUT), "the publisher did not recover from a closed connection"
+    channel_layers.backends.clear()
+
+
+class FakeRun:
+    pk = 7
+    flow_id = 3
+    team_id = 5
+
+
+def test_a_run_does_not_wait_for_a_channel_layer_that_does_not_answer(silent_redis):
+    built = []
+    started = time.monotonic()
+    for n in range(20):
+        live._send(["flow_3", "team_5_runs"], lambda n=n: built.append(n) or {"type": "live.event", "n": n},
+                   key=("run", FakeRun.pk))
+    took = time.monotonic() - started
+    # Each message is built at once (the run's state as it is now), and none is waited for.
+    assert built == list(range(20))
+    assert took < 1.0, f"publishing 20 updates took {took:.2f} s"
+    publisher = live.publisher()
+    # While the loop is stuck on Redis, the updates of one run wait as one: the newest.
+    with publisher.lock:
+        waiting = [message["n"] for key, (_, _, message) in publisher.waiting.items() if key == ("run", 7)]
+    assert waiting in ([19], [])  # [] only if the loop took the last one already
+    assert not publisher.wait_idle(0.2)
