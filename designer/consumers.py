@@ -2,7 +2,8 @@
 
 Group messages arrive through the channel layer. With the in-memory layer the worker runs in
 another process and cannot reach it, so the consumer also looks for changed runs itself once a
-second; with Redis that look-up is not needed and is skipped.
+second. With Redis it looks once, soon after it joins: a publisher that found its groups empty
+just before drops their messages for a moment (`designer/live.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from designer.live import flow_group, team_group
+from designer.live import LISTENERS_CACHE_SECONDS, flow_group, team_group
 
 POLL_SECONDS = 1.0
 # A row's updated_at is taken before its write commits, so a look-up can run in between and miss
@@ -41,9 +42,10 @@ class _LiveConsumer(AsyncWebsocketConsumer):
         await self.accept()
         self.since = timezone.now()
         self.pushed = {}
-        self.poller = None
         if not getattr(settings, "REDIS_URL", ""):
             self.poller = asyncio.create_task(self._poll())
+        else:
+            self.poller = asyncio.create_task(self._poll(times=1, seconds=LISTENERS_CACHE_SECONDS + 0.5))
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_to_join", []):
@@ -55,9 +57,11 @@ class _LiveConsumer(AsyncWebsocketConsumer):
         if await self._still_allowed():
             await self.send(text_data=json.dumps(message["event"]))
 
-    async def _poll(self):
-        while True:
-            await asyncio.sleep(POLL_SECONDS)
+    async def _poll(self, times: int | None = None, seconds: float = POLL_SECONDS):
+        while times is None or times > 0:
+            if times is not None:
+                times -= 1
+            await asyncio.sleep(seconds)
             events, self.since = await self._changes(self.since)
             if events and await self._still_allowed():
                 for event in events:

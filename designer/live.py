@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
@@ -42,8 +43,13 @@ async def _group_send(layer, groups: list[str], message: dict) -> None:
 # a run's thread hands its message over and goes on. Messages leave in the order they were
 # given; while the loop is behind, a newer message about the same run or activation replaces the
 # one still waiting (each is the whole current state, so only the newest is worth sending).
+#
+# Nobody watches most runs: a group found without members is taken as empty for
+# LISTENERS_CACHE_SECONDS, and its messages are dropped meanwhile (a page that joins in that
+# time catches up from the database once that time has passed, `designer/consumers.py`).
 MAX_WAITING = 10_000
 PUBLISH_TIMEOUT_SECONDS = 5.0
+LISTENERS_CACHE_SECONDS = 1.0
 
 
 class _Publisher:
@@ -55,6 +61,7 @@ class _Publisher:
         self.draining = False
         self.idle = threading.Event()
         self.idle.set()
+        self.empty_until: dict[str, float] = {}  # group -> when to look again (the loop's thread only)
         threading.Thread(target=self.loop.run_forever, name="live-publisher", daemon=True).start()
 
     def put(self, key: object, layer, groups: list[str], message: dict) -> None:
@@ -79,9 +86,32 @@ class _Publisher:
                     return
             for layer, groups, message in batch.values():
                 try:
-                    await asyncio.wait_for(_group_send(layer, groups, message), PUBLISH_TIMEOUT_SECONDS)
+                    await asyncio.wait_for(self._publish(layer, groups, message), PUBLISH_TIMEOUT_SECONDS)
                 except Exception:  # live updates must never break anything
                     logger.warning("Could not publish a live update", exc_info=True)
+
+    async def _publish(self, layer, groups: list[str], message: dict) -> None:
+        for group in groups:
+            if await self._listened(layer, group):
+                await layer.group_send(group, message)
+
+    async def _listened(self, layer, group: str) -> bool:
+        """Whether the group may have members: one look at its member set (channels_redis keeps
+        one per group) a second, instead of group_send's two round trips for every message."""
+        now = time.monotonic()
+        if self.empty_until.get(group, 0.0) > now:
+            return False
+        try:
+            members = await layer.connection(layer.consistent_hash(group)).zcard(layer._group_key(group))
+        except AttributeError:  # a layer that keeps its groups otherwise: always send
+            return True
+        if members:
+            self.empty_until.pop(group, None)
+            return True
+        if len(self.empty_until) > MAX_WAITING:
+            self.empty_until = {g: t for g, t in self.empty_until.items() if t > now}
+        self.empty_until[group] = now + LISTENERS_CACHE_SECONDS
+        return False
 
     def wait_idle(self, timeout: float) -> bool:
         """Whether every message handed over so far has been sent (or failed) within `timeout`."""

@@ -109,3 +109,18 @@ async def test_a_burst_of_updates_to_one_run_arrives_in_order_and_ends_with_its_
     assert done == sorted(done) and len(seen) <= 51
     assert seen[-1]["progress"] == 49.0
     await comm.disconnect()
+
+
+async def test_a_socket_opened_while_the_publisher_takes_its_group_for_empty_still_gets_the_change(team):
+    from designer import live
+
+    flow, run, owner = await make_flow_and_run(team)
+    await burst(run, 1)  # nobody listens yet: the publisher takes the flow's group for empty a moment
+    assert await database_sync_to_async(lambda: live.publisher().wait_idle(5))()
+    comm = communicator(FlowConsumer, f"/ws/flows/{flow.pk}/", owner, flow.pk)
+    connected, _ = await comm.connect()
+    assert connected
+    await finish(run)  # its message is dropped; the socket's look at the database finds the change
+    message = await comm.receive_json_from(timeout=5)
+    assert message["run"]["id"] == run.pk and message["run"]["status"] == "succeeded"
+    await comm.disconnect()
