@@ -67,8 +67,8 @@ from bench.profiling import ProfileSession  # noqa: E402
 # How scripts/run starts the embedded worker(s); the benchmark mirrors it unless told otherwise.
 RUN_SCRIPT_WORKERS = 2
 RUN_SCRIPT_WORKER_INTERVAL = 0.1
-# Celery's default concurrency is the number of cores.
-CELERY_CONCURRENCY = NCPU
+# The app's default concurrency (config/celery.py).
+CELERY_CONCURRENCY = 8
 CELERY_POOL = "threads"  # config/celery.py
 
 TARGET_RUNS_PER_S = 300
