@@ -333,6 +333,7 @@ class _Statements:
         quote = connection.ops.quote_name
         json_param = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
         run, step = quote(Run._meta.db_table), quote(RunStep._meta.db_table)
+        delivery, version = quote(Delivery._meta.db_table), quote(FlowVersion._meta.db_table)
         self.returning = connection.features.can_return_columns_from_insert
         # On PostgreSQL the records of a run's progress are committed without waiting for the WAL
         # to reach the disk (`set_config(..., true)` holds until the end of the statement's own
@@ -351,7 +352,13 @@ class _Statements:
             f"WHERE id = %s AND (status = %s OR (status = %s AND lease_until < %s) "
             f"OR (status = %s AND resume_at <= %s)){where_lazy} "
             f"RETURNING flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, "
-            f"current_step, progress, started_at, yields, cancel_requested_at, waited_seconds"
+            f"current_step, progress, started_at, yields, cancel_requested_at, waited_seconds, "
+            # What the run reads and shows, in the same statement: its delivery, its pinned
+            # version (NULL when deleted with its flow meanwhile) and its flow's name.
+            + ", ".join(f"(SELECT {column} FROM {table} x WHERE x.id = {run}.{key})" for column, table, key in (
+                ("event_id", delivery, "delivery_id"), ("payload", delivery, "delivery_id"),
+                ("source", delivery, "delivery_id"), ("number", version, "version_id"),
+                ("definition", version, "version_id"), ("name", quote(Flow._meta.db_table), "flow_id")))
         )
         # Which teams have queued runs (a skip scan of the status/team index: one probe per team,
         # however long a team's backlog), and a team's oldest queued run.
@@ -370,9 +377,6 @@ class _Statements:
         self.give_way = (f"UPDATE {run} SET status = %s, lease_until = NULL, attempts = attempts - 1, "
                          f"yields = yields + 1, current_step = '', progress = NULL, updated_at = %s "
                          f"WHERE id = %s AND status = %s")
-        self.delivery = f"SELECT event_id, payload, source FROM {quote(Delivery._meta.db_table)} WHERE id = %s"
-        self.version = (f"SELECT v.flow_id, v.number, v.definition, f.name FROM {quote(FlowVersion._meta.db_table)} v "
-                        f"JOIN {quote(Flow._meta.db_table)} f ON f.id = v.flow_id WHERE v.id = %s")
         self.configuration = (f"SELECT connector, updated_at, shared, owner_id, name FROM "
                               f"{quote(Configuration._meta.db_table)} WHERE id = %s AND team_id = %s")
         self.step_insert = (
@@ -425,23 +429,9 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _version(version_id: int):
-    """A run's pinned version, with its flow's name (what the run's live updates show)."""
-    from designer.models import Flow, FlowVersion
-
-    with connection.cursor() as cursor:
-        cursor.execute(_sql().version, [version_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    version = _loaded(FlowVersion, id=version_id, flow_id=row[0], number=row[1], definition=_json(row[2]))
-    version.flow = _loaded(Flow, id=row[0], name=row[3])
-    return version
-
-
 def run_claim(run_id: int) -> Run | None:
     """Takes the run if it is queued, or running under an expired lease (its worker died)."""
-    from designer.models import Delivery
+    from designer.models import Delivery, Flow, FlowVersion
 
     now = timezone.now()
     at = _when(now)
@@ -449,32 +439,30 @@ def run_claim(run_id: int) -> Run | None:
         cursor.execute(_sql().claim, [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id, RunStatus.QUEUED,
                                       RunStatus.RUNNING, at, RunStatus.WAITING, at])
         row = cursor.fetchone()
-        if row is None:
-            return None
-        (flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, step, progress,
-         started_at, yields, cancel_requested_at, waited_seconds) = row
-        delivery = None
-        if delivery_id is not None:
-            cursor.execute(_sql().delivery, [delivery_id])
-            found = cursor.fetchone()
-            if found is not None:
-                delivery = _loaded(Delivery, id=delivery_id, flow_id=flow_id, event_id=found[0],
-                                   payload=_json(found[1]), source=found[2])
+    if row is None:
+        return None
+    (flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, step, progress,
+     started_at, yields, cancel_requested_at, waited_seconds, event_id, payload, source, number, definition,
+     flow_name) = row
+    if version_id is not None and number is None:  # deleted with its flow meanwhile
+        return None
     # What the run reads (its pinned version and its delivery) and what its live updates show
-    # (`run_json`, the flow's name with the version), so that publishing one reads nothing more.
+    # (`run_json`, with the flow's name), so that publishing one reads nothing more.
     run = _loaded(Run, id=run_id, flow_id=flow_id, team_id=team_id, version_id=version_id, delivery_id=delivery_id,
                   rerun_of_id=rerun_of_id, status=RunStatus.RUNNING, trigger=_json(trigger), attempts=attempts,
                   lease_until=now + _lease(), started_at=_from_db(started_at), finished_at=None,
                   created_at=_from_db(created_at), error=error, current_step=step, progress=progress, yields=yields,
                   cancel_requested_at=_from_db(cancel_requested_at), resume_at=None, wait_message="",
                   waited_seconds=float(waited_seconds or 0))
-    version = _version(version_id) if version_id is not None else None
-    if version is None and version_id is not None:  # deleted with its flow meanwhile
-        return None
-    run.version = version
-    if version is not None:
-        run.flow = version.flow
-    run.delivery = delivery
+    run.flow = _loaded(Flow, id=flow_id, name=flow_name)
+    run.version = None
+    if version_id is not None:
+        run.version = _loaded(FlowVersion, id=version_id, flow_id=flow_id, number=number, definition=_json(definition))
+        run.version.flow = run.flow
+    run.delivery = None
+    if delivery_id is not None and event_id is not None:
+        run.delivery = _loaded(Delivery, id=delivery_id, flow_id=flow_id, event_id=event_id, payload=_json(payload),
+                               source=source)
     return run
 
 
