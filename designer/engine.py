@@ -360,17 +360,19 @@ class _Statements:
                 ("source", delivery, "delivery_id"), ("number", version, "version_id"),
                 ("definition", version, "version_id"), ("name", quote(Flow._meta.db_table), "flow_id")))
         )
-        # Which teams have queued runs (a skip scan of the status/team index: one probe per team,
-        # however long a team's backlog), and a team's oldest queued run.
-        self.queued_teams = (
+        # The run's status and team, and which teams have queued runs (a skip scan of the
+        # status/team index: one probe per team, however long a team's backlog), in one statement:
+        # the run's row is the one with a status.
+        self.pick = (
             f"WITH RECURSIVE teams(team_id) AS ("
             f"SELECT MIN(team_id) FROM {run} WHERE status = %s "
             f"UNION ALL SELECT (SELECT MIN(team_id) FROM {run} WHERE status = %s AND team_id > teams.team_id) "
             f"FROM teams WHERE teams.team_id IS NOT NULL) "
-            f"SELECT team_id FROM teams WHERE team_id IS NOT NULL LIMIT 1000"
+            f"SELECT status, team_id FROM {run} WHERE id = %s "
+            f"UNION ALL SELECT NULL, team_id FROM (SELECT team_id FROM teams WHERE team_id IS NOT NULL LIMIT 1000) t"
         )
+        # A team's oldest queued run.
         self.oldest_queued = f"SELECT id FROM {run} WHERE status = %s AND team_id = %s ORDER BY id LIMIT 1"
-        self.run_state = f"SELECT status, team_id FROM {run} WHERE id = %s"
         self.heartbeat = (f"SELECT status, cancel_requested_at, EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s "
                           f"AND q.team_id <> %s) FROM {run} WHERE id = %s")
         self.heartbeat_renew = (f"UPDATE {run} SET lease_until = %s WHERE id = %s AND status = %s{where_lazy}")
@@ -504,12 +506,12 @@ def _fair_pick(run_id: int) -> int:
     those served longest ago."""
     sql = _sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql.run_state, [run_id])
-        row = cursor.fetchone()
+        cursor.execute(sql.pick, [RunStatus.QUEUED, RunStatus.QUEUED, run_id])
+        rows = cursor.fetchall()
+        row = next((found for found in rows if found[0] is not None), None)
         if row is not None and row[0] == RunStatus.RUNNING:
             return run_id
-        cursor.execute(sql.queued_teams, [RunStatus.QUEUED, RunStatus.QUEUED])
-        teams = [team_id for (team_id,) in cursor.fetchall()]
+        teams = [team_id for status, team_id in rows if status is None]
         if not teams:
             return run_id
         queued_team = row[1] if row is not None and row[0] == RunStatus.QUEUED else None
