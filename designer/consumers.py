@@ -45,7 +45,7 @@ class _LiveConsumer(AsyncWebsocketConsumer):
         if not getattr(settings, "REDIS_URL", ""):
             self.poller = asyncio.create_task(self._poll())
         else:
-            self.poller = asyncio.create_task(self._poll(times=1, seconds=LISTENERS_CACHE_SECONDS + 0.5))
+            self.poller = asyncio.create_task(self._catch_up())
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_to_join", []):
@@ -57,15 +57,21 @@ class _LiveConsumer(AsyncWebsocketConsumer):
         if await self._still_allowed():
             await self.send(text_data=json.dumps(message["event"]))
 
-    async def _poll(self, times: int | None = None, seconds: float = POLL_SECONDS):
-        while times is None or times > 0:
-            if times is not None:
-                times -= 1
-            await asyncio.sleep(seconds)
-            events, self.since = await self._changes(self.since)
-            if events and await self._still_allowed():
-                for event in events:
-                    await self.send(text_data=json.dumps(event))
+    async def _poll(self):
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            await self._push_changes()
+
+    async def _catch_up(self):
+        """Once, when the publisher no longer takes this socket's groups for empty."""
+        await asyncio.sleep(LISTENERS_CACHE_SECONDS + 0.5)
+        await self._push_changes()
+
+    async def _push_changes(self):
+        events, self.since = await self._changes(self.since)
+        if events and await self._still_allowed():
+            for event in events:
+                await self.send(text_data=json.dumps(event))
 
     async def _still_allowed(self) -> bool:
         """Whether the user is still a member of the team (and, for a flow, the flow still in it):

@@ -50,6 +50,7 @@ async def _group_send(layer, groups: list[str], message: dict) -> None:
 MAX_WAITING = 10_000
 PUBLISH_TIMEOUT_SECONDS = 5.0
 LISTENERS_CACHE_SECONDS = 1.0
+MAX_EMPTY_GROUPS = 10_000
 
 
 class _Publisher:
@@ -108,7 +109,7 @@ class _Publisher:
         if members:
             self.empty_until.pop(group, None)
             return True
-        if len(self.empty_until) > MAX_WAITING:
+        if len(self.empty_until) > MAX_EMPTY_GROUPS:  # forget the groups looked at long ago
             self.empty_until = {g: t for g, t in self.empty_until.items() if t > now}
         self.empty_until[group] = now + LISTENERS_CACHE_SECONDS
         return False
