@@ -393,6 +393,19 @@ class _Statements:
         self.renew = f"UPDATE {run} SET updated_at = %s, lease_until = %s WHERE id = %s{where_lazy}"
         self.renew_trigger = (f"UPDATE {run} SET updated_at = %s, lease_until = %s, trigger = {json_param} "
                               f"WHERE id = %s{where_lazy}")
+        # On PostgreSQL a step's record and the run's renewal are one statement (one round trip
+        # instead of BEGIN, two statements and COMMIT): the step in a data-modifying WITH, the run
+        # updated only if the step was written, so that neither is stored without the other.
+        self.step_then_renew = None
+        if connection.vendor == "postgresql":
+            step_update = self.step_update.removesuffix(where_lazy)
+            renew = (f"UPDATE {run} SET updated_at = %s, lease_until = %s{{trigger}} WHERE id = %s "
+                     f"AND EXISTS (SELECT 1 FROM s){where_lazy}")
+            self.step_then_renew = {
+                (marked, with_trigger): f"WITH s AS ({step_update if marked else self.step_insert} RETURNING 1) "
+                + renew.format(trigger=f", trigger = {json_param}" if with_trigger else "")
+                for marked in (False, True) for with_trigger in (False, True)
+            }
         self.finish = (f"UPDATE {run} SET status = %s, error = %s, finished_at = %s, lease_until = NULL, "
                        f"current_step = '', progress = NULL, updated_at = %s WHERE id = %s{where_lazy}")
 
@@ -1118,6 +1131,13 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
                 store_step(cursor)
             return
         at, lease = _when(now), _when(now + _lease())
+        if sql.step_then_renew is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(sql.step_then_renew[marked is not None, trigger is not None],
+                               [*step_params, at, lease, *([trigger] if trigger is not None else []), ctx.run.pk])
+                if marked is not None and cursor.rowcount != 1:
+                    raise DatabaseError("The step's record was not found to update.")
+            return
         with transaction.atomic(), connection.cursor() as cursor:
             store_step(cursor)
             if trigger is None:

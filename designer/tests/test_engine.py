@@ -372,6 +372,33 @@ def test_a_run_is_claimed_once(settings, make_flow, qualtrics_sandbox):
     assert len(list_contacts(qualtrics_sandbox)) == 1
 
 
+def test_each_step_record_renews_the_run_in_the_same_statement_on_postgresql(settings, monkeypatch, make_flow,
+                                                                              qualtrics_sandbox):
+    """A step and the run's renewal (lease, updated_at, the event's outputs) are stored together: on
+    PostgreSQL as one statement, a round trip instead of BEGIN, two statements and COMMIT."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from designer import engine
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    monkeypatch.setattr(engine, "LIVE_STEP_SECONDS", 0)  # every step renews the run
+    run = deliver(make_flow(), qualtrics_sandbox)
+    with CaptureQueriesContext(connection) as queries:
+        assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    run.refresh_from_db()
+    assert run.trigger["recipient_email"] == "ada@example.com"
+    assert [(s.step_id, s.status) for s in run.steps.all()] == [("trigger", "succeeded"), ("step_1", "succeeded")]
+    assert len(list_contacts(qualtrics_sandbox)) == 1
+    if connection.vendor != "postgresql":
+        return
+    renewals = [q["sql"] for q in queries.captured_queries if 'UPDATE "designer_run" SET updated_at' in q["sql"]]
+    # The event's record (inserted, with the trigger) and the contact's (the in-flight record updated).
+    assert len(renewals) == 2
+    assert renewals[0].startswith('WITH s AS (INSERT INTO "designer_runstep"') and "trigger =" in renewals[0]
+    assert renewals[1].startswith('WITH s AS (UPDATE "designer_runstep"') and "trigger =" not in renewals[1]
+
+
 def test_a_run_resumed_after_a_crash_does_not_repeat_finished_steps(settings, make_flow, qualtrics_sandbox):
     from datetime import timedelta
 
