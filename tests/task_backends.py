@@ -10,3 +10,15 @@ class UnreachableQueue(DummyBackend):
 
     def enqueue(self, task, args, kwargs):
         raise ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+
+def _unreachable_celery():
+    from celery import Celery
+
+    app = Celery("unreachable", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    app.conf.update(task_publish_retry=False, broker_connection_retry=False, broker_connection_timeout=1)
+    return app
+
+
+# A Celery app whose broker refuses every connection (the `CELERY_APP` of a CeleryBackend).
+unreachable_celery = _unreachable_celery()

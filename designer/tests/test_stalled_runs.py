@@ -9,6 +9,8 @@ Celery's queue on Redis. No worker runs here: the tasks stay where they were put
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -16,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from designer.models import Run, RunStatus
-from designer.runs import deliveries_accept, runs_requeue_stalled
+from designer.runs import deliveries_accept, hand_over_later, hand_over_now, runs_requeue_stalled
 from designer.tasks import execute_run
 from tests.reliability.limits import compose, webhook_flow
 
@@ -40,6 +42,20 @@ def tasks_waiting() -> int:
     with app.connection_for_read() as conn:
         client = conn.default_channel.client
         return client.llen(app.conf.task_default_queue)
+
+
+def run_ids_waiting() -> list[int]:
+    """The run of each waiting execute_run task, as the queue holds it."""
+    app = celery_app()
+    if app is None:
+        from django_tasks_db.models import DBTaskResult
+
+        return sorted(args[0] for args in DBTaskResult.objects.filter(
+            task_path=execute_run.module_path, status="READY").values_list("args_kwargs__args", flat=True))
+    with app.connection_for_read() as conn:
+        messages = conn.default_channel.client.lrange(app.conf.task_default_queue, 0, -1)
+    bodies = [json.loads(base64.b64decode(json.loads(message)["body"])) for message in messages]
+    return sorted(args[0] for args, kwargs, embed in bodies)
 
 
 @pytest.fixture
@@ -107,3 +123,27 @@ def test_a_run_past_its_lease_is_handed_over_even_with_a_backlog(flow, empty_que
     before = tasks_waiting()
     assert runs_requeue_stalled() == 1
     assert tasks_waiting() == before + 1
+
+
+def test_the_runs_of_an_inbox_batch_are_handed_over_together_once_each(flow, empty_queue):
+    hand_over_later()  # as the webhook inbox does: answer the batch first, then hand its runs over
+    runs = backlog(flow, 25)
+    hand_over_now()
+    assert tasks_waiting() == 25
+    assert run_ids_waiting() == sorted(run.pk for run in runs)
+
+
+def test_runs_whose_batch_the_broker_refused_stay_queued_for_the_scheduler(flow, empty_queue, settings, caplog):
+    default = settings.TASKS
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_celery.CeleryBackend",
+                                  "OPTIONS": {"CELERY_APP": "tests.task_backends.unreachable_celery"}}}
+    hand_over_later()
+    runs = backlog(flow, 3)
+    hand_over_now()
+    assert "stored, but the task queue refused them" in caplog.text
+    assert set(Run.objects.values_list("status", flat=True)) == {RunStatus.QUEUED}
+
+    settings.TASKS = default  # the queue works again
+    age(runs)
+    assert runs_requeue_stalled() == 3
+    assert run_ids_waiting() == sorted(run.pk for run in runs)
