@@ -347,10 +347,15 @@ class Bench:
         elif self.args.scaleout:
             concurrency = workers or CELERY_CONCURRENCY
             pool = ["--pool", self.args.celery_pool] if self.args.celery_pool else []
-            procs.start("celery", [PY, "-m", "celery", "-A", "config.celery", "worker", "--loglevel", "WARNING",
-                                   "--concurrency", str(concurrency), *pool, "--without-gossip", "--without-mingle"])
-            self.worker_desc = (f"celery --pool {self.args.celery_pool or CELERY_POOL} --concurrency {concurrency}, "
-                                "scheduler in the worker")
+            count = self.args.celery_processes
+            for index in range(count):  # the scheduler's thread in the first only, as with db_worker
+                procs.start("celery" if index == 0 else f"celery-{index}",
+                            [PY, "-m", "celery", "-A", "config.celery", "worker", "--loglevel", "WARNING",
+                             "--concurrency", str(concurrency), *pool, "--without-gossip", "--without-mingle",
+                             "--hostname", f"bench{index}@%h"],
+                            env={"SCHEDULER_IN_WORKERS": "false"} if index else None)
+            self.worker_desc = (f"{count} × celery --pool {self.args.celery_pool or CELERY_POOL} "
+                                f"--concurrency {concurrency}, scheduler in the first worker")
         else:
             count = workers or RUN_SCRIPT_WORKERS
             interval = self.args.worker_interval if self.args.worker_interval is not None else RUN_SCRIPT_WORKER_INTERVAL
@@ -667,6 +672,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"(default {CELERY_CONCURRENCY})")
     parser.add_argument("--worker-interval", type=float, default=None,
                         help=f"worker --interval (default {RUN_SCRIPT_WORKER_INTERVAL}, as scripts/run)")
+    parser.add_argument("--celery-processes", type=int, default=1,
+                        help="with --scaleout: Celery worker processes (default 1)")
     parser.add_argument("--celery-pool", default=None, help=f"Celery --pool (default the app's, {CELERY_POOL})")
     parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="a PostgreSQL setting for --scaleout, e.g. synchronous_commit=off (repeatable; for "

@@ -97,7 +97,7 @@ def _hand_over_batch(run_ids: list[int]) -> bool:
     try:
         with app.producer_or_acquire() as producer, producer.batch():
             for run_id in run_ids:
-                app.send_task(execute_run.module_path, args=[run_id], producer=producer)
+                app.send_task(execute_run.module_path, args=[run_id], producer=producer, ignore_result=True)
     except Exception:
         logger.exception("Runs %s are stored, but the task queue refused them; the scheduler sends them again "
                          "within a minute.", ", ".join(map(str, run_ids)))
