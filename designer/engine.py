@@ -34,6 +34,7 @@ particular run.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -181,6 +182,15 @@ class _Context:
     claimed: float = field(default_factory=time.monotonic)
     cancelled: bool = False  # set by the heartbeat: someone asked to cancel the run
     give_way: bool = False  # set by the heartbeat: another team waits, and the run has had its slice
+    # On SQLite a step's record may wait for the run's next write, so that both take one turn of the
+    # database's single write lock (`_write`): `deferred` holds its statements. A record of a step
+    # that made no change (its loss only means the step runs again) waits for the next write of any
+    # kind; the record of a change made (`deferred_durable`) only until the next step begins, so
+    # that it is joined to the run's finish when the step was the last.
+    defer: bool = False
+    deferred: list[tuple[str, list, bool]] = field(default_factory=list)
+    deferred_durable: bool = False
+    deferred_renew: bool = False
 
     def resolve(self, ref: str) -> Any:
         step_id, _, path = ref.partition(".")
@@ -539,7 +549,7 @@ def _fair_pick(run_id: int) -> int:
 
 def _execute(run: Run) -> None:
     live.publish_run(run)
-    ctx = _Context(run=run)
+    ctx = _Context(run=run, defer=_sql().step_then_renew is None)
     seconds = _limit("RUN_MAX_SECONDS")
     if seconds:  # time spent waiting as a service asked does not count
         started = run.started_at or timezone.now()
@@ -575,24 +585,28 @@ def _execute(run: Run) -> None:
             raise RunFailed(_preview_error("The event's data"))
         _walk(ctx, definition.get("steps") or [], iteration="")
     except _Stop:
-        _finish(run, RunStatus.STOPPED, "")
+        _finish(run, RunStatus.STOPPED, "", ctx)
     except _NeedsAttention as exc:
+        _write(ctx, [])
         _pause(run, RunStatus.ATTENTION, str(exc))
     except _Wait as exc:
+        _write(ctx, [])
         _pause(run, RunStatus.WAITING, str(exc), resume_at=exc.resume_at, waited=exc.seconds)
     except _Cancelled:
-        _finish(run, RunStatus.CANCELLED, "Cancelled at a person's request before the run ended.")
+        _finish(run, RunStatus.CANCELLED, "Cancelled at a person's request before the run ended.", ctx)
     except _GiveWay:
+        _write(ctx, [])
         _give_way(run)
     except RunFailed as exc:
-        _finish(run, RunStatus.FAILED, str(exc))
+        _finish(run, RunStatus.FAILED, str(exc), ctx)
     except Exception as exc:  # a bug must fail the run visibly, not leave it running
         if _database_unavailable(exc):
             raise  # not a bug: the run goes on once the database is back
         logger.exception("Run %s crashed", run.pk)
-        _finish(run, RunStatus.FAILED, f"Internal error: {type(exc).__name__}. The team has been notified in the logs.")
+        _finish(run, RunStatus.FAILED, f"Internal error: {type(exc).__name__}. The team has been notified in the logs.",
+                ctx)
     else:
-        _finish(run, RunStatus.SUCCEEDED, "")
+        _finish(run, RunStatus.SUCCEEDED, "", ctx)
     finally:
         _heartbeat.remove(ctx)
         _running.reset(token)
@@ -752,16 +766,50 @@ def _beat(ctx: _Context) -> None:
 _heartbeat = _Heartbeat()
 
 
-def _finish(run: Run, status: str, error: str) -> None:
+def _finish(run: Run, status: str, error: str, ctx: _Context | None = None) -> None:
+    """Ends the run, in the same transaction as the step record waiting in `ctx`, if any."""
     run.status = status
     run.error = error
     run.finished_at = timezone.now()
     run.lease_until = None
     run.current_step, run.progress = "", None
     run.updated_at = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(_sql().finish, [status, error, _when(run.finished_at), _when(run.updated_at), run.pk])
+    _write(ctx, [(_sql().finish, [status, error, _when(run.finished_at), _when(run.updated_at), run.pk], False)])
     live.publish_run(run)
+
+
+def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, durable: bool = False,
+           publish: bool = False, last=None) -> Any:
+    """Executes the step record waiting in `ctx` (`_Context.deferred`), then `statements` (SQL,
+    parameters, whether it must change exactly one row), then `last(cursor)`, whose value it returns:
+    in one transaction when there is more than one. Retried after a lost connection when a record of
+    a change made is among them."""
+    if ctx is not None and ctx.deferred:
+        statements = [*ctx.deferred, *statements]
+        durable, publish = durable or ctx.deferred_durable, publish or ctx.deferred_renew
+    if not statements and last is None:
+        return None
+    result = []
+
+    def write() -> None:
+        several = len(statements) + (last is not None) > 1
+        with transaction.atomic() if several else contextlib.nullcontext(), connection.cursor() as cursor:
+            for sql, params, one in statements:
+                cursor.execute(sql, params)
+                if one and cursor.rowcount != 1:
+                    raise DatabaseError("The step's record was not found to update.")
+            if last is not None:
+                result.append(last(cursor))
+
+    if durable:
+        _retrying(write)  # the service has made the change: its record must survive a dropped connection
+    else:
+        write()
+    if ctx is not None:
+        ctx.deferred, ctx.deferred_durable, ctx.deferred_renew = [], False, False
+        if publish:
+            live.publish_run(ctx.run)
+    return result[0] if result else None
 
 
 def _trigger_outputs(ctx: _Context, event: dict) -> dict:
@@ -789,8 +837,10 @@ def _walk(ctx: _Context, steps: list[dict], iteration: str) -> None:
 
 
 def _boundary(ctx: _Context) -> None:
-    """Before every step: the run's limits, and what the heartbeat found (a cancel, another team
-    waiting)."""
+    """Before every step: the record of a change the last step made, if it still waits; the run's
+    limits, and what the heartbeat found (a cancel, another team waiting)."""
+    if ctx.deferred_durable:
+        _write(ctx, [])
     if ctx.cancelled:
         raise _Cancelled()
     if ctx.give_way:
@@ -1047,11 +1097,14 @@ def _mark_running(ctx: _Context, step_id: str, card, iteration: str, inputs: dic
     send the change again."""
     sql = _sql()
     now = timezone.now()
-    with connection.cursor() as cursor:
+
+    def insert(cursor) -> int:
         cursor.execute(sql.step_insert + (" RETURNING id" if sql.returning else ""), [
             ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, RunStatus.RUNNING, _stored(inputs),
             "{}", "", 1, "[]", 0, _when(now)])
-        pk = cursor.fetchone()[0] if sql.returning else cursor.lastrowid
+        return cursor.fetchone()[0] if sql.returning else cursor.lastrowid
+
+    pk = _write(ctx, [], last=insert)  # with the record of the step before, if it waits
     return _loaded(RunStep, id=pk, run_id=ctx.run.pk, position=ctx.position, step_id=step_id, card=card.key,
                    name=card.name, iteration=iteration, status=RunStatus.RUNNING, attempts=1, started_at=now)
 
@@ -1093,8 +1146,9 @@ def _progress_reporter(run: Run, step_id: str):
 def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs, error, started, attempts,
             trigger: str | None = None, attempt_log: list | None = None) -> None:
     """Stores the step and renews the run's lease in one transaction (with `trigger`, the stored
-    text of the event's outputs, saved on the run). A step taken up again (it waited, or is sent
-    again) updates its own record."""
+    text of the event's outputs, saved on the run), on SQLite with the run's next write when it
+    may wait (`_Context.defer`). A step taken up again (it waited, or is sent again) updates its
+    own record."""
     if (step_id, iteration) in ctx.done:  # recorded by an earlier attempt of this run
         if trigger is not None:
             Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), trigger=ctx.run.trigger)
@@ -1120,38 +1174,22 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
     # most every LIVE_STEP_SECONDS, so quick steps cost one statement and pages still see progress.
     renew = trigger is not None or time.monotonic() - ctx.touched >= min(LIVE_STEP_SECONDS, _lease().total_seconds() / 4)
 
-    def store_step(cursor) -> None:
-        cursor.execute(step_sql, step_params)
-        if marked is not None and cursor.rowcount != 1:
-            raise DatabaseError("The step's record was not found to update.")
-
-    def write() -> None:
-        if not renew:
-            with connection.cursor() as cursor:
-                store_step(cursor)
-            return
+    statements = [(step_sql, step_params, marked is not None)]
+    if renew:
         at, lease = _when(now), _when(now + _lease())
         if sql.step_then_renew is not None:
-            with connection.cursor() as cursor:
-                cursor.execute(sql.step_then_renew[marked is not None, trigger is not None],
-                               [*step_params, at, lease, *([trigger] if trigger is not None else []), ctx.run.pk])
-                if marked is not None and cursor.rowcount != 1:
-                    raise DatabaseError("The step's record was not found to update.")
-            return
-        with transaction.atomic(), connection.cursor() as cursor:
-            store_step(cursor)
-            if trigger is None:
-                cursor.execute(sql.renew, [at, lease, ctx.run.pk])
-            else:
-                cursor.execute(sql.renew_trigger, [at, lease, trigger, ctx.run.pk])
-
-    if durable:
-        _retrying(write)  # the service has made the change: its record must survive a dropped connection
-    else:
-        write()
-    if renew:
+            statements = [(sql.step_then_renew[marked is not None, trigger is not None],
+                           [*step_params, at, lease, *([trigger] if trigger is not None else []), ctx.run.pk],
+                           marked is not None)]
+        elif trigger is None:
+            statements.append((sql.renew, [at, lease, ctx.run.pk], False))
+        else:
+            statements.append((sql.renew_trigger, [at, lease, trigger, ctx.run.pk], False))
         ctx.touched = time.monotonic()
-        live.publish_run(ctx.run)
+    if ctx.defer and not ctx.deferred:  # it waits for the run's next write (_Context.defer)
+        ctx.deferred, ctx.deferred_durable, ctx.deferred_renew = statements, durable, renew
+        return
+    _write(ctx, statements, durable=durable, publish=renew)
 
 
 def _retrying(write) -> None:

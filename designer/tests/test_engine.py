@@ -399,6 +399,57 @@ def test_each_step_record_renews_the_run_in_the_same_statement_on_postgresql(set
     assert renewals[1].startswith('WITH s AS (UPDATE "designer_runstep"') and "trigger =" not in renewals[1]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_a_step_record_waits_for_the_runs_next_write_but_a_change_made_not_past_the_next_step(
+        settings, make_flow, qualtrics_sandbox):
+    """SQLite has one write lock: a step's record goes with the run's next write, in one turn of the
+    lock. The event's record goes with the contact's in-flight record; the record of the change
+    the contact card made is written on its own before the next step begins, and the last step's
+    record with the run's finish."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL writes a step and the run's renewal in one statement")
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    steps = [
+        {"id": "step_1", "card": "qualtrics.create_contact_in_mailing_list", "configuration": Configuration.objects.get().pk,
+         "options": {"directory_id": qualtrics_sandbox.directory_id, "mailing_list_id": qualtrics_sandbox.mailing_list_id},
+         "inputs": {"email": {"ref": "trigger.recipient_email"}}},
+        {"id": "step_2", "card": "core.compose", "inputs": {"template": "{{step_1.contact_id}}"}},
+    ]
+    run = deliver(make_flow(steps=steps), qualtrics_sandbox)
+    turns: list[list[str]] = []  # each turn of the write lock: the run's statements in it
+
+    def watch(execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):
+            turns.append([])
+        elif context["connection"].in_atomic_block:
+            turns[-1].append(sql)
+        elif sql.startswith(("INSERT", "UPDATE", "DELETE")):
+            turns.append([sql])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    run.refresh_from_db()
+    assert run.trigger["recipient_email"] == "ada@example.com"
+    assert [(s.step_id, s.status) for s in run.steps.order_by("position")] == [
+        ("trigger", "succeeded"), ("step_1", "succeeded"), ("step_2", "succeeded")]
+    assert len(list_contacts(qualtrics_sandbox)) == 1
+
+    def shape(sql: str) -> str:
+        table = "step" if '"designer_runstep"' in sql.split("SET")[0].split("VALUES")[0] else "run"
+        return f"{sql.split()[0].lower()} {table}"
+
+    runs_turns = [[shape(sql) for sql in turn] for turn in turns if any('"designer_run' in sql for sql in turn)]
+    assert runs_turns == [
+        ["update run"],  # the claim
+        ["insert step", "update run", "insert step"],  # the event's record (with its outputs), step_1 in flight
+        ["update step"],  # step_1's outcome, before step_2 begins
+        ["insert step", "update run"],  # step_2's record and the finish
+    ]
+
+
 def test_a_run_resumed_after_a_crash_does_not_repeat_finished_steps(settings, make_flow, qualtrics_sandbox):
     from datetime import timedelta
 
