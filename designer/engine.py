@@ -182,11 +182,11 @@ class _Context:
     claimed: float = field(default_factory=time.monotonic)
     cancelled: bool = False  # set by the heartbeat: someone asked to cancel the run
     give_way: bool = False  # set by the heartbeat: another team waits, and the run has had its slice
-    # On SQLite a step's record may wait for the run's next write, so that both take one turn of the
-    # database's single write lock (`_write`): `deferred` holds its statements. A record of a step
-    # that made no change (its loss only means the step runs again) waits for the next write of any
-    # kind; the record of a change made (`deferred_durable`) only until the next step begins, so
-    # that it is joined to the run's finish when the step was the last.
+    # A step's record may wait for the run's next write, so that both are one turn of SQLite's
+    # single write lock, or one round trip to PostgreSQL (`_write`): `deferred` holds its
+    # statements. A record of a step that made no change (its loss only means the step runs again)
+    # waits for the next write of any kind; the record of a change made (`deferred_durable`) only
+    # until the next step begins, so that it is joined to the run's finish when the step was the last.
     defer: bool = False
     deferred: list[tuple[str, list, bool]] = field(default_factory=list)
     deferred_durable: bool = False
@@ -352,7 +352,8 @@ class _Statements:
         # then taken up again under its lease and resumes. Two kinds of write keep waiting for the
         # disk: a delivery before it is acknowledged (designer/webhooks.py), and the in-flight record
         # of a change (`step_insert` with RETURNING id), which must be on disk before the change is
-        # sent so that a resumed run never sends it twice.
+        # sent so that a resumed run never sends it twice (joined to a record that waited, it is
+        # preceded by `commit_to_disk`).
         lazy = "set_config('synchronous_commit', 'off', true)" if connection.vendor == "postgresql" else ""
         where_lazy = f" AND {lazy} IS NOT NULL" if lazy else ""
         # Queued, running under an expired lease (its worker died), or waiting past its time.
@@ -416,6 +417,12 @@ class _Statements:
                 + renew.format(trigger=f", trigger = {json_param}" if with_trigger else "")
                 for marked in (False, True) for with_trigger in (False, True)
             }
+        # Statements joined into one query (PostgreSQL with client-side binding, Django's default):
+        # the simple query protocol runs them in one round trip, as one transaction.
+        self.joined = connection.vendor == "postgresql" and not connection.settings_dict.get(
+            "OPTIONS", {}).get("server_side_binding")
+        # Undoes the statements' `lazy` before a record that must be on disk when committed.
+        self.commit_to_disk = "SELECT set_config('synchronous_commit', 'on', true)" if lazy else None
         self.finish = (f"UPDATE {run} SET status = %s, error = %s, finished_at = %s, lease_until = NULL, "
                        f"current_step = '', progress = NULL, updated_at = %s WHERE id = %s{where_lazy}")
 
@@ -549,7 +556,7 @@ def _fair_pick(run_id: int) -> int:
 
 def _execute(run: Run) -> None:
     live.publish_run(run)
-    ctx = _Context(run=run, defer=_sql().step_then_renew is None)
+    ctx = _Context(run=run, defer=True)
     seconds = _limit("RUN_MAX_SECONDS")
     if seconds:  # time spent waiting as a service asked does not count
         started = run.started_at or timezone.now()
@@ -779,27 +786,36 @@ def _finish(run: Run, status: str, error: str, ctx: _Context | None = None) -> N
 
 
 def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, durable: bool = False,
-           publish: bool = False, last=None) -> Any:
+           publish: bool = False, returning: bool = False) -> Any:
     """Executes the step record waiting in `ctx` (`_Context.deferred`), then `statements` (SQL,
-    parameters, whether it must change exactly one row), then `last(cursor)`, whose value it returns:
-    in one transaction when there is more than one. Retried after a lost connection when a record of
-    a change made is among them."""
+    parameters, whether it must change exactly one row), in one transaction when there is more
+    than one: on PostgreSQL as one query (its statements joined, one round trip), on SQLite between
+    BEGIN and COMMIT. With `returning`, the id the last statement inserted. Retried after a lost
+    connection when a record of a change made is among them."""
     if ctx is not None and ctx.deferred:
         statements = [*ctx.deferred, *statements]
         durable, publish = durable or ctx.deferred_durable, publish or ctx.deferred_renew
-    if not statements and last is None:
+    if not statements:
         return None
+    sql = _sql()
+    joined = sql.joined and len(statements) > 1
     result = []
 
     def write() -> None:
-        several = len(statements) + (last is not None) > 1
+        several = len(statements) > 1 and not joined
         with transaction.atomic() if several else contextlib.nullcontext(), connection.cursor() as cursor:
-            for sql, params, one in statements:
-                cursor.execute(sql, params)
+            if joined:  # one query is one transaction; each statement's result follows the one before
+                cursor.execute("; ".join(text for text, _, _ in statements),
+                               [value for _, params, _ in statements for value in params])
+            for index, (text, params, one) in enumerate(statements):
+                if not joined:
+                    cursor.execute(text, params)
+                elif index:
+                    cursor.nextset()
                 if one and cursor.rowcount != 1:
                     raise DatabaseError("The step's record was not found to update.")
-            if last is not None:
-                result.append(last(cursor))
+            if returning:
+                result.append(cursor.fetchone()[0] if sql.returning else cursor.lastrowid)
 
     if durable:
         _retrying(write)  # the service has made the change: its record must survive a dropped connection
@@ -1098,13 +1114,12 @@ def _mark_running(ctx: _Context, step_id: str, card, iteration: str, inputs: dic
     sql = _sql()
     now = timezone.now()
 
-    def insert(cursor) -> int:
-        cursor.execute(sql.step_insert + (" RETURNING id" if sql.returning else ""), [
-            ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, RunStatus.RUNNING, _stored(inputs),
-            "{}", "", 1, "[]", 0, _when(now)])
-        return cursor.fetchone()[0] if sql.returning else cursor.lastrowid
-
-    pk = _write(ctx, [], last=insert)  # with the record of the step before, if it waits
+    statements = [(sql.step_insert + (" RETURNING id" if sql.returning else ""), [
+        ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, RunStatus.RUNNING, _stored(inputs),
+        "{}", "", 1, "[]", 0, _when(now)], False)]
+    if ctx.deferred and sql.commit_to_disk:  # the waiting record's statements let the commit skip the flush
+        statements.insert(0, (sql.commit_to_disk, [], False))
+    pk = _write(ctx, statements, returning=True)  # with the record of the step before, if it waits
     return _loaded(RunStep, id=pk, run_id=ctx.run.pk, position=ctx.position, step_id=step_id, card=card.key,
                    name=card.name, iteration=iteration, status=RunStatus.RUNNING, attempts=1, started_at=now)
 
