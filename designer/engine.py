@@ -1113,7 +1113,6 @@ def _mark_running(ctx: _Context, step_id: str, card, iteration: str, inputs: dic
     send the change again."""
     sql = _sql()
     now = timezone.now()
-
     statements = [(sql.step_insert + (" RETURNING id" if sql.returning else ""), [
         ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, RunStatus.RUNNING, _stored(inputs),
         "{}", "", 1, "[]", 0, _when(now)], False)]
@@ -1161,8 +1160,8 @@ def _progress_reporter(run: Run, step_id: str):
 def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs, error, started, attempts,
             trigger: str | None = None, attempt_log: list | None = None) -> None:
     """Stores the step and renews the run's lease in one transaction (with `trigger`, the stored
-    text of the event's outputs, saved on the run), on SQLite with the run's next write when it
-    may wait (`_Context.defer`). A step taken up again (it waited, or is sent again) updates its
+    text of the event's outputs, saved on the run), with the run's next write when it may wait
+    (`_Context.defer`). A step taken up again (it waited, or is sent again) updates its
     own record."""
     if (step_id, iteration) in ctx.done:  # recorded by an earlier attempt of this run
         if trigger is not None:
