@@ -294,6 +294,16 @@ def deliver(flow, sandbox, values=None):
                            payload={"response_id": response_id}, source="webhook")
 
 
+def contact_then_compose(sandbox) -> list[dict]:
+    """Steps: a contact created from the event's email, then a Compose card of its id."""
+    return [
+        {"id": "step_1", "card": "qualtrics.create_contact_in_mailing_list", "configuration": Configuration.objects.get().pk,
+         "options": {"directory_id": sandbox.directory_id, "mailing_list_id": sandbox.mailing_list_id},
+         "inputs": {"email": {"ref": "trigger.recipient_email"}}},
+        {"id": "step_2", "card": "core.compose", "inputs": {"template": "{{step_1.contact_id}}"}},
+    ]
+
+
 def test_question_answers_are_outputs_of_the_event(settings, make_flow, qualtrics_sandbox):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     run = deliver(make_flow(steps=[]), qualtrics_sandbox, {"QID1": 2, "QID2_TEXT": "More coffee", "recipientEmail": "a@b.c"})
@@ -409,13 +419,7 @@ def test_a_step_record_waits_for_the_runs_next_write_but_a_change_made_not_past_
     from django.db import connection
 
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-    steps = [
-        {"id": "step_1", "card": "qualtrics.create_contact_in_mailing_list", "configuration": Configuration.objects.get().pk,
-         "options": {"directory_id": qualtrics_sandbox.directory_id, "mailing_list_id": qualtrics_sandbox.mailing_list_id},
-         "inputs": {"email": {"ref": "trigger.recipient_email"}}},
-        {"id": "step_2", "card": "core.compose", "inputs": {"template": "{{step_1.contact_id}}"}},
-    ]
-    run = deliver(make_flow(steps=steps), qualtrics_sandbox)
+    run = deliver(make_flow(steps=contact_then_compose(qualtrics_sandbox)), qualtrics_sandbox)
     turns: list[list[str]] = []  # each write turn (SQLite) or query (PostgreSQL): the run's statements in it
     queries: list[str] = []
 
@@ -468,13 +472,7 @@ def test_a_run_resumed_after_a_crash_does_not_repeat_finished_steps(settings, ma
     from django.utils import timezone
 
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-    steps = [
-        {"id": "step_1", "card": "qualtrics.create_contact_in_mailing_list", "configuration": Configuration.objects.get().pk,
-         "options": {"directory_id": qualtrics_sandbox.directory_id, "mailing_list_id": qualtrics_sandbox.mailing_list_id},
-         "inputs": {"email": {"ref": "trigger.recipient_email"}}},
-        {"id": "step_2", "card": "core.compose", "inputs": {"template": "{{step_1.contact_id}}"}},
-    ]
-    run = deliver(make_flow(steps=steps), qualtrics_sandbox)
+    run = deliver(make_flow(steps=contact_then_compose(qualtrics_sandbox)), qualtrics_sandbox)
     qualtrics_sandbox.inject_fault("directories", 400, count=0)
     assert run_execute(run.pk) == RunStatus.SUCCEEDED
     # Pretend the worker died after step_1: drop later steps, mark running with an expired lease.
