@@ -594,16 +594,13 @@ def _execute(run: Run) -> None:
     except _Stop:
         _finish(run, RunStatus.STOPPED, "", ctx)
     except _NeedsAttention as exc:
-        _write(ctx, [])
-        _pause(run, RunStatus.ATTENTION, str(exc))
+        _pause(run, RunStatus.ATTENTION, str(exc), ctx)
     except _Wait as exc:
-        _write(ctx, [])
-        _pause(run, RunStatus.WAITING, str(exc), resume_at=exc.resume_at, waited=exc.seconds)
+        _pause(run, RunStatus.WAITING, str(exc), ctx, resume_at=exc.resume_at, waited=exc.seconds)
     except _Cancelled:
         _finish(run, RunStatus.CANCELLED, "Cancelled at a person's request before the run ended.", ctx)
     except _GiveWay:
-        _write(ctx, [])
-        _give_way(run)
+        _give_way(run, ctx)
     except RunFailed as exc:
         _finish(run, RunStatus.FAILED, str(exc), ctx)
     except Exception as exc:  # a bug must fail the run visibly, not leave it running
@@ -624,10 +621,12 @@ def _preview_error(what: str) -> str:
             f"first ran), so this resumed run cannot use it without losing data. Re-run the flow.")
 
 
-def _give_way(run: Run) -> None:
-    """Queues the run again behind the other teams' waiting runs; it resumes from its recorded steps."""
+def _give_way(run: Run, ctx: _Context) -> None:
+    """Queues the run again behind the other teams' waiting runs; it resumes from its recorded steps
+    (the step record waiting in `ctx` written first)."""
     from designer.tasks import execute_run
 
+    _write(ctx, [])
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(_sql().give_way, [RunStatus.QUEUED, _when(now), run.pk, RunStatus.RUNNING])
@@ -654,9 +653,11 @@ def _resumable(ctx: _Context, steps: list[RunStep]) -> None:
             ctx.attention[(s.step_id, s.iteration)] = s
 
 
-def _pause(run: Run, status: str, message: str, *, resume_at=None, waited: float = 0.0) -> None:
+def _pause(run: Run, status: str, message: str, ctx: _Context, *, resume_at=None, waited: float = 0.0) -> None:
     """Stops the run without ending it: it needs a person (attention), or waits until `resume_at`.
-    Its lease is given up, so no worker holds it meanwhile."""
+    Its lease is given up, so no worker holds it meanwhile; the step record waiting in `ctx` is
+    written first."""
+    _write(ctx, [])
     now = timezone.now()
     run.status, run.lease_until, run.current_step, run.progress, run.updated_at = status, None, "", None, now
     run.resume_at = resume_at
