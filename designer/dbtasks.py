@@ -28,6 +28,8 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.compat import normalize_json
 from django_tasks_db.utils import is_locked_database_exception, retry
 
+from designer.rows import RowInsert
+
 # The vendors whose UPDATE takes RETURNING and whose JSON a statement can append to.
 APPEND_WORKER_ID = {
     "sqlite": "json_insert({column}, '$[#]', %s)",
@@ -39,15 +41,28 @@ def enqueue_many(task, calls: Iterable[tuple]) -> None:
     """Stores a task row for each tuple of arguments in `calls`, as `task.enqueue(*args)` would,
     with one insert. Inside the caller's transaction: the rows commit with it."""
     backend = task.get_backend()
-    run_after = task.run_after or get_date_max()  # what django-tasks-db's pre_save sets
-    rows = [
-        # The backend's id function (the model's default unless configured).
-        DBTaskResult(id=backend._get_id(), args_kwargs=normalize_json({"args": list(args), "kwargs": {}}),
-                     priority=task.priority, task_path=task.module_path, queue_name=task.queue_name,
-                     run_after=run_after, backend_name=backend.alias)
-        for args in calls
-    ]
-    DBTaskResult.objects.bulk_create(rows)
+    rows = _task_rows(task, backend)
+    # The backend's id function (the model's default unless configured).
+    rows.execute(((backend._get_id(), normalize_json({"args": list(args), "kwargs": {}})) for args in calls),
+                 using=router.db_for_write(DBTaskResult))
+
+
+_task_inserts: dict[tuple, RowInsert] = {}
+
+
+def _task_rows(task, backend) -> RowInsert:
+    """The insert of `task`'s rows: what varies is the id and the arguments."""
+    # What django-tasks-db's pre_save sets when the task has no time to run after.
+    run_after = task.run_after or get_date_max()
+    key = (task.module_path, task.priority, task.queue_name, run_after, backend.alias)
+    rows = _task_inserts.get(key)
+    if rows is None:
+        rows = _task_inserts[key] = RowInsert(
+            DBTaskResult, ["id", "args_kwargs"], returning=None,
+            fixed={"task_path": task.module_path, "priority": task.priority, "queue_name": task.queue_name,
+                   "run_after": run_after, "backend_name": backend.alias},
+        )
+    return rows
 
 
 class ClaimedTask(DBTaskResult):

@@ -29,6 +29,7 @@ from designer.models import (
     RunStatus,
     StepResolution,
 )
+from designer.rows import RowInsert
 from designer.tasks import execute_run
 from designer.triggers import TriggerError, connection_client, event_ready, trigger_context
 
@@ -174,11 +175,15 @@ def _event_source_condition() -> RawSQL:
     return RawSQL(f"{column} IN ({literals})", (), output_field=BooleanField())
 
 
-def deliveries_accept(items: list[dict]) -> list[Run | None]:
+_DELIVERY_ROWS = RowInsert(Delivery, ["flow_id", "event_id", "source", "topic", "payload"])
+_RUN_ROWS = RowInsert(Run, ["flow_id", "team_id", "version_id", "delivery_id"])
+
+
+def deliveries_accept(items: list[dict]) -> list[int | None]:
     """`delivery_accept` for many events at once (each a dict of its arguments), inside the
     caller's transaction: the ones already stored (or repeated in `items`) give None, the others
-    are stored with two multi-row inserts and their runs enqueued. Should another process store
-    one of them meanwhile, they are stored one at a time instead."""
+    are stored with two multi-row inserts and their runs enqueued, and give their run's id.
+    Should another process store one of them meanwhile, they are stored one at a time instead."""
     once = EVENT_SOURCES
     keys = {(item["flow"].pk, item["event_id"]) for item in items if item["source"] in once}
     stored = set()
@@ -189,7 +194,8 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
                 event_id__in={eid for _, eid in keys},
             ).order_by().values_list("flow_id", "event_id")
         )
-    fresh: list[int] = []
+    fresh: list[dict] = []
+    results: list[int | None] = [None] * len(items)
     for index, item in enumerate(items):
         key = (item["flow"].pk, item["event_id"])
         if item["source"] in once:
@@ -197,24 +203,22 @@ def deliveries_accept(items: list[dict]) -> list[Run | None]:
                 continue
             stored.add(key)
         fresh.append(index)
-    results: list[Run | None] = [None] * len(items)
     if not fresh:
         return results
+    picked = [items[i] for i in fresh]
     try:
         with transaction.atomic():
-            deliveries = Delivery.objects.bulk_create([
-                Delivery(flow=items[i]["flow"], event_id=items[i]["event_id"], source=items[i]["source"], topic=items[i].get("topic", ""), payload=items[i].get("payload") or {})
-                for i in fresh
-            ])
-            runs = Run.objects.bulk_create([
-                Run(flow=items[i]["flow"], team_id=items[i]["flow"].team_id, version=items[i]["version"], delivery=delivery)
-                for i, delivery in zip(fresh, deliveries, strict=True)
-            ])
+            delivery_ids = _DELIVERY_ROWS.execute(
+                (item["flow"].pk, item["event_id"], item["source"], item.get("topic", ""), item.get("payload") or {})
+                for item in picked)
+            run_ids = _RUN_ROWS.execute(
+                (item["flow"].pk, item["flow"].team_id, item["version"].pk if item["version"] else None, delivery_id)
+                for item, delivery_id in zip(picked, delivery_ids, strict=True))
     except IntegrityError:
-        return [delivery_accept(**item) for item in items]
-    _enqueue_all([run.pk for run in runs])
-    for i, run in zip(fresh, runs, strict=True):
-        results[i] = run
+        return [run.pk if run else None for run in (delivery_accept(**item) for item in items)]
+    _enqueue_all(run_ids)
+    for i, run_id in zip(fresh, run_ids, strict=True):
+        results[i] = run_id
     return results
 
 

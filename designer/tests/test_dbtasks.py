@@ -109,10 +109,10 @@ def test_claims_racing_from_two_connections_take_each_task_once():
 def test_the_worker_command_runs_the_runs_it_claims(team):
     flow = webhook_flow(team, [compose("step_1", "Hello {{trigger.body.name}}")])
     with transaction.atomic():
-        runs = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}",
+        run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}",
                                    "source": "webhook", "payload": {"body": {"name": f"n{i}"}, "event_id": f"e{i}"}} for i in range(3)])
     call_command("worker", queue_name="*", batch=True, startup_delay=False, worker_id="batch-1", interval=0)
-    assert set(Run.objects.filter(pk__in=[r.pk for r in runs]).values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
+    assert set(Run.objects.filter(pk__in=run_ids).values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
     tasks = DBTaskResult.objects.filter(task_path=execute_run.module_path)
     assert [(t.status, t.worker_ids) for t in tasks] == [(TaskResultStatus.SUCCESSFUL, ["batch-1"])] * 3
 
@@ -121,11 +121,10 @@ def test_a_worker_started_with_no_scheduler_runs_tasks_without_the_scheduler_thr
     settings.SCHEDULER_IN_WORKERS = True
     flow = webhook_flow(team, [compose("step_1", "Hi {{trigger.body.name}}")])
     with transaction.atomic():
-        [run] = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": "e1",
+        [run_id] = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": "e1",
                                     "source": "webhook", "payload": {"body": {"name": "n"}, "event_id": "e1"}}])
     call_command("worker", queue_name="*", batch=True, startup_delay=False, interval=0, no_scheduler=True)
-    run.refresh_from_db()
-    assert run.status == RunStatus.SUCCEEDED
+    assert Run.objects.get(pk=run_id).status == RunStatus.SUCCEEDED
     assert "scheduler" not in {thread.name for thread in threading.enumerate()}
 
 

@@ -73,9 +73,9 @@ def flow(team):
 def backlog(flow, count: int) -> list[Run]:
     """`count` queued runs, each handed to the task queue as the inbox does."""
     with transaction.atomic():
-        runs = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"b{i}",
-                                   "source": "test", "payload": {}} for i in range(count)])
-    return runs
+        run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"b{i}",
+                                      "source": "test", "payload": {}} for i in range(count)])
+    return list(Run.objects.filter(pk__in=run_ids).order_by("pk"))
 
 
 def lost(flow, count: int) -> list[Run]:
