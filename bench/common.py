@@ -199,6 +199,10 @@ class Sampler:
     def reset_peaks(self) -> None:
         self.peak_kb = {k: 0 for k in self.groups}
 
+    def cpu_seen(self, pid: int) -> float:
+        """The CPU seconds of `pid` at its last sample (0 if never sampled)."""
+        return self._cpu_last.get(pid, 0.0)
+
     def cpu_snapshot(self) -> dict[str, float]:
         self.sample()
         return dict(self.cpu)

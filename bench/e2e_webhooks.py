@@ -129,6 +129,7 @@ class PhaseResult:
     drain_s: float = 0.0
     drained: bool = True
     notes: list[str] = field(default_factory=list)
+    process_cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 # Sending -------------------------------------------------------------------------------------
@@ -459,6 +460,7 @@ class Bench:
         watermark = Run.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         calls = ContactCalls(self.sandbox_url).start()
         cpu_before = sampler.cpu_snapshot()
+        processes_before = self.per_process_cpu(sampler)
         bench_before = time.process_time()
         sampler.reset_peaks()
         if self.profile:
@@ -498,6 +500,8 @@ class Bench:
         if self.profile:
             self.profile.stop()
         cpu_after = sampler.cpu_snapshot()
+        result.process_cpu_s = {name: seconds - processes_before.get(name, 0.0)
+                                for name, seconds in self.per_process_cpu(sampler).items()}
         result.bench_cpu = (time.process_time() - bench_before) / (result.wall * NCPU)
         share = {k: (cpu_after[k] - cpu_before[k]) / (result.wall * NCPU) for k in cpu_after}
         result.sandbox_cpu = share.get("sandbox", 0.0)
@@ -596,6 +600,13 @@ class Bench:
         except (OSError, ValueError, IndexError):
             return 0
 
+    def per_process_cpu(self, sampler: Sampler) -> dict[str, float]:
+        """CPU seconds so far of each product process (with its children), as last sampled."""
+        from bench.common import descendants
+
+        return {proc.name: sum(sampler.cpu_seen(pid) for pid in descendants(proc.pid))
+                for proc in self.procs.product()}
+
     def per_process_peaks(self, sampler: Sampler) -> list[tuple[str, float]]:
         from bench.common import descendants
 
@@ -630,6 +641,10 @@ class Bench:
         print(table(headers, rows))
         print("CPU shares are of all", NCPU, "cores over the phase (sending + draining).")
         print("Peak RSS per product process (MB): " + ", ".join(f"{n} {mb:.0f}" for n, mb in per_process))
+        for r in results:
+            if r.completed:
+                print(f"  c={r.concurrency}: CPU per completed run by product process (ms): " + ", ".join(
+                    f"{name} {1000 * seconds / r.completed:.2f}" for name, seconds in r.process_cpu_s.items()))
         for r in results:
             for note in r.notes:
                 print(f"  c={r.concurrency}: {note}")

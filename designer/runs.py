@@ -137,27 +137,34 @@ def run_create(*, flow: Flow, version: FlowVersion, delivery: Delivery | None, r
     return run
 
 
-def pinned_versions(activation_ids) -> dict[int, FlowVersion]:
-    """{activation id: the version it runs}, read with the activations' rows locked (in id order)
-    inside the caller's transaction: storing a delivery and Publish's switch of the version are
-    serialized, so each delivery runs on exactly the version that was live when it was stored."""
-    rows = (Activation.objects.select_for_update(of=("self",)).filter(pk__in=sorted(activation_ids))
-            .select_related("version").order_by("pk"))
-    return {row.pk: row.version for row in rows if row.version_id}
+def pinned_versions(activation_ids) -> dict[int, int]:
+    """{activation id: the id of the version it runs}, read with the activations' rows locked (in
+    id order) inside the caller's transaction: storing a delivery and Publish's switch of the
+    version are serialized, so each delivery runs on exactly the version that was live when it was
+    stored."""
+    rows = (Activation.objects.select_for_update().filter(pk__in=sorted(activation_ids), version__isnull=False)
+            .order_by("pk").values_list("pk", "version_id"))
+    return dict(rows)
 
 
-def delivery_accept(*, flow: Flow, version: FlowVersion, event_id: str, source: str,
-                    topic: str = "", payload: dict | None = None, activation_id: int | None = None) -> Run | None:
-    """Stores an event once per (flow, event id) and starts its run; None for a duplicate. With
-    `activation_id`, the run gets the version that activation runs when the event is stored."""
+def delivery_accept(*, flow: Flow, version: FlowVersion | None = None, event_id: str, source: str,
+                    topic: str = "", payload: dict | None = None, activation_id: int | None = None,
+                    version_id: int | None = None) -> Run | None:
+    """Stores an event once per (flow, event id) and starts its run on `version` (or the version
+    of id `version_id`); None for a duplicate. With `activation_id`, the run gets the version that
+    activation runs when the event is stored."""
+    if version_id is None and version is not None:
+        version_id = version.pk
     try:
         with transaction.atomic():
             if activation_id is not None:
-                version = pinned_versions([activation_id]).get(activation_id, version)
+                version_id = pinned_versions([activation_id]).get(activation_id, version_id)
             delivery = Delivery.objects.create(
                 flow=flow, event_id=event_id, source=source, topic=topic, payload=payload or {}
             )
-            return run_create(flow=flow, version=version, delivery=delivery)
+            run = Run.objects.create(flow=flow, team_id=flow.team_id, version_id=version_id, delivery=delivery)
+            _enqueue(run.pk)
+            return run
     except IntegrityError:
         return None
 
@@ -179,10 +186,17 @@ _DELIVERY_ROWS = RowInsert(Delivery, ["flow_id", "event_id", "source", "topic", 
 _RUN_ROWS = RowInsert(Run, ["flow_id", "team_id", "version_id", "delivery_id"])
 
 
+def _version_id(item: dict) -> int | None:
+    if "version_id" in item:
+        return item["version_id"]
+    return item["version"].pk if item.get("version") else None
+
+
 def deliveries_accept(items: list[dict]) -> list[int | None]:
-    """`delivery_accept` for many events at once (each a dict of its arguments), inside the
-    caller's transaction: the ones already stored (or repeated in `items`) give None, the others
-    are stored with two multi-row inserts and their runs enqueued, and give their run's id.
+    """`delivery_accept` for many events at once (each a dict of its arguments, the version given
+    as `version` or `version_id`), inside the caller's transaction: the ones already stored (or
+    repeated in `items`) give None, the others are stored with two multi-row inserts and their
+    runs enqueued, and give their run's id.
     Should another process store one of them meanwhile, they are stored one at a time instead."""
     once = EVENT_SOURCES
     keys = {(item["flow"].pk, item["event_id"]) for item in items if item["source"] in once}
@@ -212,10 +226,13 @@ def deliveries_accept(items: list[dict]) -> list[int | None]:
                 (item["flow"].pk, item["event_id"], item["source"], item.get("topic", ""), item.get("payload") or {})
                 for item in picked)
             run_ids = _RUN_ROWS.execute(
-                (item["flow"].pk, item["flow"].team_id, item["version"].pk if item["version"] else None, delivery_id)
+                (item["flow"].pk, item["flow"].team_id, _version_id(item), delivery_id)
                 for item, delivery_id in zip(picked, delivery_ids, strict=True))
     except IntegrityError:
-        return [run.pk if run else None for run in (delivery_accept(**item) for item in items)]
+        alone = (delivery_accept(flow=item["flow"], version_id=_version_id(item), event_id=item["event_id"],
+                                 source=item["source"], topic=item.get("topic", ""), payload=item.get("payload"))
+                 for item in items)
+        return [run.pk if run else None for run in alone]
     _enqueue_all(run_ids)
     for i, run_id in zip(fresh, run_ids, strict=True):
         results[i] = run_id

@@ -39,7 +39,7 @@ from config.parsers import json_problem
 from connectors import registry
 from connectors.specs import DeliveryRefused, InboundRequest, TriggerContext
 from designer.models import Activation, Delivery, DeliverySource
-from designer.runs import deliveries_accept, delivery_accept, hand_over_later, hand_over_now, pinned_versions
+from designer.runs import deliveries_accept, hand_over_later, hand_over_now, pinned_versions
 
 logger = logging.getLogger(__name__)
 EVENT_ID_MAX = Delivery._meta.get_field("event_id").max_length
@@ -64,7 +64,7 @@ def _answer(status: int, message: str) -> JsonResponse:
 
 def _load_activation(activation_id: int) -> Activation | None:
     return (
-        Activation.objects.select_related("flow", "version")
+        Activation.objects.select_related("flow")
         .only("id", "secret", "status", "trigger", "options", "state", "shared_key_encrypted", "activated_at",
               "version", "flow__id", "flow__team_id", "flow__name")
         .filter(pk=activation_id)
@@ -100,7 +100,7 @@ def _verify(activation: Activation | None, connector: str, secret: str, request:
         if problem:
             return Verdict(400, f"The delivery {problem}.")
         store.append({
-            "flow": activation.flow, "version": activation.version, "event_id": event.id,
+            "flow": activation.flow, "version_id": activation.version_id, "event_id": event.id,
             "source": DeliverySource.WEBHOOK, "topic": event.topic[:300], "payload": dict(event.data),
         })
     return Verdict(200, "", store=store, activation=activation)
@@ -120,11 +120,11 @@ def _store(verdicts: list[Verdict]) -> None:
         # flow_publish), so a delivery runs the version that was live when it was stored.
         live = pinned_versions({v.activation.pk for v in pending})
         for verdict in pending:
-            version = live.get(verdict.activation.pk)
-            if version is not None:
+            version_id = live.get(verdict.activation.pk)
+            if version_id is not None:
                 for item in verdict.store:
-                    item["version"] = version
-        runs = [delivery_accept(**items[0])] if len(items) == 1 else deliveries_accept(items)
+                    item["version_id"] = version_id
+        runs = deliveries_accept(items)
         position = 0
         for verdict in pending:
             mine = runs[position:position + len(verdict.store)]
