@@ -341,7 +341,7 @@ class Bench:
         self.create_flow()
         if self.args.seed_deliveries:
             self.seed_history(self.args.seed_deliveries)
-        procs.start("daphne", [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"])
+        procs.start("daphne", [PY, "-m", "config.server", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"])
         workers = self.args.workers
         if self.args.intake_only:
             self.worker_desc = "none (--intake-only: runs stay queued)"
