@@ -196,8 +196,8 @@ def deliveries_accept(items: list[dict]) -> list[int | None]:
     """`delivery_accept` for many events at once (each a dict of its arguments, the version given
     as `version` or `version_id`), inside the caller's transaction: the ones already stored (or
     repeated in `items`) give None, the others are stored with two multi-row inserts and their
-    runs enqueued, and give their run's id.
-    Should another process store one of them meanwhile, they are stored one at a time instead."""
+    runs enqueued, and give their run's id. Should another process store one of them meanwhile,
+    they are stored one at a time instead."""
     once = EVENT_SOURCES
     keys = {(item["flow"].pk, item["event_id"]) for item in items if item["source"] in once}
     stored = set()
@@ -208,7 +208,7 @@ def deliveries_accept(items: list[dict]) -> list[int | None]:
                 event_id__in={eid for _, eid in keys},
             ).order_by().values_list("flow_id", "event_id")
         )
-    fresh: list[dict] = []
+    fresh: list[int] = []
     results: list[int | None] = [None] * len(items)
     for index, item in enumerate(items):
         key = (item["flow"].pk, item["event_id"])
