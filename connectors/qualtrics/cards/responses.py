@@ -384,9 +384,18 @@ def _metadata_outputs(result: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _answer_outputs(values: Mapping[str, Any], labels: Mapping[str, Any], survey: Mapping[str, Any]) -> dict[str, Any]:
+def survey_shape(survey: Mapping[str, Any]) -> tuple[list[Question], list[str]]:
+    """What the outputs of a survey's responses are read by: its questions and embedded data names.
+    Parsing it (the questions' text without HTML) costs more than reading a response, so a kept
+    survey keeps its shape too."""
+    return survey_questions(survey), survey_embedded_data(survey)
+
+
+def _answer_outputs(values: Mapping[str, Any], labels: Mapping[str, Any],
+                    shape: tuple[list[Question], list[str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for q in survey_questions(survey):
+    questions, embedded = shape
+    for q in questions:
         key = f"q.{q.qid}"
         if q.kind == "choice":
             code = values.get(q.qid)
@@ -415,7 +424,7 @@ def _answer_outputs(values: Mapping[str, Any], labels: Mapping[str, Any], survey
         else:
             value = values.get(q.qid, values.get(f"{q.qid}_TEXT"))
             out[key] = value if isinstance(value, (dict, list)) else _text(value)
-    for name in survey_embedded_data(survey):
+    for name in embedded:
         out[f"ed.{name}"] = _text(values.get(name))
     return out
 
@@ -442,12 +451,13 @@ def _answer_outputs_without_survey(values: Mapping[str, Any], labels: Mapping[st
     return out
 
 
-def outputs_from_response(response: Mapping[str, Any], survey: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def outputs_from_response(response: Mapping[str, Any], survey: Mapping[str, Any] | None = None, *,
+                          shape: tuple[list[Question], list[str]] | None = None) -> dict[str, Any]:
     """Outputs of New Response (and readResponse) from one `GET surveys/{id}/responses/{rid}` result.
 
     `survey` is the `GET surveys/{id}` result; with it every question of the survey has an output
     (None when unanswered), typed as the catalog says. Without it the answers present in the
-    record are used as they are.
+    record are used as they are. `shape` is the survey's `survey_shape`, when it is at hand.
     """
     if not isinstance(response, Mapping):
         raise CardInputError("Expected a Qualtrics response record.")
@@ -455,7 +465,7 @@ def outputs_from_response(response: Mapping[str, Any], survey: Mapping[str, Any]
     labels = response.get("labels") or {}
     outputs = _metadata_outputs(response)
     if survey:
-        outputs.update(_answer_outputs(values, labels, survey))
+        outputs.update(_answer_outputs(values, labels, shape if shape is not None else survey_shape(survey)))
     else:
         outputs.update(_answer_outputs_without_survey(values, labels))
     return outputs
@@ -476,30 +486,32 @@ def _fetch_response(client: Any, survey_id: str, response_id: str, *, retry_not_
             time.sleep(delays.pop(0))
 
 
-# A survey's definition (questions and their types, for the outputs) is read once per client and
-# survey every few seconds instead of once per run: at many runs a second it was a third of the
+# A survey's definition (questions and their types, for the outputs) is read and parsed once per
+# client and survey every few seconds instead of once per run: at many runs a second it was a third of the
 # calls to Qualtrics. Clients are kept per connection between runs (designer/engine.py), so the
 # cache is too; a survey edited meanwhile shows in runs after that.
 SURVEY_CACHE_SECONDS = 10.0
 SURVEYS_KEPT = 64
 
 
-def _survey_definition(client: Any, survey_id: str, *, cached: bool) -> Any:
+def _survey_definition(client: Any, survey_id: str, *, cached: bool) -> tuple[Any, Any]:
+    """(the survey, its `survey_shape` or None), kept per client and survey when `cached`."""
     if not cached:
-        return client.get_survey(survey_id)
+        return client.get_survey(survey_id), None
     kept = client.__dict__.setdefault("_survey_definitions", {})
     now = time.monotonic()
     found = kept.get(survey_id)
     if found is not None and now - found[0] < SURVEY_CACHE_SECONDS:
-        return found[1]
+        return found[1], found[2]
     try:
         survey = client.get_survey(survey_id)
     except ConnectorError:
-        return None  # question labels are a nicety; the answers are in the record
-    kept[survey_id] = (now, survey)
+        return None, None  # question labels are a nicety; the answers are in the record
+    shape = survey_shape(survey) if survey else None
+    kept[survey_id] = (now, survey, shape)
     while len(kept) > SURVEYS_KEPT:
         kept.pop(next(iter(kept)))
-    return survey
+    return survey, shape
 
 
 def _response_outputs(ctx, options, inputs, *, declared: tuple[Field, ...], retry_not_found: bool) -> dict[str, Any]:
@@ -507,7 +519,8 @@ def _response_outputs(ctx, options, inputs, *, declared: tuple[Field, ...], retr
     survey_id = required_text(options, "survey_id", "Survey")
     response_id = required_text(inputs, "response_id", "Response ID")
     response = _fetch_response(client, survey_id, response_id, retry_not_found=retry_not_found)
-    outputs = outputs_from_response(response, _survey_definition(client, survey_id, cached=retry_not_found))
+    survey, shape = _survey_definition(client, survey_id, cached=retry_not_found)
+    outputs = outputs_from_response(response, survey, shape=shape)
     keep = {f.key for f in declared}
     return {k: v for k, v in outputs.items() if k in keep or k.startswith(("q.", "ed."))}
 

@@ -728,6 +728,22 @@ def test_new_response_outputs_every_question_of_the_survey(world: World):
     assert outputs["ed.customer_id"] == "C-1042"
 
 
+def test_a_second_new_response_reuses_the_survey_read_and_parsed_for_the_first(world: World):
+    from connectors.qualtrics.cards.responses import _survey_definition
+
+    make_response(world)
+    first = run_card(world, "qualtrics.new_response", {"survey_id": world["survey"]}, {"response_id": world["response"]})
+    world.sandbox.clear_requests()
+    kept = _survey_definition(world.client, world["survey"], cached=True)
+    second = run_card(world, "qualtrics.new_response", {"survey_id": world["survey"]}, {"response_id": world["response"]})
+
+    assert second == first
+    assert [c["api_path"] for c in world.sandbox.requests()] == [
+        f"surveys/{world['survey']}/responses/{world['response']}"]
+    # The questions are parsed once per kept survey, not for every response.
+    assert _survey_definition(world.client, world["survey"], cached=True)[1] is kept[1] is not None
+
+
 def test_new_response_waits_for_a_response_that_is_not_there_yet(world: World):
     make_response(world)
     world.sandbox.inject_fault(f"surveys/{world['survey']}/responses", 404)
