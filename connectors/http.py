@@ -194,8 +194,8 @@ class DirectSession(requests.Session):
     fixed, as the Qualtrics client does when it is made), a call that follows no redirect is
     prepared with the session's headers and parameters and sent by its adapter with the session's
     proxies, CA and certificate settings: what `requests.Session` does, without its cookie jar
-    (nothing is kept from a response or sent with a request), hooks and per-call merging, about a
-    fifth of a call's CPU. A call that asks for any of those goes through `requests.Session`."""
+    (nothing is kept from a response or sent with a request), hooks and per-call merging: a sixth
+    to a fifth of a call's CPU. A call that asks for any of those goes through `requests.Session`."""
 
     def request(self, method, url, params=None, data=None, headers=None, cookies=None, files=None, auth=None,
                 timeout=None, allow_redirects=True, proxies=None, hooks=None, stream=None, verify=None, cert=None,
