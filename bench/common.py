@@ -53,6 +53,20 @@ def load_average() -> str:
         return " ".join(fh.read().split()[:3])
 
 
+def cpu_times() -> tuple[int, int]:
+    """(all, stolen) CPU time of the machine so far, in clock ticks (/proc/stat). Stolen time is
+    what the hypervisor gave to other guests while this one had work: a share of it over a phase
+    says the figures of that phase were taken on a machine slower than it looked."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    return sum(fields[:8]), (fields[7] if len(fields) > 7 else 0)
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[0] - before[0]
+    return (after[1] - before[1]) / total if total > 0 else 0.0
+
+
 # Processes -----------------------------------------------------------------------------------
 
 

@@ -51,11 +51,13 @@ from bench.common import (  # noqa: E402
     ThrowawayPostgres,
     ThrowawayRedis,
     base_env,
+    cpu_times,
     django_setup,
     free_port,
     http_json,
     load_average,
     percentile,
+    steal_share,
     table,
     verdict,
     wait_http,
@@ -130,6 +132,7 @@ class PhaseResult:
     drained: bool = True
     notes: list[str] = field(default_factory=list)
     process_cpu_s: dict[str, float] = field(default_factory=dict)
+    steal: float = 0.0
 
 
 # Sending -------------------------------------------------------------------------------------
@@ -461,6 +464,7 @@ class Bench:
         calls = ContactCalls(self.sandbox_url).start()
         cpu_before = sampler.cpu_snapshot()
         processes_before = self.per_process_cpu(sampler)
+        machine_before = cpu_times()
         bench_before = time.process_time()
         sampler.reset_peaks()
         if self.profile:
@@ -500,6 +504,7 @@ class Bench:
         if self.profile:
             self.profile.stop()
         cpu_after = sampler.cpu_snapshot()
+        result.steal = steal_share(machine_before, cpu_times())
         result.process_cpu_s = {name: seconds - processes_before.get(name, 0.0)
                                 for name, seconds in self.per_process_cpu(sampler).items()}
         result.bench_cpu = (time.process_time() - bench_before) / (result.wall * NCPU)
@@ -620,7 +625,7 @@ class Bench:
     def print_phase(self, r: PhaseResult) -> None:
         print(f"  c={r.concurrency}: {r.sent} sent, {r.runs_per_s:.1f} runs/s, ack p99 {r.p99:.1f} ms, "
               f"lost {r.lost}, duplicated {r.duplicated}, peak RSS {r.peak_rss_mb:.0f} MB "
-              f"(load {load_average()})", flush=True)
+              f"(load {load_average()}, CPU stolen by the hypervisor {r.steal:.0%})", flush=True)
 
     def report(self, results: list[PhaseResult], per_process: list[tuple[str, float]]) -> None:
         print()

@@ -34,10 +34,12 @@ from bench.common import (
     Processes,
     Sampler,
     base_env,
+    cpu_times,
     free_port,
     http_json,
     load_average,
     percentile,
+    steal_share,
     table,
     wait_http,
     work_dir,
@@ -174,6 +176,7 @@ def run_node_red(args: argparse.Namespace, work: Path) -> tuple[list[dict] | Non
                 deliveries = record_deliveries(sandbox_url, info, port, "/qualtrics", "unchecked", phase, count, 0)
                 calls = ContactCalls(sandbox_url).start()
                 cpu_before = sampler.cpu_snapshot()
+                machine_before = cpu_times()
                 sampler.reset_peaks()
                 started = time.monotonic()
                 acks = asyncio.run(_send_all(port, deliveries, concurrency, started + args.max_send_seconds))
@@ -199,7 +202,7 @@ def run_node_red(args: argparse.Namespace, work: Path) -> tuple[list[dict] | Non
                     if send_seconds else 0.0,
                     "lost": len(emails - set(posted)), "duplicated": sum(n - 1 for n in posted.values() if n > 1),
                     "errors": dict(Counter(a.status for a in acks if a.status != 200)),
-                    "drain_s": 0.0, "load": load_average(),
+                    "drain_s": 0.0, "load": load_average(), "steal": steal_share(machine_before, cpu_times()),
                 }
                 results.append(result)
                 print(f"  Node-RED c={concurrency}: {len(acks)} sent, {result['runs_per_s']:.1f} runs/s, ack p99 "
@@ -267,11 +270,13 @@ def _report(reference: list[dict] | None, name: str, products: dict[str, dict]) 
         for label, r in systems:
             rows.append([label, r["concurrency"], f"{r['runs_per_s']:.1f}", f"{r['p99']:.1f}", f"{r['peak_rss_mb']:.0f}",
                          f"{r['cpu_ms_per_run']:.2f}", f"{r.get('drain_s', 0.0):.1f}", r["lost"],
-                         r["duplicated"] + r.get("duplicate_calls", 0), r["load"]])
+                         r["duplicated"] + r.get("duplicate_calls", 0), r["load"], f"{r.get('steal', 0.0):.0%}"])
     print(table(["system", "senders", "completed runs/s", "ack p99 ms", "peak RSS MB", "CPU ms/run", "drain s",
-                 "lost", "duplicated", "load average after"], rows))
+                 "lost", "duplicated", "load average after", "CPU stolen"], rows))
     print("CPU ms/run: CPU seconds of the system's own processes (the product's with PostgreSQL and Redis) per "
-          "completed run; the sandbox and the senders are not counted.")
+          "completed run; the sandbox and the senders are not counted. CPU stolen: the share of the machine's CPU "
+          "time the hypervisor gave to other guests during the phase (a figure taken with much of it stolen is not "
+          "one to compare).")
     if not reference:
         print(f"\nNo reference figures: {name}. The product's figures are above.")
         return
