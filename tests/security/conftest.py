@@ -148,11 +148,6 @@ def sign_in_everyone(world: World) -> None:
         world.sessions[actor] = client.cookies["sessionid"].value
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Users here sign in with force_login; a slow password hash buys nothing."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def world(team, other_team, qualtrics_sandbox, settings, tmp_path) -> World:
