@@ -62,6 +62,14 @@ app.config_from_object(_celery_settings())
 app.conf.task_acks_late = True
 app.conf.task_reject_on_worker_lost = True
 app.conf.worker_prefetch_multiplier = 1
+# No acknowledgement emulation on Redis: with it, kombu stored every message it handed to a
+# worker in a Redis hash and removed it when acknowledged, two round trips per task in the
+# worker's one event loop, to hand a task lost with its worker to another one after
+# `visibility_timeout` (an hour). A run's state is in the database, and the scheduler already
+# hands over within a minute a queued run that the queue has no task for, and a run whose lease
+# expired (designer/runs.py `runs_requeue_stalled`). A worker that stops cleanly still puts back
+# the tasks it had taken but not started.
+app.conf.broker_transport_options = {**app.conf.broker_transport_options, "ack_emulation": False}
 # Threads: a run mostly waits on Qualtrics and the database, and one process with a thread per
 # concurrent run needs a third of the memory of prefork's master and children (bench/README.md).
 # Eight of them, whatever the cores: with one per core a worker spent most of its time waiting,
