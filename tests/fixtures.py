@@ -101,14 +101,15 @@ def worker_env(settings, live_server, qualtrics_sandbox):
 def workers(worker_env):
     """workers() starts one more worker process; all are stopped after the test. With
     `database_tasks=True` it is a database worker even when REDIS_URL is set; `scheduler_interval`
-    turns its scheduler thread on (see tests.processes.Worker); other keywords are settings of its
-    environment (RUN_MAX_STEPS="100000")."""
+    turns its scheduler thread on (see tests.processes.Worker); `output` is a file for what it
+    prints; other keywords are settings of its environment (RUN_MAX_STEPS="100000")."""
     started: list[Worker] = []
 
-    def start(database_tasks: bool = False, scheduler_interval: int | None = None, **settings_env: str) -> Worker:
+    def start(database_tasks: bool = False, scheduler_interval: int | None = None, output=None,
+              **settings_env: str) -> Worker:
         env = {k: v for k, v in worker_env.items() if not (database_tasks and k == "REDIS_URL")}
         env.update(settings_env)
-        worker = Worker(env, scheduler_interval=scheduler_interval).start()
+        worker = Worker(env, scheduler_interval=scheduler_interval, output=output).start()
         started.append(worker)
         return worker
 

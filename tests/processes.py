@@ -39,8 +39,9 @@ class Worker:
 
     count = 0
 
-    def __init__(self, env: dict[str, str], *, scheduler_interval: int | None = None):
+    def __init__(self, env: dict[str, str], *, scheduler_interval: int | None = None, output: Path | None = None):
         self.env = dict(env)
+        self.output = output
         if scheduler_interval is None:
             self.env["SCHEDULER_IN_WORKERS"] = "false"
         else:
@@ -57,7 +58,12 @@ class Worker:
         else:
             command = [sys.executable, "manage.py", "worker", "--queue-name", "*", "--interval", "0.1",
                        "--no-startup-delay", "--worker-id", self.name]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+        if self.output is None:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+        else:
+            with open(self.output, "ab") as output:
+                self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True,
+                                                stdout=output, stderr=subprocess.STDOUT)
         return self
 
     @property

@@ -1,6 +1,8 @@
-"""A Celery worker keeps its database connection from one task to the next, as Django keeps one
-between the requests of a thread (CONN_MAX_AGE, with health checks), instead of opening a new
-PostgreSQL connection for every run. Run in the PostgreSQL + Redis pass, with a real worker."""
+"""A Celery worker is the transport of runs and costs little per task: it keeps its database
+connection from one task to the next, as Django keeps one between the requests of a thread
+(CONN_MAX_AGE, with health checks), instead of opening a new PostgreSQL connection for every run;
+it writes no task result, keeps no copy of a task it has taken, and prints nothing for a run that
+succeeds. Run in the PostgreSQL + Redis pass, with a real worker."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from designer.models import Run, RunStatus
 from designer.runs import deliveries_accept
 from tests.processes import wait_for
 from tests.reliability.limits import compose, webhook_flow
+from tests.reliability.support import read_contacts_step
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 
@@ -67,3 +70,42 @@ def test_a_celery_worker_stores_no_task_results(workers, team):
                             "payload": {"body": {}}} for i in range(5)])
     wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == 5, timeout=60)
     assert set(client.scan_iter("celery-task-meta-*")) - before == set()
+
+
+@pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
+                    reason="a Celery worker on PostgreSQL + Redis")
+def test_a_celery_worker_keeps_no_copy_in_redis_of_the_task_it_is_running(
+    workers, team, sandbox_configuration, qualtrics_sandbox
+):
+    """kombu's acknowledgement emulation is off: it stored every task a worker took in a Redis
+    hash until the task ended, two round trips per task, so that a task lost with its worker came
+    back an hour later. The scheduler resumes such a run from the database instead
+    (tests/reliability/test_worker_crash.py)."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    flow = webhook_flow(team, [read_contacts_step(sandbox_configuration.pk, qualtrics_sandbox)])
+    qualtrics_sandbox.add_latency(2.0, "directories", method="GET", count=1)  # the step's read takes 2 s
+    workers()
+    with transaction.atomic():
+        deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": "held", "source": "test",
+                            "payload": {"body": {}}}])
+    wait_for(lambda: qualtrics_sandbox.requests("directories", method="GET"), timeout=30)
+    assert Run.objects.get(flow=flow).status == RunStatus.RUNNING
+    assert list(client.scan_iter("unacked*")) == []
+    wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == 1, timeout=60)
+
+
+@pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
+                    reason="a Celery worker on PostgreSQL + Redis")
+def test_a_celery_worker_prints_no_line_for_a_task_that_succeeds_below_debug(workers, team, tmp_path):
+    output = tmp_path / "worker.log"
+    flow = webhook_flow(team, [compose("step_1", "Hello")])
+    worker = workers(output=output)
+    with transaction.atomic():
+        deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"q{i}", "source": "test",
+                            "payload": {"body": {}}} for i in range(3)])
+    wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == 3, timeout=60)
+    worker.stop()
+    printed = output.read_text()
+    assert "path=designer.tasks.execute_run" not in printed, printed[-2000:]
