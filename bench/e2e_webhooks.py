@@ -570,7 +570,7 @@ class Bench:
             if args.profile:
                 targets = {p.name: p.pid for p in procs.product() if p.name != "scheduler"}
                 self.profile = ProfileSession(Path(args.profile), targets, enabled_for=args.profile_phase,
-                                              idle=args.profile_idle)
+                                              idle=args.profile_idle, gil=args.profile_gil)
             results = []
             with Sampler(groups, interval=0.2) as sampler:
                 for phase, (concurrency, count) in enumerate(args.phases, start=1):
@@ -704,6 +704,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", metavar="DIR", help="py-spy the product processes during one phase; stacks to DIR")
     parser.add_argument("--profile-phase", type=int, default=50, help="the senders count of the phase to profile")
     parser.add_argument("--profile-idle", action="store_true", help="include waiting threads in the profile")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="sample only the thread holding the interpreter lock: where a threaded process's "
+                             "Python CPU goes (the Celery worker's pool)")
     parser.add_argument("--intake-only", action="store_true",
                         help="start no worker: measure only the webhook intake (acknowledgements); runs stay queued")
     parser.add_argument("--rate-limits", default="brand=6000000", metavar="NAME=PER_MINUTE,...",

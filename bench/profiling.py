@@ -30,8 +30,9 @@ class ProfileSession:
     """Records the given processes with py-spy during the phase whose senders count is `enabled_for`."""
 
     def __init__(self, out_dir: Path, targets: dict[str, int], *, enabled_for: int | None = None, rate: int = 200,
-                 idle: bool = False):
+                 idle: bool = False, gil: bool = False):
         self.idle = idle
+        self.gil = gil
         self.out_dir = out_dir
         self.targets = targets
         self.enabled_for = enabled_for
@@ -53,7 +54,7 @@ class ProfileSession:
             self.running.append(subprocess.Popen(
                 [self.exe, "record", "--pid", str(pid), "--rate", str(self.rate), "--duration", str(int(duration) + 1),
                  "--format", "raw", "--output", str(path), "--nonblocking", "--subprocesses",
-                 *(["--idle"] if self.idle else [])],
+                 *(["--idle"] if self.idle else []), *(["--gil"] if self.gil else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             ))
 
