@@ -18,7 +18,12 @@ from tests.processes import wait_for
 from tests.reliability.limits import compose, webhook_flow
 from tests.reliability.support import read_contacts_step
 
-pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.scaleout,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
+                       reason="a Celery worker on PostgreSQL + Redis"),
+]
 
 RUNS = 40
 
@@ -31,8 +36,6 @@ def sessions_opened() -> int:
         return cursor.fetchone()[0]
 
 
-@pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
-                    reason="a Celery worker on PostgreSQL + Redis")
 def test_a_celery_worker_reuses_its_database_connection_across_runs(workers, team):
     flow = webhook_flow(team, [compose("step_1", "Hello {{trigger.body.name}}")])
     worker = workers()
@@ -54,8 +57,6 @@ def test_a_celery_worker_reuses_its_database_connection_across_runs(workers, tea
     assert opened <= 3, f"{opened} connections for {RUNS} runs"
 
 
-@pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
-                    reason="a Celery worker on PostgreSQL + Redis")
 def test_a_celery_worker_stores_no_task_results(workers, team):
     """Celery is the transport only: a run's outcome is in the database, and nothing reads a
     task's result, so none is written to Redis."""
@@ -72,8 +73,6 @@ def test_a_celery_worker_stores_no_task_results(workers, team):
     assert set(client.scan_iter("celery-task-meta-*")) - before == set()
 
 
-@pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
-                    reason="a Celery worker on PostgreSQL + Redis")
 def test_a_celery_worker_keeps_no_copy_in_redis_of_the_task_it_is_running(
     workers, team, sandbox_configuration, qualtrics_sandbox
 ):
@@ -96,8 +95,6 @@ def test_a_celery_worker_keeps_no_copy_in_redis_of_the_task_it_is_running(
     wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == 1, timeout=60)
 
 
-@pytest.mark.skipif(not (os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL")),
-                    reason="a Celery worker on PostgreSQL + Redis")
 def test_a_celery_worker_prints_no_line_for_a_task_that_succeeds_below_debug(workers, team, tmp_path):
     output = tmp_path / "worker.log"
     flow = webhook_flow(team, [compose("step_1", "Hello")])

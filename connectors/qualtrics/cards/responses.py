@@ -487,9 +487,9 @@ def _fetch_response(client: Any, survey_id: str, response_id: str, *, retry_not_
 
 
 # A survey's definition (questions and their types, for the outputs) is read and parsed once per
-# client and survey every few seconds instead of once per run: at many runs a second it was a third of the
-# calls to Qualtrics. Clients are kept per connection between runs (designer/engine.py), so the
-# cache is too; a survey edited meanwhile shows in runs after that.
+# client and survey every few seconds instead of once per run: at many runs a second it was a
+# third of the calls to Qualtrics. Clients are kept per connection between runs
+# (designer/engine.py), so the cache is too; a survey edited meanwhile shows in runs after that.
 SURVEY_CACHE_SECONDS = 10.0
 SURVEYS_KEPT = 64
 
