@@ -33,6 +33,8 @@ from requests.sessions import merge_setting
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
+from connectors.transport import KeepAliveAdapter
+
 logger = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -195,7 +197,16 @@ class DirectSession(requests.Session):
     prepared with the session's headers and parameters and sent by its adapter with the session's
     proxies, CA and certificate settings: what `requests.Session` does, without its cookie jar
     (nothing is kept from a response or sent with a request), hooks and per-call merging: a sixth
-    to a fifth of a call's CPU. A call that asks for any of those goes through `requests.Session`."""
+    to a fifth of a call's CPU. A call that asks for any of those goes through `requests.Session`.
+
+    Its adapter is `KeepAliveAdapter` (connectors/transport.py): kept `http.client` connections,
+    with requests' own adapter for what that one does not take (proxies, streamed answers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        adapter = KeepAliveAdapter()
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
 
     def request(self, method, url, params=None, data=None, headers=None, cookies=None, files=None, auth=None,
                 timeout=None, allow_redirects=True, proxies=None, hooks=None, stream=None, verify=None, cert=None,

@@ -1,0 +1,246 @@
+"""A lean HTTP/1.1 transport for `requests`: kept connections of the standard library's
+`http.client`, with requests' exceptions and responses.
+
+`KeepAliveAdapter` is mounted by `DirectSession` (connectors/http.py), the session provider
+clients send with. A call it takes (no proxy, no client certificate, the whole answer read at
+once, a body in bytes, an Accept-Encoding it can decode) costs a third of the CPU urllib3 and requests' adapter
+spend on it; any other call goes to requests' own `HTTPAdapter`. What the callers rely on is kept:
+
+- **Which failures happened before sending.** A connection that could not be made raises what
+  requests raises (`ConnectTimeout`, or `ConnectionError` around urllib3's `NewConnectionError`),
+  so `failed_before_sending()` still knows nothing reached the server. Everything after the
+  connection is made (TLS, sending, reading) raises `SSLError`, `ReadTimeout` or
+  `ConnectionError`: the request may have been received.
+- **Kept connections are checked before reuse.** A connection the server closed while it was
+  idle is readable (at its end) and is replaced by a new one before anything is sent on it, as
+  urllib3 does. Up to `pool_size` idle connections are kept per origin.
+- **Timeouts.** `(connect, read)` as requests takes them: the first bounds making the connection,
+  the second each wait for the answer.
+- **TLS** with the default context, checked against `verify` (True: certifi's bundle, as
+  requests does; a file or directory of CA certificates; False: not checked).
+- **Content codings.** gzip and deflate answers are decoded, as urllib3 does; an answer in a
+  coding it does not know is given as it came.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import ssl
+import threading
+import zlib
+from urllib.parse import urlsplit
+
+import certifi
+import requests
+from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers, select_proxy
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import SSLError as Urllib3SSLError
+from urllib3.util.wait import wait_for_read
+
+DECODED = frozenset({"gzip", "x-gzip", "deflate", "identity"})
+
+
+def decodable(accept_encoding: str | None) -> bool:
+    """Whether every coding a request accepts is one this transport decodes."""
+    if not accept_encoding:
+        return True
+    return all(token.split(";", 1)[0].strip().lower() in DECODED for token in accept_encoding.split(","))
+
+
+def decode(body: bytes, content_encoding: str | None) -> bytes:
+    """The body with its gzip and deflate codings undone (the last applied first); raises
+    `zlib.error` when a coding it claims is broken."""
+    if not content_encoding or not body:
+        return body
+    for coding in reversed([c.strip().lower() for c in content_encoding.split(",")]):
+        if coding in ("gzip", "x-gzip"):
+            body = _gunzip(body)
+        elif coding == "deflate":
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:  # a raw deflate stream, which some servers send
+                body = zlib.decompress(body, -zlib.MAX_WBITS)
+        elif coding != "identity":
+            return body  # not ours to decode: given as it came
+    return body
+
+
+def _gunzip(body: bytes) -> bytes:
+    parts = []
+    while body:  # one gzip member after another
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        parts.append(decoder.decompress(body))
+        if not decoder.eof:
+            raise zlib.error("the gzip stream ends early")
+        body = decoder.unused_data
+    return b"".join(parts)
+
+
+def _timeouts(timeout) -> tuple[float | None, float | None]:
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return connect, read
+    return timeout, timeout
+
+
+class KeepAliveAdapter(BaseAdapter):
+    """Sends a prepared request over a kept `http.client` connection (see the module docstring);
+    what it does not take goes to `fallback`, a requests `HTTPAdapter`."""
+
+    def __init__(self, pool_size: int = 10) -> None:
+        super().__init__()
+        self.pool_size = pool_size
+        self.fallback = HTTPAdapter()
+        self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}
+        self._contexts: dict[object, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        parts = urlsplit(request.url)
+        body = request.body
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        if (stream or cert or parts.scheme not in ("http", "https") or (proxies and select_proxy(request.url, proxies))
+                or not (body is None or isinstance(body, bytes))
+                or not decodable(request.headers.get("Accept-Encoding"))):
+            return self.fallback.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                                      proxies=proxies)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        key = (parts.scheme, host, port, verify if parts.scheme == "https" else None)
+        connect_timeout, read_timeout = _timeouts(timeout)
+        conn = self._take(key)
+        if conn is None:
+            conn = self._connect(request, key, connect_timeout)
+        try:
+            conn.sock.settimeout(read_timeout)
+            target = parts.path or "/"
+            if parts.query:
+                target += "?" + parts.query
+            headers = request.headers
+            conn.putrequest(request.method, target, skip_host="Host" in headers,
+                            skip_accept_encoding="Accept-Encoding" in headers)
+            for name, value in headers.items():
+                conn.putheader(name, value)
+            conn.endheaders(body)  # the head and a body in bytes go out in one write
+            answer = conn.getresponse()
+            content = answer.read()
+        except (socket.timeout, TimeoutError) as exc:
+            conn.close()
+            raise requests.ReadTimeout(ReadTimeoutError(None, request.url, f"Read timed out. ({exc})"),
+                                       request=request) from exc
+        except ssl.SSLError as exc:
+            conn.close()
+            raise requests.exceptions.SSLError(exc, request=request) from exc
+        except (http.client.HTTPException, OSError) as exc:
+            conn.close()
+            raise requests.ConnectionError(ProtocolError("Connection aborted.", exc), request=request) from exc
+        if answer.will_close:
+            conn.close()
+        else:
+            self._give_back(key, conn)
+        return self._response(request, answer, content)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+        self.fallback.close()
+
+    # Connections ----------------------------------------------------------------------------
+
+    def _take(self, key) -> http.client.HTTPConnection | None:
+        with self._lock:
+            conns = self._idle.get(key)
+            while conns:
+                conn = conns.pop()
+                # Readable while idle: the server closed it (or sent what nobody asked for).
+                if conn.sock is not None and not wait_for_read(conn.sock, timeout=0.0):
+                    return conn
+                conn.close()
+        return None
+
+    def _give_back(self, key, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            conns = self._idle.setdefault(key, [])
+            if len(conns) < self.pool_size:
+                conns.append(conn)
+                return
+        conn.close()
+
+    def _connect(self, request, key, connect_timeout) -> http.client.HTTPConnection:
+        scheme, host, port, verify = key
+        try:
+            sock = socket.create_connection((host, port), timeout=connect_timeout)
+        except (socket.timeout, TimeoutError) as exc:
+            reason = ConnectTimeoutError(None, f"Connection to {host} timed out. (connect timeout={connect_timeout})")
+            raise requests.ConnectTimeout(MaxRetryError(None, request.url, reason), request=request) from exc
+        except OSError as exc:
+            reason = NewConnectionError(None, f"Failed to establish a new connection: {exc}")
+            raise requests.ConnectionError(MaxRetryError(None, request.url, reason), request=request) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if scheme == "https":
+            try:
+                sock = self._context(verify).wrap_socket(sock, server_hostname=host)
+            except (socket.timeout, TimeoutError) as exc:
+                sock.close()
+                raise requests.ReadTimeout(ReadTimeoutError(None, request.url, "The TLS handshake timed out."),
+                                           request=request) from exc
+            except (ssl.SSLError, ssl.CertificateError) as exc:
+                sock.close()
+                raise requests.exceptions.SSLError(MaxRetryError(None, request.url, Urllib3SSLError(exc)),
+                                                   request=request) from exc
+            except OSError as exc:
+                sock.close()
+                raise requests.ConnectionError(ProtocolError("Connection aborted.", exc), request=request) from exc
+            conn = http.client.HTTPSConnection(host, port, context=self._context(verify))
+        else:
+            conn = http.client.HTTPConnection(host, port)
+        conn.sock = sock
+        return conn
+
+    def _context(self, verify) -> ssl.SSLContext:
+        context = self._contexts.get(verify)
+        if context is None:
+            if verify is False:
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                where = certifi.where() if verify is True else verify
+                if os.path.isdir(where):
+                    context = ssl.create_default_context(capath=where)
+                else:
+                    context = ssl.create_default_context(cafile=where)
+            self._contexts[verify] = context
+        return context
+
+    # Responses ------------------------------------------------------------------------------
+
+    def _response(self, request, answer: http.client.HTTPResponse, body: bytes) -> requests.Response:
+        headers = CaseInsensitiveDict()
+        for name, value in answer.getheaders():
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        try:
+            body = decode(body, headers.get("Content-Encoding"))
+        except zlib.error as exc:
+            raise requests.exceptions.ContentDecodingError(
+                f"The answer's {headers.get('Content-Encoding')} coding could not be decoded: {exc}", request=request
+            ) from exc
+        response = requests.Response()
+        response.status_code = answer.status
+        response.reason = answer.reason
+        response.headers = headers
+        response.encoding = get_encoding_from_headers(headers)
+        response.url = request.url
+        response.request = request
+        response.connection = self
+        response._content = body
+        response._content_consumed = True
+        return response
