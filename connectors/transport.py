@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import socket
 import ssl
 import threading
@@ -87,6 +88,30 @@ def _timeouts(timeout) -> tuple[float | None, float | None]:
     return timeout, timeout
 
 
+def _head(method: str, target: str, host: str, port: int, scheme: str, headers) -> bytes:
+    """The request line and headers, as http.client would write them. requests has checked the
+    header names and values (no line breaks); the method and target are checked here."""
+    if _UNSAFE.search(method) or _UNSAFE.search(target):
+        raise http.client.InvalidURL(f"A request line cannot hold spaces or control characters: {method} {target!r}")
+    lines = [f"{method} {target} HTTP/1.1"]
+    if "Host" not in headers:
+        name = f"[{host}]" if ":" in host else host
+        lines.append(f"Host: {name}" if port == (443 if scheme == "https" else 80) else f"Host: {name}:{port}")
+    if "Accept-Encoding" not in headers:
+        lines.append("Accept-Encoding: identity")
+    for name, value in headers.items():
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        lines.append(f"{name}: {value}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
+
+
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+
+
 class KeepAliveAdapter(BaseAdapter):
     """Sends a prepared request over a kept `http.client` connection (see the module docstring);
     what it does not take goes to `fallback`, a requests `HTTPAdapter`."""
@@ -95,7 +120,7 @@ class KeepAliveAdapter(BaseAdapter):
         super().__init__()
         self.pool_size = pool_size
         self.fallback = HTTPAdapter()
-        self._idle: dict[tuple, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[tuple, list[socket.socket]] = {}
         self._contexts: dict[object, ssl.SSLContext] = {}
         self._lock = threading.Lock()
 
@@ -112,69 +137,64 @@ class KeepAliveAdapter(BaseAdapter):
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         key = (parts.scheme, host, port, verify if parts.scheme == "https" else None)
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        head = _head(request.method, target, host, port, parts.scheme, request.headers)
         connect_timeout, read_timeout = _timeouts(timeout)
-        conn = self._take(key)
-        if conn is None:
-            conn = self._connect(request, key, connect_timeout)
+        sock = self._take(key)
+        if sock is None:
+            sock = self._connect(request, key, connect_timeout)
         try:
-            conn.sock.settimeout(read_timeout)
-            target = parts.path or "/"
-            if parts.query:
-                target += "?" + parts.query
-            headers = request.headers
-            conn.putrequest(request.method, target, skip_host="Host" in headers,
-                            skip_accept_encoding="Accept-Encoding" in headers)
-            for name, value in headers.items():
-                conn.putheader(name, value)
-            conn.endheaders(body)  # the head and a body in bytes go out in one write
-            answer = conn.getresponse()
+            sock.settimeout(read_timeout)
+            sock.sendall(head + body if body else head)  # one write: no wait between head and body
+            answer = http.client.HTTPResponse(sock, method=request.method)
+            answer.begin()
             content = answer.read()
         except (socket.timeout, TimeoutError) as exc:
-            conn.close()
+            sock.close()
             raise requests.ReadTimeout(ReadTimeoutError(None, request.url, f"Read timed out. ({exc})"),
                                        request=request) from exc
         except ssl.SSLError as exc:
-            conn.close()
+            sock.close()
             raise requests.exceptions.SSLError(exc, request=request) from exc
         except (http.client.HTTPException, OSError) as exc:
-            conn.close()
+            sock.close()
             raise requests.ConnectionError(ProtocolError("Connection aborted.", exc), request=request) from exc
         if answer.will_close:
-            conn.close()
+            sock.close()
         else:
-            self._give_back(key, conn)
+            self._give_back(key, sock)
         return self._response(request, answer, content)
 
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, {}
-        for conns in idle.values():
-            for conn in conns:
-                conn.close()
+        for socks in idle.values():
+            for sock in socks:
+                sock.close()
         self.fallback.close()
 
     # Connections ----------------------------------------------------------------------------
 
-    def _take(self, key) -> http.client.HTTPConnection | None:
+    def _take(self, key) -> socket.socket | None:
         with self._lock:
-            conns = self._idle.get(key)
-            while conns:
-                conn = conns.pop()
+            socks = self._idle.get(key)
+            while socks:
+                sock = socks.pop()
                 # Readable while idle: the server closed it (or sent what nobody asked for).
-                if conn.sock is not None and not wait_for_read(conn.sock, timeout=0.0):
-                    return conn
-                conn.close()
+                if not wait_for_read(sock, timeout=0.0):
+                    return sock
+                sock.close()
         return None
 
-    def _give_back(self, key, conn: http.client.HTTPConnection) -> None:
+    def _give_back(self, key, sock: socket.socket) -> None:
         with self._lock:
-            conns = self._idle.setdefault(key, [])
-            if len(conns) < self.pool_size:
-                conns.append(conn)
+            socks = self._idle.setdefault(key, [])
+            if len(socks) < self.pool_size:
+                socks.append(sock)
                 return
-        conn.close()
+        sock.close()
 
-    def _connect(self, request, key, connect_timeout) -> http.client.HTTPConnection:
+    def _connect(self, request, key, connect_timeout) -> socket.socket:
         scheme, host, port, verify = key
         try:
             sock = socket.create_connection((host, port), timeout=connect_timeout)
@@ -199,11 +219,7 @@ class KeepAliveAdapter(BaseAdapter):
             except OSError as exc:
                 sock.close()
                 raise requests.ConnectionError(ProtocolError("Connection aborted.", exc), request=request) from exc
-            conn = http.client.HTTPSConnection(host, port, context=self._context(verify))
-        else:
-            conn = http.client.HTTPConnection(host, port)
-        conn.sock = sock
-        return conn
+        return sock
 
     def _context(self, verify) -> ssl.SSLContext:
         context = self._contexts.get(verify)

@@ -306,6 +306,6 @@ def test_an_adapter_keeps_at_most_its_pool_size_of_idle_connections(server):
     adapter._give_back(("http", "127.0.0.1", server.server_address[1], None), first)
     adapter._give_back(("http", "127.0.0.1", server.server_address[1], None), second)
     assert len(adapter._idle[("http", "127.0.0.1", server.server_address[1], None)]) == 1
-    assert second.sock is None
+    assert second.fileno() == -1  # closed
     adapter.close()
-    assert first.sock is None
+    assert first.fileno() == -1
