@@ -49,25 +49,35 @@ TARGET_MS_PER_CARD = 2.0
 
 
 class HttpTimer:
-    """Adds up the wall time spent in requests.Session.request (the Qualtrics calls)."""
+    """Adds up the wall time spent in the sessions' `request` (the Qualtrics calls): requests'
+    own, and the provider clients' `DirectSession`, which goes through requests' only for calls
+    it does not send itself (counted once)."""
 
     def __init__(self):
         import requests
 
+        from connectors.http import DirectSession
+
         self.total = 0.0
         self.calls = 0
-        original = requests.Session.request
+        self.depth = 0
         timer = self
 
-        def timed(session, *args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return original(session, *args, **kwargs)
-            finally:
-                timer.total += time.perf_counter() - started
-                timer.calls += 1
+        def timing(original):
+            def timed(session, *args, **kwargs):
+                timer.depth += 1
+                started = time.perf_counter()
+                try:
+                    return original(session, *args, **kwargs)
+                finally:
+                    timer.depth -= 1
+                    if timer.depth == 0:
+                        timer.total += time.perf_counter() - started
+                        timer.calls += 1
+            return timed
 
-        requests.Session.request = timed
+        requests.Session.request = timing(requests.Session.request)
+        DirectSession.request = timing(DirectSession.request)
 
 
 class QueryCounter:
