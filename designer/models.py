@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from accounts.models import Configuration, Team
 
@@ -180,22 +181,24 @@ class StepResolution(models.TextChoices):
 
 class Run(models.Model):
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="runs")
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="runs")
+    # Indexed by the (team, …) indexes below, which a lone team index would repeat.
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="runs", db_index=False)
     version = models.ForeignKey(
         FlowVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="runs",
         help_text="The published version it ran; none for a step test, which runs the draft's card.",
     )
     delivery = models.ForeignKey(Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
-    rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns")
-    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True)
+    rerun_of = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns",
+                                 db_index=False)
+    # Indexed by (status, team, id) below.
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
     error = models.TextField(blank=True)
     trigger = models.JSONField(default=dict, blank=True, help_text="Outputs of the event card.")
     attempts = models.PositiveIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True, help_text="A worker holds the run until then.")
     current_step = models.CharField(max_length=50, blank=True, help_text="The step running now.")
     progress = models.FloatField(null=True, blank=True, help_text="Percent done of the current step, when it reports it.")
-    resume_at = models.DateTimeField(null=True, blank=True, db_index=True,
-                                     help_text="A waiting run is taken up again then.")
+    resume_at = models.DateTimeField(null=True, blank=True, help_text="A waiting run is taken up again then.")
     waited_seconds = models.FloatField(default=0, help_text="How long the run has been asked to wait, in all.")
     wait_message = models.CharField(max_length=300, blank=True, help_text="Why the run is waiting.")
     cancel_requested_at = models.DateTimeField(
@@ -221,6 +224,11 @@ class Run(models.Model):
             models.Index(fields=["team", "flow", "id"], name="run_team_flow_id"),
             models.Index(fields=["team", "status", "id"], name="run_team_status_id"),
             models.Index(fields=["team", "created_at", "flow", "status"], name="run_team_created"),
+            # Columns most runs leave empty: only the runs that fill them are indexed. Every index a
+            # run's row is in is written again when the run is created, and those holding its status
+            # or its updated_at each time they change: that is most of the pages a run writes.
+            models.Index(fields=["rerun_of"], condition=Q(rerun_of__isnull=False), name="run_rerun_of"),
+            models.Index(fields=["resume_at"], condition=Q(resume_at__isnull=False), name="run_resume_at"),
         ]
 
     def __str__(self) -> str:
@@ -250,11 +258,14 @@ class RunStep(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=10, choices=StepResolution.choices, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+                                    related_name="+", db_index=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "position"]
+        # Only the steps a person resolved (for a member's removal): not a write per step.
+        indexes = [models.Index(fields=["resolved_by"], condition=Q(resolved_by__isnull=False),
+                                name="runstep_resolved_by")]
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.step_id}"
