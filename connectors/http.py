@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -189,6 +190,13 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# A URL that requests sends exactly as it is given: an http(s) scheme and a host in lower case, a
+# port without leading zeros, a path of segments of unreserved characters (none empty, none a dot
+# segment, which would be resolved), and no credentials, query or fragment.
+PLAIN_URL = re.compile(r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[1-9][0-9]{0,4})?"
+                       r"(?:(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?|/)")
+
+
 class DirectSession(requests.Session):
     """A session for one provider's API whose calls go straight to the connection pool.
 
@@ -216,10 +224,8 @@ class DirectSession(requests.Session):
             return super().request(method, url, params=params, data=data, headers=headers, cookies=cookies,
                                    files=files, auth=auth, timeout=timeout, allow_redirects=allow_redirects,
                                    proxies=proxies, hooks=hooks, stream=stream, verify=verify, cert=cert, json=json)
-        prepared = requests.PreparedRequest()
-        prepared.prepare(method=method.upper(), url=url, files=files, data=data or {}, json=json,
-                         headers=merge_setting(headers, self.headers, dict_class=CaseInsensitiveDict),
-                         params=merge_setting(params or {}, self.params))
+        prepared = self.prepare_direct(method, url, params=params, data=data, headers=headers, files=files,
+                                       json=json)
         stream = self.stream if stream is None else stream
         response = self.get_adapter(prepared.url).send(
             prepared, stream=stream, timeout=timeout, verify=self.verify if verify is None else verify,
@@ -227,6 +233,23 @@ class DirectSession(requests.Session):
         if not stream:
             response.content  # noqa: B018 - read the body now, as requests does
         return response
+
+    def prepare_direct(self, method, url, *, params=None, data=None, headers=None, files=None, json=None):
+        """The request as `requests.PreparedRequest.prepare` makes it for a call without cookies or
+        credentials. A plain URL (`PLAIN_URL`, no parameters to add) is the one requests would send,
+        so it is taken as it is instead of being parsed, checked and put together again."""
+        prepared = requests.PreparedRequest()
+        params = merge_setting(params or {}, self.params)
+        headers = merge_setting(headers, self.headers, dict_class=CaseInsensitiveDict)
+        if params or not PLAIN_URL.fullmatch(url):
+            prepared.prepare(method=method.upper(), url=url, files=files, data=data or {}, json=json,
+                             headers=headers, params=params)
+            return prepared
+        prepared.method = method.upper()
+        prepared.url = url
+        prepared.prepare_headers(headers)
+        prepared.prepare_body(data or {}, files, json)
+        return prepared
 
 
 class HttpClient:

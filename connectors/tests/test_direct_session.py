@@ -98,3 +98,32 @@ def test_a_session_that_reads_the_environment_goes_through_requests(server, monk
     DirectSession().request("GET", f"{server}/x", timeout=5, allow_redirects=False)
     settled().request("GET", f"{server}/y", timeout=5, allow_redirects=False)
     assert len(calls) == 1
+
+
+PLAIN = ["https://iad1.qualtrics.com/API/v3/surveys/SV_1/responses/R_1", "http://127.0.0.1:8123/API/v3/",
+         "https://co.qualtrics.com/", "https://co.qualtrics.com/a_b-c~d/e.json", "https://xn--caf-dma.example/x"]
+# requests changes these (or adds credentials): the session leaves them to it.
+NOT_PLAIN = ["https://co.qualtrics.com", "HTTPS://Co.Qualtrics.com/API", "https://co.qualtrics.com:0443/API",
+             "https://co.qualtrics.com/a/../b", "https://co.qualtrics.com/a/./b", "https://co.qualtrics.com//a",
+             "https://co.qualtrics.com/a b", "https://co.qualtrics.com/%7Euser", "https://co.qualtrics.com/caf\u00e9",
+             "https://user:secret@co.qualtrics.com/x", "https://co.qualtrics.com/x?a=1"]
+
+
+@pytest.mark.parametrize("url", PLAIN + NOT_PLAIN)
+def test_a_call_goes_to_the_url_requests_would_send(url):
+    from connectors.http import PLAIN_URL
+
+    assert bool(PLAIN_URL.fullmatch(url)) is (url in PLAIN)
+    direct = settled()
+    reference = requests.Request("GET", url, headers=direct.headers).prepare()
+    prepared = direct.prepare_direct("GET", url)
+    assert prepared.url == reference.url
+    assert dict(prepared.headers) == dict(reference.headers)
+
+
+def test_a_json_body_is_prepared_as_requests_prepares_it():
+    direct = settled()
+    reference = requests.Request("POST", "https://co.qualtrics.com/x", json={"é": [1, None]},
+                                 headers=direct.headers).prepare()
+    prepared = direct.prepare_direct("POST", "https://co.qualtrics.com/x", json={"é": [1, None]})
+    assert (prepared.body, dict(prepared.headers)) == (reference.body, dict(reference.headers))
