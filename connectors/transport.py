@@ -1,10 +1,11 @@
-"""A lean HTTP/1.1 transport for `requests`: kept connections of the standard library's
-`http.client`, with requests' exceptions and responses.
+"""A lean HTTP/1.1 transport for `requests`: kept sockets, answers read by the standard
+library's `http.client`, and requests' exceptions and responses.
 
 `KeepAliveAdapter` is mounted by `DirectSession` (connectors/http.py), the session provider
 clients send with. A call it takes (no proxy, no client certificate, the whole answer read at
-once, a body in bytes, an Accept-Encoding it can decode) costs a third of the CPU urllib3 and requests' adapter
-spend on it; any other call goes to requests' own `HTTPAdapter`. What the callers rely on is kept:
+once, a body in bytes, a timeout in seconds, an Accept-Encoding it can decode) costs about half
+of the CPU requests' adapter and urllib3 spend on it (`bench/http_client.py`); any other call
+goes to requests' own `HTTPAdapter`. What the callers rely on is kept:
 
 - **Which failures happened before sending.** A connection that could not be made raises what
   requests raises (`ConnectTimeout`, or `ConnectionError` around urllib3's `NewConnectionError`),
@@ -113,8 +114,8 @@ _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 
 class KeepAliveAdapter(BaseAdapter):
-    """Sends a prepared request over a kept `http.client` connection (see the module docstring);
-    what it does not take goes to `fallback`, a requests `HTTPAdapter`."""
+    """Sends a prepared request over a kept socket (see the module docstring); what it does not
+    take goes to `fallback`, a requests `HTTPAdapter`."""
 
     def __init__(self, pool_size: int = 10) -> None:
         super().__init__()
@@ -131,6 +132,7 @@ class KeepAliveAdapter(BaseAdapter):
             body = body.encode("utf-8")
         if (stream or cert or parts.scheme not in ("http", "https") or (proxies and select_proxy(request.url, proxies))
                 or not (body is None or isinstance(body, bytes))
+                or not (timeout is None or isinstance(timeout, (int, float, tuple)))
                 or not decodable(request.headers.get("Accept-Encoding"))):
             return self.fallback.send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
                                       proxies=proxies)
@@ -196,6 +198,8 @@ class KeepAliveAdapter(BaseAdapter):
 
     def _connect(self, request, key, connect_timeout) -> socket.socket:
         scheme, host, port, verify = key
+        # A CA bundle that cannot be read raises OSError before anything is sent, as in requests.
+        context = self._context(verify) if scheme == "https" else None
         try:
             sock = socket.create_connection((host, port), timeout=connect_timeout)
         except (socket.timeout, TimeoutError) as exc:
@@ -205,9 +209,9 @@ class KeepAliveAdapter(BaseAdapter):
             reason = NewConnectionError(None, f"Failed to establish a new connection: {exc}")
             raise requests.ConnectionError(MaxRetryError(None, request.url, reason), request=request) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if scheme == "https":
+        if context is not None:
             try:
-                sock = self._context(verify).wrap_socket(sock, server_hostname=host)
+                sock = context.wrap_socket(sock, server_hostname=host)
             except (socket.timeout, TimeoutError) as exc:
                 sock.close()
                 raise requests.ReadTimeout(ReadTimeoutError(None, request.url, "The TLS handshake timed out."),

@@ -309,3 +309,19 @@ def test_an_adapter_keeps_at_most_its_pool_size_of_idle_connections(server):
     assert second.fileno() == -1  # closed
     adapter.close()
     assert first.fileno() == -1
+
+
+def test_a_timeout_object_goes_through_requests_adapter(server):
+    from urllib3.util import Timeout
+
+    response = get(session(), f"{server.url}/t", timeout=Timeout(connect=2, read=5))
+    assert response.json()["path"] == "/t" and response.raw is not None
+
+
+def test_a_ca_bundle_that_cannot_be_read_raises_before_connecting(tls_server, tmp_path):
+    direct = session()
+    direct.verify = str(tmp_path / "missing.pem")
+    with pytest.raises(OSError) as caught:
+        get(direct, f"{tls_server.url}/x")
+    assert not isinstance(caught.value, requests.RequestException)
+    assert tls_server.connections == 0
