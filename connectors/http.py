@@ -207,8 +207,8 @@ class DirectSession(requests.Session):
     (nothing is kept from a response or sent with a request), hooks and per-call merging: a sixth
     to a fifth of a call's CPU. A call that asks for any of those goes through `requests.Session`.
 
-    Its adapter is `KeepAliveAdapter` (connectors/transport.py): kept `http.client` connections,
-    with requests' own adapter for what that one does not take (proxies, streamed answers)."""
+    Its adapter is `KeepAliveAdapter` (connectors/transport.py): kept sockets, with requests' own
+    adapter for what that one does not take (proxies, streamed answers)."""
 
     def __init__(self) -> None:
         super().__init__()

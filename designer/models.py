@@ -224,9 +224,9 @@ class Run(models.Model):
             models.Index(fields=["team", "flow", "id"], name="run_team_flow_id"),
             models.Index(fields=["team", "status", "id"], name="run_team_status_id"),
             models.Index(fields=["team", "created_at", "flow", "status"], name="run_team_created"),
-            # Columns most runs leave empty: only the runs that fill them are indexed. Every index a
-            # run's row is in is written again when the run is created, and those holding its status
-            # or its updated_at each time they change: that is most of the pages a run writes.
+            # Columns most runs leave empty: only the runs that fill them are indexed. A run's row is
+            # written into every index when the run is created, and into those holding its status or
+            # its updated_at each time they change: most of the pages a run writes are index pages.
             models.Index(fields=["rerun_of"], condition=Q(rerun_of__isnull=False), name="run_rerun_of"),
             models.Index(fields=["resume_at"], condition=Q(resume_at__isnull=False), name="run_resume_at"),
         ]
