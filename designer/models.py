@@ -110,9 +110,18 @@ class Activation(models.Model):
 
     @property
     def shared_key(self) -> str:
+        """Decrypted once per instance and ciphertext: the webhook inbox checks every delivery of
+        a batch against the activation it loaded once for the batch."""
         from accounts.crypto import decrypt_text
 
-        return decrypt_text(self.shared_key_encrypted) if self.shared_key_encrypted else ""
+        encrypted = self.shared_key_encrypted
+        if not encrypted:
+            return ""
+        encrypted = bytes(encrypted)
+        kept = self.__dict__.get("_shared_key")
+        if kept is None or kept[0] != encrypted:
+            kept = self.__dict__["_shared_key"] = (encrypted, decrypt_text(encrypted))
+        return kept[1]
 
     @shared_key.setter
     def shared_key(self, value: str) -> None:

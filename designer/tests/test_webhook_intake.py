@@ -124,3 +124,18 @@ async def test_requests_the_intake_does_not_handle_plainly_go_to_django(activati
     status, _, body = await asgi_post(path_of(activation).rstrip("/"), form("R_slash"))
     assert status in (301, 404, 500)  # not the intake's: Django's own handling of a path without its slash
     assert await database_sync_to_async(lambda: Delivery.objects.count())() == 0
+
+
+def test_a_changed_shared_key_is_the_one_read(activation):
+    """The key is decrypted once per activation and ciphertext: a key set on the activation, or
+    saved elsewhere and read back, is the one deliveries are checked against."""
+    from accounts.crypto import encrypt_text
+
+    assert activation.shared_key == "shared-key"
+    activation.shared_key = "rotated"
+    assert activation.shared_key == "rotated"
+    Activation.objects.filter(pk=activation.pk).update(shared_key_encrypted=encrypt_text("saved elsewhere"))
+    activation.refresh_from_db()
+    assert activation.shared_key == "saved elsewhere"
+    activation.shared_key = ""
+    assert activation.shared_key == ""
