@@ -308,6 +308,7 @@ class Bench:
         self.sandbox_port = free_port()
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         self.pg: ThrowawayPostgres | None = None
+        self._pg_kinds: dict[int, str] = {}
         self.redis: ThrowawayRedis | None = None
         self.procs: Processes | None = None
         self.profile: ProfileSession | None = None
@@ -326,7 +327,10 @@ class Bench:
             "QUALTRICS_RATE_LIMITS": self.args.rate_limits,
         }
         if self.args.scaleout:
-            self.pg = ThrowawayPostgres(self.work, settings=self.args.pg_setting).start()
+            settings = list(self.args.pg_setting)
+            if self.args.pg_statements:
+                settings += ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_planning=on"]
+            self.pg = ThrowawayPostgres(self.work, settings=settings).start()
             self.redis = ThrowawayRedis(self.work).start()
             extra.update(DATABASE_URL=self.pg.url, REDIS_URL=self.redis.url)
         else:
@@ -341,6 +345,11 @@ class Bench:
         subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
         wait_http(f"{self.sandbox_url}/_sandbox/", procs=procs)
         django_setup(env)
+        if self.args.pg_statements:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         self.create_flow()
         if self.args.seed_deliveries:
             self.seed_history(self.args.seed_deliveries)
@@ -464,6 +473,9 @@ class Bench:
         calls = ContactCalls(self.sandbox_url).start()
         cpu_before = sampler.cpu_snapshot()
         processes_before = self.per_process_cpu(sampler)
+        pg_before = self.pg_cpu_by_kind(sampler) if self.args.pg_statements else {}
+        if self.args.pg_statements:
+            self.pg_statements_reset()
         machine_before = cpu_times()
         bench_before = time.process_time()
         sampler.reset_peaks()
@@ -542,6 +554,8 @@ class Bench:
             e2e = [(r["finished_at"] - r["delivery__received_at"]).total_seconds() * 1000 for r in finished]
             result.e2e_p50, result.e2e_p95 = percentile(e2e, 50), percentile(e2e, 95)
         result.load = load_average()
+        if self.args.pg_statements and result.completed:
+            result.notes.extend(self.pg_report(sampler, pg_before, result.completed))
         if not self.args.scaleout:  # each handing over of a run is a task row of django-tasks-db
             from django_tasks_db.models import DBTaskResult
 
@@ -604,6 +618,50 @@ class Bench:
             return int((self.pg.data / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return 0
+
+    def pg_cpu_by_kind(self, sampler: Sampler) -> dict[str, float]:
+        """CPU seconds so far of PostgreSQL's processes by kind (client backend, walwriter, …)."""
+        from bench.common import descendants
+
+        kinds: dict[str, float] = Counter()
+        for pid in descendants(self._pg_pid()):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            except OSError:
+                title = self._pg_kinds.get(pid, "ended")
+            kind = title.removeprefix("postgres: ")
+            kind = "client backend" if kind.startswith("postgres qflows") else kind.split(" ")[0].rstrip(":")
+            self._pg_kinds[pid] = kind
+            kinds[kind] += sampler.cpu_seen(pid)
+        return kinds
+
+    def pg_statements_reset(self) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_statements_reset()")
+
+    def pg_report(self, sampler: Sampler, before: dict[str, float], runs: int) -> list[str]:
+        """PostgreSQL's CPU per run by process kind, and its statements by total time, per run."""
+        from django.db import connection
+
+        after = self.pg_cpu_by_kind(sampler)
+        lines = ["PostgreSQL CPU per completed run by process kind (ms): " + ", ".join(
+            f"{kind} {1000 * (seconds - before.get(kind, 0.0)) / runs:.2f}"
+            for kind, seconds in sorted(after.items(), key=lambda kv: before.get(kv[0], 0.0) - kv[1]))]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT calls, total_exec_time + total_plan_time, total_plan_time, regexp_replace(query, '\\s+', ' ', 'g') "
+                           "FROM pg_stat_statements WHERE query NOT LIKE '%%pg_stat_statements%%' "
+                           "ORDER BY total_exec_time + total_plan_time DESC LIMIT %s", [self.args.pg_statements])
+            top = cursor.fetchall()
+            cursor.execute("SELECT sum(calls), sum(total_exec_time), sum(total_plan_time) FROM pg_stat_statements")
+            calls, executing, planning = cursor.fetchone()
+        lines.append(f"PostgreSQL statements: {calls / runs:.1f} per run, {executing / runs:.3f} ms of execution and "
+                     f"{planning / runs:.3f} ms of planning per run; the {len(top)} longest in total (calls per run, "
+                     f"µs each, ms per run, of which planning, statement):")
+        lines.extend(f"  {n / runs:6.2f} {1000 * ms / max(n, 1):8.1f} {ms / runs:7.3f} {plan / runs:7.3f}  {query[:150]}"
+                     for n, ms, plan, query in top)
+        return lines
 
     def per_process_cpu(self, sampler: Sampler) -> dict[str, float]:
         """CPU seconds so far of each product process (with its children), as last sampled."""
@@ -698,6 +756,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="a PostgreSQL setting for --scaleout, e.g. synchronous_commit=off (repeatable; for "
                              "finding what limits a figure, not for reporting it)")
+    parser.add_argument("--pg-statements", type=int, default=0, metavar="N",
+                        help="with --scaleout: PostgreSQL's CPU per run by process kind and its N statements "
+                             "longest in total (pg_stat_statements), per phase")
     parser.add_argument("--dup-every", type=int, default=20, help="send every Nth delivery twice (0: never; default 20)")
     parser.add_argument("--max-send-seconds", type=float, default=60.0, help="sending limit per phase (default 60)")
     parser.add_argument("--drain-seconds", type=float, default=120.0, help="draining limit per phase (default 120)")

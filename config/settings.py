@@ -138,6 +138,11 @@ TEMPLATES = [
     },
 ]
 
+# The run engine prepares its statements once per PostgreSQL connection (designer/engine.py).
+# Off for a pooler that hands a session's statements to other server connections (PgBouncer's
+# transaction mode).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+
 # Database: SQLite in WAL mode unless DATABASE_URL says otherwise.
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import json
 import logging
 import random
@@ -49,7 +50,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import (DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connection, connections,
+                       transaction)
 from django.db.models import F
 from django.dispatch import receiver
 from django.utils import timezone
@@ -225,7 +227,7 @@ class _Context:
             # When it last changed, to see whether the kept client is still this connection's; the
             # connection itself (and its secrets, decrypted) only when a new client is needed.
             with connection.cursor() as cursor:
-                cursor.execute(_sql().configuration, [configuration_id, self.run.team_id])
+                cursor.execute(_sql().prepared(_sql().configuration), [configuration_id, self.run.team_id])
                 row = cursor.fetchone()
             if row is None:
                 raise RunFailed("The connection this card uses was deleted: choose another one in the editor.")
@@ -283,8 +285,10 @@ _generation = [0]
 
 
 @receiver(setting_changed)
-def _settings_changed(**kwargs) -> None:
+def _settings_changed(setting=None, **kwargs) -> None:
     _generation[0] += 1
+    if setting == "DATABASE_PREPARED_STATEMENTS":
+        _statements_by_vendor.clear()
 
 
 def _identity(configuration_id: int, connector: str, updated_at: Any) -> tuple:
@@ -425,6 +429,50 @@ class _Statements:
         self.commit_to_disk = "SELECT set_config('synchronous_commit', 'on', true)" if lazy else None
         self.finish = (f"UPDATE {run} SET status = %s, error = %s, finished_at = %s, lease_until = NULL, "
                        f"current_step = '', progress = NULL, updated_at = %s WHERE id = %s{where_lazy}")
+        # On PostgreSQL with client-side binding every statement sent is parsed and planned again:
+        # half of the database's CPU per run went to planning these (`pg_stat_statements`). Each
+        # is prepared once per connection instead (`PREPARE`, its plan kept by the server) and sent
+        # as `EXECUTE name(values)`, which still joins with others into one query.
+        self.prepare = self.joined and settings.DATABASE_PREPARED_STATEMENTS
+        self._forms: dict[str, tuple[str, str, str]] = {}
+
+    def prepared(self, text: str) -> str:
+        """`text` as it is sent on this thread's connection: `EXECUTE name(%s, …)` of the statement
+        prepared on it (prepared now if not yet), or `text` itself where statements are not prepared."""
+        if not self.prepare:
+            return text
+        forms = self._forms.get(text)
+        if forms is None:
+            forms = self._forms[text] = _prepare_forms(text)
+        name, prepare, execute = forms
+        wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's (`connection` is a proxy shared by all)
+        raw = wrapper.connection
+        kept = wrapper.__dict__.get("_prepared_statements")
+        if kept is None or kept[0] is not raw:  # a new connection has none
+            kept = wrapper.__dict__["_prepared_statements"] = (raw, set())
+        if name not in kept[1]:
+            with connection.cursor() as cursor:  # PREPARE is not undone by a rollback: its own query
+                cursor.execute(prepare)
+            kept[1].add(name)
+        return execute
+
+
+    def written_out(self, sql: str) -> str:
+        """A query as sent, each `EXECUTE` of a statement prepared here written out as the statement
+        (its parameters as `%s`): for reading which statements a query ran."""
+        names = {forms[0]: text for text, forms in self._forms.items()}
+        return "; ".join(names.get(part.removeprefix("EXECUTE ").split("(")[0], part) if part.startswith("EXECUTE ")
+                         else part for part in sql.split("; "))
+
+
+def _prepare_forms(text: str) -> tuple[str, str, str]:
+    """A statement's name, its PREPARE (`%s` numbered as `$1`, `$2`, …) and its EXECUTE with the
+    same parameters. The server infers each parameter's type from where it stands."""
+    parts = text.split("%s")
+    name = "qf_" + hashlib.sha1(text.encode()).hexdigest()[:16]
+    body = parts[0] + "".join(f"${number}{part}" for number, part in enumerate(parts[1:], start=1))
+    values = f"({', '.join(['%s'] * (len(parts) - 1))})" if len(parts) > 1 else ""
+    return name, f"PREPARE {name} AS {body}", f"EXECUTE {name}{values}"
 
 
 _statements_by_vendor: dict[str, _Statements] = {}
@@ -468,7 +516,7 @@ def run_claim(run_id: int) -> Run | None:
     now = timezone.now()
     at = _when(now)
     with connection.cursor() as cursor:
-        cursor.execute(_sql().claim, [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id, RunStatus.QUEUED,
+        cursor.execute(_sql().prepared(_sql().claim), [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id, RunStatus.QUEUED,
                                       RunStatus.RUNNING, at, RunStatus.WAITING, at])
         row = cursor.fetchone()
     if row is None:
@@ -536,7 +584,7 @@ def _fair_pick(run_id: int) -> int:
     those served longest ago."""
     sql = _sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql.pick, [RunStatus.QUEUED, RunStatus.QUEUED, run_id])
+        cursor.execute(sql.prepared(sql.pick), [RunStatus.QUEUED, RunStatus.QUEUED, run_id])
         rows = cursor.fetchall()
         row = next((found for found in rows if found[0] is not None), None)
         if row is not None and row[0] == RunStatus.RUNNING:
@@ -549,7 +597,7 @@ def _fair_pick(run_id: int) -> int:
         if queued_team in teams and _served.get(queued_team, 0.0) <= first:
             return run_id
         team_id = min(teams, key=lambda team: (_served.get(team, 0.0), team))
-        cursor.execute(sql.oldest_queued, [RunStatus.QUEUED, team_id])
+        cursor.execute(sql.prepared(sql.oldest_queued), [RunStatus.QUEUED, team_id])
         found = cursor.fetchone()
     return found[0] if found is not None else run_id
 
@@ -629,7 +677,7 @@ def _give_way(run: Run, ctx: _Context) -> None:
     _write(ctx, [])
     now = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_sql().give_way, [RunStatus.QUEUED, _when(now), run.pk, RunStatus.RUNNING])
+        cursor.execute(_sql().prepared(_sql().give_way), [RunStatus.QUEUED, _when(now), run.pk, RunStatus.RUNNING])
         queued = cursor.rowcount == 1
     if not queued:
         return
@@ -756,7 +804,7 @@ def _beat(ctx: _Context) -> None:
     run = ctx.run
     sql = _sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql.heartbeat, [RunStatus.QUEUED, run.team_id, run.pk])
+        cursor.execute(sql.prepared(sql.heartbeat), [RunStatus.QUEUED, run.team_id, run.pk])
         row = cursor.fetchone()
         if row is None:
             return
@@ -767,7 +815,7 @@ def _beat(ctx: _Context) -> None:
         if slice_seconds and others_waiting and time.monotonic() - ctx.claimed >= slice_seconds:
             ctx.give_way = True
         if status == RunStatus.RUNNING and time.monotonic() - ctx.touched >= _lease().total_seconds() / 3:
-            cursor.execute(sql.heartbeat_renew, [_when(timezone.now() + _lease()), run.pk, RunStatus.RUNNING])
+            cursor.execute(sql.prepared(sql.heartbeat_renew), [_when(timezone.now() + _lease()), run.pk, RunStatus.RUNNING])
             ctx.touched = time.monotonic()
 
 
@@ -806,11 +854,11 @@ def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, du
         several = len(statements) > 1 and not joined
         with transaction.atomic() if several else contextlib.nullcontext(), connection.cursor() as cursor:
             if joined:  # one query is one transaction; each statement's result follows the one before
-                cursor.execute("; ".join(text for text, _, _ in statements),
+                cursor.execute("; ".join(sql.prepared(text) for text, _, _ in statements),
                                [value for _, params, _ in statements for value in params])
             for index, (text, params, one) in enumerate(statements):
                 if not joined:
-                    cursor.execute(text, params)
+                    cursor.execute(sql.prepared(text), params)
                 elif index:
                     cursor.nextset()
                 if one and cursor.rowcount != 1:
@@ -1102,7 +1150,7 @@ def _mark_again(step: RunStep) -> RunStep:
 
     def write() -> None:
         with connection.cursor() as cursor:
-            cursor.execute(_sql().mark_again, [RunStatus.RUNNING, step.pk])
+            cursor.execute(_sql().prepared(_sql().mark_again), [RunStatus.RUNNING, step.pk])
 
     _retrying(write)
     step.status = RunStatus.RUNNING

@@ -402,11 +402,55 @@ def test_each_step_record_renews_the_run_in_the_same_statement_on_postgresql(set
     assert len(list_contacts(qualtrics_sandbox)) == 1
     if connection.vendor != "postgresql":
         return
-    renewals = [q["sql"] for q in queries.captured_queries if 'UPDATE "designer_run" SET updated_at' in q["sql"]]
+    sent = [engine._sql().written_out(q["sql"]) for q in queries.captured_queries if not q["sql"].startswith("PREPARE")]
+    renewals = [sql for sql in sent if 'UPDATE "designer_run" SET updated_at' in sql]
     # The event's record (inserted, with the trigger) and the contact's (the in-flight record updated).
     assert len(renewals) == 2
     assert renewals[0].startswith('WITH s AS (INSERT INTO "designer_runstep"') and "trigger =" in renewals[0]
     assert renewals[1].startswith('WITH s AS (UPDATE "designer_runstep"') and "trigger =" not in renewals[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_engines_statements_are_prepared_once_per_connection_on_postgresql(settings, make_flow,
+                                                                               qualtrics_sandbox):
+    """On PostgreSQL a run's statements are sent as EXECUTEs of statements prepared once per
+    connection, so the server does not parse and plan them for every run; a new connection
+    prepares them again. Off (`DATABASE_PREPARED_STATEMENTS`), they are sent as they are."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("statements are prepared on PostgreSQL")
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    flow = make_flow(steps=contact_then_compose(qualtrics_sandbox))
+
+    def run_once(values: dict) -> list[str]:
+        run = deliver(flow, qualtrics_sandbox, values)
+        with CaptureQueriesContext(connection) as queries:
+            assert run_execute(run.pk) == RunStatus.SUCCEEDED
+        return [q["sql"] for q in queries.captured_queries]
+
+    first = run_once({"recipientEmail": "ada@example.com"})
+    prepared = [sql.split()[1] for sql in first if sql.startswith("PREPARE ")]
+    assert len(prepared) >= 5 and len(set(prepared)) == len(prepared)
+    executed = [part.split()[1].split("(")[0] for sql in first for part in sql.split("; ") if part.startswith("EXECUTE ")]
+    assert set(executed) == set(prepared)
+    assert not any(sql.startswith(('UPDATE "designer_run"', "WITH s AS")) for sql in first)
+
+    second = run_once({"recipientEmail": "grace@example.com"})
+    assert not [sql for sql in second if sql.startswith("PREPARE ")]
+    assert sum(sql.count("EXECUTE ") for sql in second) == len(executed)
+
+    connection.close()  # a new connection has no prepared statements: they are prepared again
+    third = run_once({"recipientEmail": "alan@example.com"})
+    assert sorted(sql.split()[1] for sql in third if sql.startswith("PREPARE ")) == sorted(prepared)
+
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    fourth = run_once({"recipientEmail": "barbara@example.com"})
+    assert not [sql for sql in fourth if "PREPARE " in sql or "EXECUTE " in sql]
+    assert any(sql.startswith('UPDATE "designer_run"') for sql in fourth)
+    assert sorted(c["email"] for c in list_contacts(qualtrics_sandbox)) == [
+        "ada@example.com", "alan@example.com", "barbara@example.com", "grace@example.com"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -417,6 +461,8 @@ def test_a_step_record_waits_for_the_runs_next_write_but_a_change_made_not_past_
     the change the contact card made is written on its own before the next step begins, and the
     last step's record with the run's finish."""
     from django.db import connection
+
+    from designer import engine
 
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     run = deliver(make_flow(steps=contact_then_compose(qualtrics_sandbox)), qualtrics_sandbox)
@@ -438,6 +484,7 @@ def test_a_step_record_waits_for_the_runs_next_write_but_a_change_made_not_past_
         return found
 
     def watch(execute, sql, params, many, context):
+        sql = engine._sql().written_out(sql)  # EXECUTEs of prepared statements (PostgreSQL) as their statements
         queries.append(sql)
         if sql.startswith("BEGIN"):
             turns.append([])
