@@ -7,7 +7,7 @@ import os
 
 from celery import Celery
 from celery.fixups.django import DjangoFixup, DjangoWorkerFixup
-from celery.signals import worker_ready
+from celery.signals import worker_process_init, worker_ready
 from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -94,6 +94,15 @@ def _quiet_task_lines(sender, **kwargs):  # noqa: ANN001
     set-up, is what let them through at `--loglevel WARNING`.)"""
     if int(os.environ.get("CELERY_LOG_LEVEL") or logging.WARNING) > logging.DEBUG:
         logging.getLogger("django.tasks").setLevel(logging.WARNING)
+
+
+@worker_ready.connect
+@worker_process_init.connect
+def _settle_heap(sender=None, **kwargs):  # noqa: ANN001
+    # The main process (where a thread pool runs the tasks) and each child of a prefork pool.
+    from config import heap
+
+    heap.settle()
 
 
 @worker_ready.connect

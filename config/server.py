@@ -32,6 +32,8 @@ from daphne.cli import CommandLineInterface
 from twisted.internet import reactor
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 
+from config import heap
+
 logger = logging.getLogger("config.server")
 
 # File handles kept back from HTTP_MAX_CONNECTIONS' default for the database, logs and uploads.
@@ -181,6 +183,7 @@ class GuardedServer(daphne.server.Server):
             "total": total,
         }
         logger.info("Connection limits: %s", limits)
+        heap.settle()  # the application is loaded: what start-up made is not scanned again
         http_factory = daphne.server.HTTPFactory
         # daphne builds its HTTP factory inside run() and offers no hook for it.
         daphne.server.HTTPFactory = lambda server: GuardedFactory(http_factory(server), **limits)

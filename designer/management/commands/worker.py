@@ -7,6 +7,7 @@ from django.utils.autoreload import DJANGO_AUTORELOAD_ENV, run_with_reloader
 from django_tasks_db.compat import TASKS_LOGGER
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorker
 
+from config import heap
 from designer import scheduler
 from designer.dbtasks import Worker
 
@@ -54,4 +55,5 @@ class Command(DatabaseWorker):
             run_with_reloader(worker.run)
         else:
             worker.configure_signals()
+            heap.settle()
             worker.run()
