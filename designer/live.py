@@ -46,7 +46,8 @@ async def _group_send(layer, groups: list[str], message: dict) -> None:
 #
 # Nobody watches most runs: a group found without members is taken as empty for
 # LISTENERS_CACHE_SECONDS, and its messages are dropped meanwhile (a page that joins in that
-# time catches up from the database once that time has passed, `designer/consumers.py`).
+# time catches up from the database once that time has passed, `designer/consumers.py`). A
+# message whose groups are all taken as empty is dropped by the run's thread before it is built.
 MAX_WAITING = 10_000
 PUBLISH_TIMEOUT_SECONDS = 5.0
 LISTENERS_CACHE_SECONDS = 1.0
@@ -64,6 +65,19 @@ class _Publisher:
         self.idle.set()
         self.empty_until: dict[str, float] = {}  # group -> when to look again (the loop's thread only)
         threading.Thread(target=self.loop.run_forever, name="live-publisher", daemon=True).start()
+
+    def unheard(self, key: object, groups: list[str]) -> bool:
+        """Whether every group is taken as empty now, so that a message to them would be dropped;
+        then a message about the same thing still waiting is dropped too (a newer one would have
+        replaced it). Called from any thread: `empty_until` is only read here."""
+        now = time.monotonic()
+        empty_until = self.empty_until
+        if not all(empty_until.get(group, 0.0) > now for group in groups):
+            return False
+        if self.waiting:
+            with self.lock:
+                self.waiting.pop(key, None)
+        return True
 
     def put(self, key: object, layer, groups: list[str], message: dict) -> None:
         with self.lock:
@@ -144,7 +158,10 @@ def _send(groups: list[str], message: Callable[[], dict], key: object = None) ->
             # Its consumers live on the server's loop, which async_to_sync uses from its threads.
             async_to_sync(_group_send)(layer, groups, message())
         else:
-            publisher().put(key if key is not None else object(), layer, groups, message())
+            key = key if key is not None else object()
+            sender = publisher()
+            if not sender.unheard(key, groups):
+                sender.put(key, layer, groups, message())
     except Exception:  # live updates must never break a run
         logger.warning("Could not publish a live update", exc_info=True)
 

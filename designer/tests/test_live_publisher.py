@@ -73,3 +73,50 @@ def test_a_run_does_not_wait_for_a_channel_layer_that_does_not_answer(silent_red
         waiting = [message["n"] for key, (_, _, message) in publisher.waiting.items() if key == ("run", 7)]
     assert waiting in ([19], [])  # [] only if the loop took the last one already
     assert not publisher.wait_idle(0.2)
+
+
+@pytest.fixture
+def redis_layer(settings):
+    import os
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs Redis (REDIS_URL)")
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": [url], "prefix": "test-unheard"}}}
+    channel_layers.backends.clear()
+    live._publisher = None
+    yield
+    used, live._publisher = live._publisher, None
+    if used is not None:
+        assert used.wait_idle(PUBLISH_TIMEOUT)
+    channel_layers.backends.clear()
+
+
+def test_a_message_to_groups_found_empty_is_not_even_built(redis_layer):
+    built = []
+
+    def send(n):
+        live._send(["flow_3", "team_5_runs"], lambda: built.append(n) or {"type": "live.event", "n": n},
+                   key=("run", FakeRun.pk))
+
+    send(1)  # nobody has looked at the groups yet: built and handed over; the publisher finds them empty
+    assert live.publisher().wait_idle(PUBLISH_TIMEOUT)
+    send(2)
+    send(3)
+    assert built == [1]  # taken as empty: the run's thread built nothing
+    publisher = live.publisher()
+    publisher.empty_until = {}  # as when LISTENERS_CACHE_SECONDS have passed
+    send(4)
+    assert built == [1, 4]  # looked at again
+
+
+def test_a_waiting_message_is_dropped_with_a_newer_one_to_groups_found_empty(redis_layer):
+    publisher = live.publisher()
+    later = time.monotonic() + 60
+    with publisher.lock:  # a message handed over before the groups were found empty, still waiting
+        publisher.waiting[("run", 7)] = (None, ["flow_3"], {"n": 1})
+    publisher.empty_until = {"flow_3": later, "team_5_runs": later}
+    live._send(["flow_3", "team_5_runs"], lambda: {"n": 2}, key=("run", 7))
+    with publisher.lock:
+        assert ("run", 7) not in publisher.waiting  # not sent after the newer one was dropped
