@@ -456,7 +456,6 @@ class _Statements:
             kept[1].add(name)
         return execute
 
-
     def written_out(self, sql: str) -> str:
         """A query as sent, each `EXECUTE` of a statement prepared here written out as the statement
         (its parameters as `%s`): for reading which statements a query ran."""
@@ -516,8 +515,9 @@ def run_claim(run_id: int) -> Run | None:
     now = timezone.now()
     at = _when(now)
     with connection.cursor() as cursor:
-        cursor.execute(_sql().prepared(_sql().claim), [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id, RunStatus.QUEUED,
-                                      RunStatus.RUNNING, at, RunStatus.WAITING, at])
+        sql = _sql()
+        cursor.execute(sql.prepared(sql.claim), [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id,
+                                                 RunStatus.QUEUED, RunStatus.RUNNING, at, RunStatus.WAITING, at])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -815,7 +815,8 @@ def _beat(ctx: _Context) -> None:
         if slice_seconds and others_waiting and time.monotonic() - ctx.claimed >= slice_seconds:
             ctx.give_way = True
         if status == RunStatus.RUNNING and time.monotonic() - ctx.touched >= _lease().total_seconds() / 3:
-            cursor.execute(sql.prepared(sql.heartbeat_renew), [_when(timezone.now() + _lease()), run.pk, RunStatus.RUNNING])
+            cursor.execute(sql.prepared(sql.heartbeat_renew),
+                           [_when(timezone.now() + _lease()), run.pk, RunStatus.RUNNING])
             ctx.touched = time.monotonic()
 
 
