@@ -802,11 +802,13 @@ class SandboxApp:
         directory = self._directory(call, directory_id)
         contact = self._contact(directory, contact_id)
         update_contact_fields(contact, call.fields(CONTACT_FIELDS))
+        _emails_changed(directory)
 
     def delete_contact(self, call: Call, directory_id: str, contact_id: str) -> None:
         directory = self._directory(call, directory_id)
         self._contact(directory, contact_id)
         del directory.contacts[contact_id]
+        _emails_changed(directory)
         for mailing_list in directory.mailing_lists.values():
             mailing_list.members.pop(contact_id, None)
 
@@ -903,6 +905,7 @@ class SandboxApp:
         if "mailingListUnsubscribed" in data:
             mailing_list.members[contact_id]["unsubscribed"] = bool(data.pop("mailingListUnsubscribed"))
         update_contact_fields(directory.contacts[contact_id], data)
+        _emails_changed(directory)
 
     def delete_mailing_list_contact(self, call: Call, directory_id: str, mailing_list_id: str, contact_id: str) -> None:
         _directory, mailing_list = self._member(call, directory_id, mailing_list_id, contact_id)
@@ -1086,6 +1089,24 @@ def update_contact_fields(contact: dict[str, Any], data: dict[str, Any]) -> None
     contact["lastModified"] = epoch_ms(now())
 
 
+def contact_by_email(directory: Directory, email: str) -> dict[str, Any] | None:
+    """The first contact (in the order made) whose email is `email` (lower case), through the
+    directory's index: a directory of many contacts is not read whole for every new one."""
+    index = directory.email_index
+    if index is None:
+        index = directory.email_index = {}
+        for contact_id, contact in directory.contacts.items():
+            address = str(contact.get("email") or "").lower()
+            if address:
+                index.setdefault(address, contact_id)
+    found = index.get(email)
+    return directory.contacts.get(found) if found is not None else None
+
+
+def _emails_changed(directory: Directory) -> None:
+    directory.email_index = None
+
+
 def upsert_contact(directory: Directory, data: dict[str, Any], *, contact_id: str | None = None) -> dict[str, Any]:
     data = dict(data)
     identifying = ("firstName", "lastName", "email", "phone", "extRef")
@@ -1094,10 +1115,12 @@ def upsert_contact(directory: Directory, data: dict[str, Any], *, contact_id: st
     _check_email(data.get("email"))
     email = str(data.get("email") or "").strip().lower()
     if email and directory.dedupe_on_email:
-        for existing in directory.contacts.values():
-            if str(existing.get("email") or "").lower() == email:
-                update_contact_fields(existing, data)
-                return existing
+        existing = contact_by_email(directory, email)
+        if existing is not None:
+            update_contact_fields(existing, data)
+            if str(existing.get("email") or "").lower() != email:  # now written otherwise (spaces)
+                _emails_changed(directory)
+            return existing
     moment = epoch_ms(now())
     contact: dict[str, Any] = {
         "contactId": contact_id or new_id("CID_"),
@@ -1113,6 +1136,9 @@ def upsert_contact(directory: Directory, data: dict[str, Any], *, contact_id: st
         "lastModified": moment,
     }
     directory.contacts[contact["contactId"]] = contact
+    address = str(contact["email"] or "").lower()
+    if address and directory.email_index is not None:
+        directory.email_index.setdefault(address, contact["contactId"])
     return contact
 
 

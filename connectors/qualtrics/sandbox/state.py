@@ -120,6 +120,9 @@ class Directory:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     mailing_lists: dict[str, MailingList] = field(default_factory=dict)
     dedupe_on_email: bool = True
+    # Lower-case email -> the first contact with it (`api.contact_by_email`); None when a change
+    # of a contact's email, or a deletion, means it must be built again.
+    email_index: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

@@ -216,3 +216,26 @@ def test_the_command_help_names_the_demo_token(capsys):
         call_command("qualtrics_sandbox", "--help")
 
     assert DEMO_TOKEN in capsys.readouterr().out
+
+
+def test_contacts_dedupe_on_their_current_email_through_changes_and_deletions(qualtrics_sandbox):
+    directory = qualtrics_sandbox.info.directory_id
+    listed = f"directories/{directory}/mailinglists/{qualtrics_sandbox.info.mailing_list_id}/contacts"
+
+    def create(email, path=f"directories/{directory}/contacts"):
+        response = api(qualtrics_sandbox, "POST", path, json={"email": email, "firstName": "Ada"})
+        assert response.status_code == 200, response.text
+        return response.json()["result"]["id"]
+
+    first = create("ada@example.com")
+    assert create("ADA@example.com", listed) == first  # the same email, another case
+    response = api(qualtrics_sandbox, "PUT", f"directories/{directory}/contacts/{first}",
+                   json={"email": "lovelace@example.com"})
+    assert response.status_code == 200, response.text
+    assert create("lovelace@example.com", listed) == first  # found by the email it has now
+    second = create("ada@example.com")
+    assert second != first  # its old email is free
+    assert api(qualtrics_sandbox, "DELETE", f"directories/{directory}/contacts/{first}").status_code == 200
+    third = create("lovelace@example.com")
+    assert third not in (first, second)  # a deleted contact is not found
+    assert [create(f"c{n}@example.com") for n in range(3)] == [create(f"C{n}@example.com") for n in range(3)]
