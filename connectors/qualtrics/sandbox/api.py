@@ -1135,6 +1135,8 @@ def upsert_contact(directory: Directory, data: dict[str, Any], *, contact_id: st
         "creationDate": moment,
         "lastModified": moment,
     }
+    if contact["contactId"] in directory.contacts:  # a seed's fixed id written again
+        _emails_changed(directory)
     directory.contacts[contact["contactId"]] = contact
     address = str(contact["email"] or "").lower()
     if address and directory.email_index is not None:
