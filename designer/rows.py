@@ -102,31 +102,35 @@ class RowInsert:
             now = self.columns[stamped[0]].get_db_prep_save(timezone.now(), connection)
             for position in stamped:
                 values[position] = now
-        converters = [field.get_db_prep_save for field in self.given]
-        width = len(self.given) + len(self.columns)
-        per_statement = max(1, (connection.features.max_query_params or 65535) // width)
         tail = ""
         if self.returning is not None:
             tail = f" RETURNING {connection.ops.quote_name(self.returning.column)}"
         answered: list[Any] = []
-        if not row_sql:  # PostgreSQL: the other columns' values, then a list of each given column's values
-            columns = [[] for _ in self.given]
-            for given in rows:
-                for column, convert, value in zip(columns, converters, given, strict=True):
-                    column.append(convert(value, connection))
-            with connection.cursor() as cursor:
-                cursor.execute(head + tail, [*values, *columns])
-                if self.returning is not None:
-                    answered.extend(value for (value,) in cursor.fetchall())
-            return answered
         with connection.cursor() as cursor:
-            for start in range(0, len(rows), per_statement):
-                chunk = rows[start:start + per_statement]
-                params: list[Any] = []
-                for given in chunk:
-                    params.extend(convert(value, connection) for convert, value in zip(converters, given, strict=True))
-                    params.extend(values)
-                cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
+            for sql, params in self._statements(connection, head, row_sql, tail, values, rows):
+                cursor.execute(sql, params)
                 if self.returning is not None:
                     answered.extend(value for (value,) in cursor.fetchall())
         return answered
+
+    def _statements(self, connection, head: str, row_sql: str, tail: str, values: list, rows: list):
+        """(SQL, parameters) of the statements that insert `rows`. On PostgreSQL one: the other
+        columns' values, then a list of each given column's values. Elsewhere a `VALUES` list,
+        in as many statements as the database's limit on parameters needs."""
+        converters = [field.get_db_prep_save for field in self.given]
+        if not row_sql:
+            columns: list[list[Any]] = [[] for _ in self.given]
+            for given in rows:
+                for column, convert, value in zip(columns, converters, given, strict=True):
+                    column.append(convert(value, connection))
+            yield head + tail, [*values, *columns]
+            return
+        width = len(self.given) + len(self.columns)
+        per_statement = max(1, (connection.features.max_query_params or 65535) // width)
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start:start + per_statement]
+            params: list[Any] = []
+            for given in chunk:
+                params.extend(convert(value, connection) for convert, value in zip(converters, given, strict=True))
+                params.extend(values)
+            yield head + ", ".join([row_sql] * len(chunk)) + tail, params

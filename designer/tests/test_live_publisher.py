@@ -35,20 +35,30 @@ def silent_redis(settings):
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     port = server.getsockname()[1]
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [f"redis://127.0.0.1:{port}/0"]}}}
-    channel_layers.backends.clear()
-    live._publisher = None  # this test's publisher, stuck on the silent server, is not reused
+    use_layer(settings, {"hosts": [f"redis://127.0.0.1:{port}/0"]})
     yield
-    used, live._publisher = live._publisher, None
+    publisher = forget_publisher()
     stop.set()
     thread.join(2)
     for conn in accepted:
         conn.close()
     server.close()
-    if used is not None:
-        assert used.wait_idle(PUBLISH_TIMEOUT), "the publisher did not recover from a closed connection"
+    if publisher is not None:
+        assert publisher.wait_idle(PUBLISH_TIMEOUT), "the publisher did not recover from a closed connection"
     channel_layers.backends.clear()
+
+
+def use_layer(settings, config: dict) -> None:
+    """Points the channel layer at a Redis, with a publisher of the test's own."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": config}}
+    channel_layers.backends.clear()
+    live._publisher = None
+
+
+def forget_publisher():
+    """The test's publisher, no longer the process's (one stuck on a server is not reused)."""
+    used, live._publisher = live._publisher, None
+    return used
 
 
 class FakeRun:
@@ -82,14 +92,11 @@ def redis_layer(settings):
     url = os.environ.get("REDIS_URL")
     if not url:
         pytest.skip("needs Redis (REDIS_URL)")
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [url], "prefix": "test-unheard"}}}
-    channel_layers.backends.clear()
-    live._publisher = None
+    use_layer(settings, {"hosts": [url], "prefix": "test-unheard"})
     yield
-    used, live._publisher = live._publisher, None
-    if used is not None:
-        assert used.wait_idle(PUBLISH_TIMEOUT)
+    publisher = forget_publisher()
+    if publisher is not None:
+        assert publisher.wait_idle(PUBLISH_TIMEOUT)
     channel_layers.backends.clear()
 
 

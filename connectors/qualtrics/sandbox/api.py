@@ -1096,11 +1096,14 @@ def contact_by_email(directory: Directory, email: str) -> dict[str, Any] | None:
     if index is None:
         index = directory.email_index = {}
         for contact_id, contact in directory.contacts.items():
-            address = str(contact.get("email") or "").lower()
-            if address:
+            if address := _email_key(contact):
                 index.setdefault(address, contact_id)
     found = index.get(email)
     return directory.contacts.get(found) if found is not None else None
+
+
+def _email_key(contact: dict[str, Any]) -> str:
+    return str(contact.get("email") or "").lower()
 
 
 def _emails_changed(directory: Directory) -> None:
@@ -1118,7 +1121,7 @@ def upsert_contact(directory: Directory, data: dict[str, Any], *, contact_id: st
         existing = contact_by_email(directory, email)
         if existing is not None:
             update_contact_fields(existing, data)
-            if str(existing.get("email") or "").lower() != email:  # now written otherwise (spaces)
+            if _email_key(existing) != email:  # now written otherwise (spaces)
                 _emails_changed(directory)
             return existing
     moment = epoch_ms(now())
@@ -1138,7 +1141,7 @@ def upsert_contact(directory: Directory, data: dict[str, Any], *, contact_id: st
     if contact["contactId"] in directory.contacts:  # a seed's fixed id written again
         _emails_changed(directory)
     directory.contacts[contact["contactId"]] = contact
-    address = str(contact["email"] or "").lower()
+    address = _email_key(contact)
     if address and directory.email_index is not None:
         directory.email_index.setdefault(address, contact["contactId"])
     return contact
