@@ -113,6 +113,82 @@ def _head(method: str, target: str, host: str, port: int, scheme: str, headers) 
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 
+class _Answer(http.client.HTTPResponse):
+    """http.client's reading of an answer (status line, chunked or sized body, whether the
+    connection closes), with its header block split into `_Headers` instead of parsed by the
+    email package, which cost as much as all the rest of reading a small answer."""
+
+    def begin(self) -> None:
+        while True:
+            version, status, reason = self._read_status()
+            if status != http.client.CONTINUE:
+                break
+            http.client._read_headers(self.fp)  # an interim 100's fields: nothing to keep
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        # At most 100 fields of at most 64 KiB each, as http.client reads them.
+        self.headers = self.msg = _Headers(http.client._read_headers(self.fp))
+        coding = self.headers.get("transfer-encoding")
+        self.chunked = bool(coding) and coding.lower() == "chunked"
+        self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = self.headers.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                pass
+            if self.length is not None and self.length < 0:
+                self.length = None
+        if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or 100 <= status < 200 \
+                or self._method == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True  # the body ends where the connection does
+
+
+class _Headers:
+    """An answer's header fields in their order, found by name whatever its case: what
+    http.client and `KeepAliveAdapter._response` ask of them. A line folded onto the next (an
+    obsolete form) is joined with a space; a line without a colon is not a field."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.fields: list[tuple[str, str]] = []
+        for raw in lines:
+            line = raw.decode("iso-8859-1").rstrip("\r\n")
+            if line[:1] in (" ", "\t"):
+                if self.fields:
+                    name, value = self.fields[-1]
+                    self.fields[-1] = (name, f"{value} {line.strip()}".strip())
+                continue
+            name, colon, value = line.partition(":")
+            if colon and name:
+                self.fields.append((name.rstrip(), value.strip()))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        name = name.lower()
+        for field, value in self.fields:
+            if field.lower() == name:
+                return value
+        return default
+
+    def get_all(self, name: str, failobj=None) -> list[str] | None:
+        name = name.lower()
+        return [value for field, value in self.fields if field.lower() == name] or failobj
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self.fields)
+
+
 class KeepAliveAdapter(BaseAdapter):
     """Sends a prepared request over a kept socket (see the module docstring); what it does not
     take goes to `fallback`, a requests `HTTPAdapter`."""
@@ -148,7 +224,7 @@ class KeepAliveAdapter(BaseAdapter):
         try:
             sock.settimeout(read_timeout)
             sock.sendall(head + body if body else head)  # one write: no wait between head and body
-            answer = http.client.HTTPResponse(sock, method=request.method)
+            answer = _Answer(sock, method=request.method)
             answer.begin()
             content = answer.read()
         except (socket.timeout, TimeoutError) as exc:

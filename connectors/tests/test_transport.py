@@ -321,3 +321,66 @@ def test_a_ca_bundle_that_cannot_be_read_raises_before_connecting(tls_server, tm
         get(direct, f"{tls_server.url}/x")
     assert not isinstance(caught.value, requests.RequestException)
     assert tls_server.connections == 0
+
+
+# Answers written byte for byte, each read through this transport and through requests' own
+# adapter: the status, reason, fields and body must be the same.
+RAW_ANSWERS = {
+    "folded": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Folded: first\r\n  second\r\nx-MIXED-case: v\r\n\r\nok",
+    "repeated": b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\nSet-Thing: a\r\nset-thing: b\r\n\r\nok",
+    "interim": b"HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone",
+    "no-length": b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end",
+    "no-content": b"HTTP/1.1 204 No Content\r\nX-Empty: yes\r\n\r\n",
+    "bad-length": b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\nConnection: close\r\n\r\nread to the end",
+    "spaces": b"HTTP/1.1 404 Not Found  \r\nContent-Length: 3\r\nX-Padded:   kept   \r\nno colon here\r\n\r\nnot",
+}
+
+
+@pytest.fixture
+def raw_server():
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve_raw():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(4096)
+                name = request.split(b" ", 2)[1].decode().strip("/")
+                conn.sendall(RAW_ANSWERS[name])  # then closes: every answer may end with the connection
+
+    thread = threading.Thread(target=serve_raw, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.parametrize("name", sorted(RAW_ANSWERS))
+def test_an_answer_is_read_as_requests_adapter_reads_it(raw_server, name):
+    plain = requests.Session()
+    plain.trust_env = False
+    ours, theirs = get(session(), f"{raw_server}/{name}"), get(plain, f"{raw_server}/{name}")
+    assert isinstance(ours.connection, KeepAliveAdapter)
+    assert (ours.status_code, ours.reason, ours.content) == (theirs.status_code, theirs.reason, theirs.content)
+    assert dict(ours.headers.lower_items()) == {k: v.strip() for k, v in theirs.headers.lower_items()}
+
+
+def test_a_folded_field_is_joined_and_names_are_found_whatever_their_case(raw_server):
+    response = get(session(), f"{raw_server}/folded")
+    assert response.headers["x-folded"] == "first second"
+    assert response.headers["X-Mixed-Case"] == "v"
+
+
+def test_an_answer_with_too_many_fields_raises_connection_error(raw_server):
+    RAW_ANSWERS["many"] = b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(101)) + b"\r\n"
+    try:
+        with pytest.raises(requests.ConnectionError):
+            get(session(), f"{raw_server}/many")
+    finally:
+        del RAW_ANSWERS["many"]
