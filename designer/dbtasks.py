@@ -69,13 +69,27 @@ class ClaimedTask(DBTaskResult):
     """A task row claimed by `Claim`. Its success is stored by a statement written once, where
     django-tasks-db's `save(update_fields=…)` builds the same UPDATE for every task; and it is
     stored in the transaction of the worker's next claim, so that a run's end costs the database's
-    write lock one turn less. A failure is stored by django-tasks-db at once, as before."""
+    write lock one turn less. A failure is stored by django-tasks-db at once, as before.
+
+    Its `Task` is found once per kind of row (path, priority, queue, backend) rather than imported
+    and copied with `Task.using` each of the three times the worker asks for it: a `Task` cannot
+    change, so every row of a kind can share one."""
 
     _claim: Claim | None = None
 
     class Meta:
         proxy = True
         app_label = "designer"
+
+    @property
+    def task(self):
+        if self.run_after != get_date_max():  # a task to run later: its own time, not kept
+            return super().task
+        key = (self.task_path, self.priority, self.queue_name, self.backend_name)
+        found = _tasks.get(key)
+        if found is None:
+            found = _tasks[key] = super().task
+        return found
 
     def set_successful(self, return_value: Any) -> None:
         self.status = TaskResultStatus.SUCCESSFUL
@@ -87,6 +101,8 @@ class ClaimedTask(DBTaskResult):
         else:
             _store_successes(router.db_for_write(DBTaskResult), [self])
 
+
+_tasks: dict[tuple, Any] = {}  # ClaimedTask.task's, by kind of row
 
 _finish_sql: dict[str, str] = {}
 

@@ -74,6 +74,19 @@ def test_a_claim_takes_the_next_ready_task_in_order_and_marks_it_running():
     assert returned.task_result.args == [4] and returned.task.name == "execute_run"
 
 
+def test_claimed_rows_of_one_kind_share_their_task_and_a_deferred_one_keeps_its_time():
+    enqueue_many(execute_run, [(1,), (2,)])
+    execute_run.using(priority=10).enqueue(3)
+    later = timezone.now() - timedelta(seconds=1)
+    execute_run.using(run_after=later).enqueue(4)
+    taking = claim()
+    tasks = {task.args_kwargs["args"][0]: task for task in (taking() for _ in range(4))}
+    assert tasks[1].task is tasks[2].task  # found once for the kind
+    assert tasks[1].task == execute_run.using(backend="default")
+    assert tasks[3].task.priority == 10 and tasks[3].task is not tasks[1].task
+    assert tasks[4].task.run_after == later and tasks[4].task_result.args == [4]
+
+
 def test_a_claim_keeps_to_the_worker_queues():
     poll_activation.using(queue_name="polls").enqueue(1)
     execute_run.enqueue(2)
