@@ -375,16 +375,22 @@ class _Statements:
                 ("source", delivery, "delivery_id"), ("number", version, "version_id"),
                 ("definition", version, "version_id"), ("name", quote(Flow._meta.db_table), "flow_id")))
         )
-        # The run's status and team, and which teams have queued runs (a skip scan of the
-        # status/team index: one probe per team, however long a team's backlog), in one statement:
-        # the run's row is the one with a status.
+        # The run's status and team, and whether another team has queued runs: two probes of the
+        # status/team index on either side of the run's team. They start past that team's own
+        # entries, which on PostgreSQL include those of every run it finished since the table was
+        # last vacuumed (a status change leaves the old entry behind).
         self.pick = (
+            f"SELECT status, team_id, EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id < r.team_id) "
+            f"OR EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id > r.team_id) FROM {run} r WHERE id = %s"
+        )
+        # The teams with queued runs: a skip scan of the status/team index, one probe per team
+        # however long a team's backlog.
+        self.queued_teams = (
             f"WITH RECURSIVE teams(team_id) AS ("
             f"SELECT MIN(team_id) FROM {run} WHERE status = %s "
             f"UNION ALL SELECT (SELECT MIN(team_id) FROM {run} WHERE status = %s AND team_id > teams.team_id) "
             f"FROM teams WHERE teams.team_id IS NOT NULL) "
-            f"SELECT status, team_id FROM {run} WHERE id = %s "
-            f"UNION ALL SELECT NULL, team_id FROM (SELECT team_id FROM teams WHERE team_id IS NOT NULL LIMIT 1000) t"
+            f"SELECT team_id FROM teams WHERE team_id IS NOT NULL LIMIT 1000"
         )
         # A team's oldest queued run.
         self.oldest_queued = f"SELECT id FROM {run} WHERE status = %s AND team_id = %s ORDER BY id LIMIT 1"
@@ -585,11 +591,11 @@ def _fair_pick(run_id: int) -> int:
     sql = _sql()
     with connection.cursor() as cursor:
         cursor.execute(sql.prepared(sql.pick), [RunStatus.QUEUED, RunStatus.QUEUED, run_id])
-        rows = cursor.fetchall()
-        row = next((found for found in rows if found[0] is not None), None)
-        if row is not None and row[0] == RunStatus.RUNNING:
-            return run_id
-        teams = [team_id for status, team_id in rows if status is None]
+        row = cursor.fetchone()
+        if row is not None and (row[0] == RunStatus.RUNNING or (row[0] == RunStatus.QUEUED and not row[2])):
+            return run_id  # resumed, or no other team waits
+        cursor.execute(sql.prepared(sql.queued_teams), [RunStatus.QUEUED, RunStatus.QUEUED])
+        teams = [team_id for (team_id,) in cursor.fetchall()]
         if not teams:
             return run_id
         queued_team = row[1] if row is not None and row[0] == RunStatus.QUEUED else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 
 import pytest
 from django.urls import reverse
@@ -696,3 +697,31 @@ def test_an_http_request_sends_its_chosen_connections_header_and_none_without_on
     assert all(json.loads(r["body"]) == {"email": "ada@example.com"} for r in receiver.requests)
     stored = json.dumps([[s.inputs, s.outputs, s.error, s.attempt_log] for s in run.steps.all()])
     assert "engine-token" not in stored and "pa55-word" not in stored and "YWRhOnBhNTUtd29yZC14eXo" not in stored
+
+
+@pytest.mark.scaleout
+def test_a_turn_goes_to_the_team_served_longest_ago_and_a_lone_teams_turn_reads_no_team_list(
+        settings, team, other_team):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from designer import engine
+    from tests.reliability.limits import compose, deliver, webhook_flow
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # runs stay queued
+    ours = [deliver(webhook_flow(team, [compose("s", "a")]), {"n": n}, f"a{n}") for n in range(3)]
+    engine._served.clear()
+    with CaptureQueriesContext(connection) as queries:
+        assert engine._fair_pick(ours[2].pk) == ours[2].pk  # no other team waits: the task's own run
+    assert len(queries) == 1 and "RECURSIVE" not in queries[0]["sql"]
+
+    theirs = deliver(webhook_flow(other_team, [compose("s", "b")]), {"n": 9}, "b9")
+    engine._served[team.pk] = time.monotonic()  # ours was served last: the other team's turn
+    assert engine._fair_pick(ours[2].pk) == theirs.pk
+    engine._served[other_team.pk] = time.monotonic()  # now ours waited longer: its oldest run
+    assert engine._fair_pick(theirs.pk) == ours[0].pk
+    Run.objects.filter(pk=ours[1].pk).update(status=RunStatus.RUNNING)
+    assert engine._fair_pick(ours[1].pk) == ours[1].pk  # a running run's task resumes it
+    Run.objects.filter(pk=ours[2].pk).update(status=RunStatus.SUCCEEDED)
+    assert engine._fair_pick(ours[2].pk) == ours[0].pk  # a finished run's turn goes to a waiting one
+    engine._served.clear()
