@@ -394,8 +394,12 @@ class _Statements:
         )
         # A team's oldest queued run.
         self.oldest_queued = f"SELECT id FROM {run} WHERE status = %s AND team_id = %s ORDER BY id LIMIT 1"
-        self.heartbeat = (f"SELECT status, cancel_requested_at, EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s "
-                          f"AND q.team_id <> %s) FROM {run} WHERE id = %s")
+        # The run's status, whether it was asked to stop, and whether another team waits (probed
+        # as in `pick`).
+        self.heartbeat = (f"SELECT status, cancel_requested_at, "
+                          f"EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id < r.team_id) "
+                          f"OR EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id > r.team_id) "
+                          f"FROM {run} r WHERE id = %s")
         self.heartbeat_renew = (f"UPDATE {run} SET lease_until = %s WHERE id = %s AND status = %s{where_lazy}")
         self.give_way = (f"UPDATE {run} SET status = %s, lease_until = NULL, attempts = attempts - 1, "
                          f"yields = yields + 1, current_step = '', progress = NULL, updated_at = %s "
@@ -810,7 +814,7 @@ def _beat(ctx: _Context) -> None:
     run = ctx.run
     sql = _sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql.prepared(sql.heartbeat), [RunStatus.QUEUED, run.team_id, run.pk])
+        cursor.execute(sql.prepared(sql.heartbeat), [RunStatus.QUEUED, RunStatus.QUEUED, run.pk])
         row = cursor.fetchone()
         if row is None:
             return
