@@ -109,9 +109,10 @@ class HeldStore:
     """A shared store taken from in blocks by a busy process, so that most of its calls cost no
     statement or round trip.
 
-    When a call needs the shared store, a process that made calls on the same buckets in the last
-    `hold_seconds` also takes room for about as many more (never more than `hold_seconds` of the
-    slowest bucket's rate), and spends it on its next calls without asking again. Nothing is lent
+    When a call needs the shared store, a process that made calls on the same buckets with the
+    room it took last (within the last two `hold_seconds`) also takes room for about as many more
+    (never more than `hold_seconds` of the slowest bucket's rate), and spends it on its next calls
+    without asking again. Nothing is lent
     ahead of the limit: room is held only when the shared buckets had it (a take that has to wait
     gives the extra back at once), and room still held `hold_seconds` after it was taken is
     dropped, not spent, so the calls of any interval stay within what the buckets allow. Room not
@@ -139,7 +140,9 @@ class HeldStore:
                 held[2] += 1
                 return [0.0] * len(buckets)
             returned = held[0] if fresh else 0.0  # dropped when stale: it was taken too long ago
-            recent = held[2] + 1 if fresh else 1
+            # The calls made on the last block, if it is recent, tell how many the next one needs:
+            # a steady caller asks once or twice per `hold_seconds`, not again from one.
+            recent = held[2] + 1 if held is not None and now - held[1] < 2 * self.hold_seconds else 1
             self._held.pop(key, None)
         most = int(min(bucket.rate for bucket in buckets) * self.hold_seconds)
         extra = float(min(most, recent))

@@ -77,3 +77,30 @@ def test_room_held_too_long_is_dropped_not_spent():
     with CaptureQueriesContext(connection) as seen:
         assert store.take([bucket], 1) == [0.0]
     assert updates(seen.captured_queries) == 1  # asked the shared bucket again
+
+
+
+class Recording:
+    """The database store, with the cost of every take written down."""
+
+    def __init__(self) -> None:
+        self.store, self.costs = DatabaseStore(), []
+
+    def take(self, buckets, cost):
+        self.costs.append(cost)
+        return self.store.take(buckets, cost)
+
+
+def test_a_block_gone_stale_is_followed_by_one_as_large_as_its_calls_not_again_by_one():
+    shared = Recording()
+    store = HeldStore(shared, hold_seconds=0.3)
+    bucket = Bucket("qualtrics:brand:steady", per_minute=600_000, capacity=100_000)
+    for _ in range(9):  # blocks of 1, 2 and 3 calls, each spent at once
+        store.take([bucket], 1)
+    assert shared.costs == [2, 3, 4]
+    time.sleep(0.4)  # the last block is stale: dropped, but its three calls say what the next needs
+    store.take([bucket], 1)
+    assert shared.costs[-1] == 1 + 4
+    time.sleep(0.7)  # idle longer than two holds: from one again
+    store.take([bucket], 1)
+    assert shared.costs[-1] == 1 + 1
