@@ -375,6 +375,13 @@ class _Statements:
                 ("source", delivery, "delivery_id"), ("number", version, "version_id"),
                 ("definition", version, "version_id"), ("name", quote(Flow._meta.db_table), "flow_id")))
         )
+        # The claim of a task's own run when no other team has queued runs (probed as in `pick`):
+        # a turn that is the run's own whatever `_fair_pick` would say, in one statement.
+        self.claim_alone = self.claim.replace(
+            f"{where_lazy} RETURNING ",
+            f" AND NOT EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id < {run}.team_id) "
+            f"AND NOT EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id > {run}.team_id)"
+            f"{where_lazy} RETURNING ", 1)
         # The run's status and team, and whether another team has queued runs: two probes of the
         # status/team index on either side of the run's team. They start past that team's own
         # entries, which on PostgreSQL include those of every run it finished since the table was
@@ -518,16 +525,20 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def run_claim(run_id: int) -> Run | None:
-    """Takes the run if it is queued, or running under an expired lease (its worker died)."""
+def run_claim(run_id: int, *, alone: bool = False) -> Run | None:
+    """Takes the run if it is queued, or running under an expired lease (its worker died); with
+    `alone`, only if no other team has queued runs."""
     from designer.models import Delivery, Flow, FlowVersion
 
     now = timezone.now()
     at = _when(now)
     with connection.cursor() as cursor:
         sql = _sql()
-        cursor.execute(sql.prepared(sql.claim), [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id,
-                                                 RunStatus.QUEUED, RunStatus.RUNNING, at, RunStatus.WAITING, at])
+        params = [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id,
+                  RunStatus.QUEUED, RunStatus.RUNNING, at, RunStatus.WAITING, at]
+        if alone:
+            params += [RunStatus.QUEUED, RunStatus.QUEUED]
+        cursor.execute(sql.prepared(sql.claim_alone if alone else sql.claim), params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -560,8 +571,9 @@ def run_execute(run_id: int) -> str | None:
     """Runs a queued run on this task's turn: the fairest one to run next (`_fair_pick`), which is
     `run_id` unless another team has waited longer for this worker, or `run_id` resumed when its
     worker died."""
-    run = None
-    for _ in range(3):  # another worker may claim the chosen run first
+    # No other team waiting: the turn is the run's own, and the claim asks that in the same statement.
+    run = run_claim(run_id, alone=True)
+    for _ in range(0 if run is not None else 3):  # another worker may claim the chosen run first
         chosen = _fair_pick(run_id)
         run = run_claim(chosen)
         if run is not None or chosen == run_id:

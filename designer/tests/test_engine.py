@@ -725,3 +725,26 @@ def test_a_turn_goes_to_the_team_served_longest_ago_and_a_lone_teams_turn_reads_
     Run.objects.filter(pk=ours[2].pk).update(status=RunStatus.SUCCEEDED)
     assert engine._fair_pick(ours[2].pk) == ours[0].pk  # a finished run's turn goes to a waiting one
     engine._served.clear()
+
+
+@pytest.mark.scaleout
+def test_a_run_is_claimed_in_one_statement_only_while_no_other_team_waits(settings, team, other_team):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from designer import engine
+    from tests.reliability.limits import compose, deliver, webhook_flow
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # runs stay queued
+    ours = [deliver(webhook_flow(team, [compose("s", "a")]), {"n": n}, f"a{n}") for n in range(2)]
+    with CaptureQueriesContext(connection) as queries:
+        claimed = engine.run_claim(ours[1].pk, alone=True)
+    assert claimed is not None and claimed.status == RunStatus.RUNNING and len(queries) == 1
+    assert claimed.delivery.event_id == "a1" and claimed.version.definition["steps"][0]["id"] == "s"
+
+    theirs = deliver(webhook_flow(other_team, [compose("s", "b")]), {"n": 9}, "b9")
+    assert engine.run_claim(ours[0].pk, alone=True) is None  # another team waits: the fair pick decides
+    assert Run.objects.get(pk=ours[0].pk).status == RunStatus.QUEUED
+    assert engine.run_claim(theirs.pk, alone=True) is None  # ours waits too
+    assert engine.run_claim(ours[0].pk) is not None  # claimed as the pick would have it
+    assert engine.run_claim(theirs.pk, alone=True) is not None  # no other team waits any more
