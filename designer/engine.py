@@ -376,11 +376,13 @@ class _Statements:
                 ("definition", version, "version_id"), ("name", quote(Flow._meta.db_table), "flow_id")))
         )
         # The claim of a task's own run when no other team has queued runs (probed as in `pick`):
-        # a turn that is the run's own whatever `_fair_pick` would say, in one statement.
+        # a turn that is the run's own whatever `_fair_pick` would say, in one statement. Within
+        # NOT (… OR …) PostgreSQL keeps the probes as two look-ups of the run's team; two ANDed
+        # NOT EXISTS became anti-joins, planned at 0.6 ms where the pick and claim took 0.18.
         self.claim_alone = self.claim.replace(
             f"{where_lazy} RETURNING ",
-            f" AND NOT EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id < {run}.team_id) "
-            f"AND NOT EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id > {run}.team_id)"
+            f" AND NOT (EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id < {run}.team_id) "
+            f"OR EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id > {run}.team_id))"
             f"{where_lazy} RETURNING ", 1)
         # The run's status and team, and whether another team has queued runs: two probes of the
         # status/team index on either side of the run's team. They start past that team's own
