@@ -112,12 +112,12 @@ class HeldStore:
     When a call needs the shared store, a process that made calls on the same buckets with the
     room it took last (within the last two `hold_seconds`) also takes room for about as many more
     (never more than `hold_seconds` of the slowest bucket's rate), and spends it on its next calls
-    without asking again. Nothing is lent
-    ahead of the limit: room is held only when the shared buckets had it (a take that has to wait
-    gives the extra back at once), and room still held `hold_seconds` after it was taken is
-    dropped, not spent, so the calls of any interval stay within what the buckets allow. Room not
-    yet spent is given back with the next take. Under a limit too slow to hold a whole token for
-    `hold_seconds`, every call goes to the shared store as before.
+    without asking again. Nothing is lent ahead of the limit: room is held only when the shared
+    buckets had it (a take that has to wait gives the extra back at once), and room still held
+    `hold_seconds` after it was taken is dropped, not spent, so the calls of any interval stay
+    within what the buckets allow. Room not yet spent is given back with the next take. Under a
+    limit too slow to hold a whole token for `hold_seconds`, every call goes to the shared store
+    as before.
     """
 
     def __init__(self, store: Store, *, hold_seconds: float = 0.1) -> None:
