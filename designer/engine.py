@@ -375,23 +375,22 @@ class _Statements:
                 ("source", delivery, "delivery_id"), ("number", version, "version_id"),
                 ("definition", version, "version_id"), ("name", quote(Flow._meta.db_table), "flow_id")))
         )
-        # The claim of a task's own run when no other team has queued runs (probed as in `pick`):
-        # a turn that is the run's own whatever `_fair_pick` would say, in one statement. Within
-        # NOT (… OR …) PostgreSQL keeps the probes as two look-ups of the run's team; two ANDed
-        # NOT EXISTS became anti-joins, planned at 0.6 ms where the pick and claim took 0.18.
+        # Whether a team other than that of the run `row` has queued runs (two parameters, the
+        # queued status): two probes of the status/team index on either side of the run's team.
+        # They start past that team's own entries, which on PostgreSQL include those of every run
+        # it finished since the table was last vacuumed (a status change leaves the old entry behind).
+        def others_waiting(row: str) -> str:
+            return (f"(EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id < {row}.team_id) "
+                    f"OR EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id > {row}.team_id))")
+
+        # The claim of a task's own run when no other team has queued runs: a turn that is the
+        # run's own whatever `_fair_pick` would say, in one statement. Within NOT (… OR …)
+        # PostgreSQL keeps the probes as two look-ups of the run's team; two ANDed NOT EXISTS
+        # became anti-joins, planned at 0.6 ms where the pick and claim took 0.18.
         self.claim_alone = self.claim.replace(
-            f"{where_lazy} RETURNING ",
-            f" AND NOT (EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id < {run}.team_id) "
-            f"OR EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id > {run}.team_id))"
-            f"{where_lazy} RETURNING ", 1)
-        # The run's status and team, and whether another team has queued runs: two probes of the
-        # status/team index on either side of the run's team. They start past that team's own
-        # entries, which on PostgreSQL include those of every run it finished since the table was
-        # last vacuumed (a status change leaves the old entry behind).
-        self.pick = (
-            f"SELECT status, team_id, EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id < r.team_id) "
-            f"OR EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id > r.team_id) FROM {run} r WHERE id = %s"
-        )
+            f"{where_lazy} RETURNING ", f" AND NOT {others_waiting(run)}{where_lazy} RETURNING ", 1)
+        # The run's status and team, and whether another team has queued runs.
+        self.pick = f"SELECT status, team_id, {others_waiting('r')} FROM {run} r WHERE id = %s"
         # The teams with queued runs: a skip scan of the status/team index, one probe per team
         # however long a team's backlog.
         self.queued_teams = (
@@ -403,12 +402,8 @@ class _Statements:
         )
         # A team's oldest queued run.
         self.oldest_queued = f"SELECT id FROM {run} WHERE status = %s AND team_id = %s ORDER BY id LIMIT 1"
-        # The run's status, whether it was asked to stop, and whether another team waits (probed
-        # as in `pick`).
-        self.heartbeat = (f"SELECT status, cancel_requested_at, "
-                          f"EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id < r.team_id) "
-                          f"OR EXISTS(SELECT 1 FROM {run} q WHERE q.status = %s AND q.team_id > r.team_id) "
-                          f"FROM {run} r WHERE id = %s")
+        # The run's status, whether it was asked to stop, and whether another team waits.
+        self.heartbeat = f"SELECT status, cancel_requested_at, {others_waiting('r')} FROM {run} r WHERE id = %s"
         self.heartbeat_renew = (f"UPDATE {run} SET lease_until = %s WHERE id = %s AND status = %s{where_lazy}")
         self.give_way = (f"UPDATE {run} SET status = %s, lease_until = NULL, attempts = attempts - 1, "
                          f"yields = yields + 1, current_step = '', progress = NULL, updated_at = %s "
@@ -575,13 +570,14 @@ def run_execute(run_id: int) -> str | None:
     worker died."""
     # No other team waiting: the turn is the run's own, and the claim asks that in the same statement.
     run = run_claim(run_id, alone=True)
-    for _ in range(0 if run is not None else 3):  # another worker may claim the chosen run first
-        chosen = _fair_pick(run_id)
-        run = run_claim(chosen)
-        if run is not None or chosen == run_id:
-            break
     if run is None:
-        run = run_claim(run_id)
+        for _ in range(3):  # another worker may claim the chosen run first
+            chosen = _fair_pick(run_id)
+            run = run_claim(chosen)
+            if run is not None or chosen == run_id:
+                break
+        if run is None:
+            run = run_claim(run_id)
     if run is None:
         return None
     _served[run.team_id] = time.monotonic()
