@@ -22,7 +22,10 @@ def test_settle_freezes_what_start_up_made_and_leaves_later_cycles_collectable(c
 
     frozen = heap.settle()
 
-    assert frozen == gc.get_freeze_count() > 1000  # the modules, Django's apps, this test's objects
+    assert frozen > 1000  # the modules, Django's apps, this test's objects
+    # A frozen object still goes when its last reference does (another thread's, say), so the
+    # count can only have fallen since.
+    assert frozen - 100 < gc.get_freeze_count() <= frozen
     assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
     assert not any(obj is kept for obj in gc.get_objects())  # out of the collector's scans
 
