@@ -11,7 +11,7 @@ from accounts.models import Role
 from designer import services
 from tests.fixtures import newsletter_definition
 from tests.processes import database_env
-from tests.reliability.support import Daphne
+from tests.reliability.support import ProductServer
 
 
 @pytest.fixture
@@ -31,8 +31,8 @@ def make_flow(team, sandbox_configuration, qualtrics_sandbox):
 
 
 @pytest.fixture
-def daphne(transactional_db, qualtrics_sandbox):
-    """daphne(close_timeout=10, **environment) serves the product as in production, on the test database with
+def product_server(transactional_db, qualtrics_sandbox):
+    """product_server(**environment) serves the product as in production, on the test database with
     the database task backend (tasks are rows next to their runs). Stopped before the flush."""
     env = {k: v for k, v in os.environ.items() if k not in ("SQLITE_PATH", "DATABASE_URL", "REDIS_URL")}
     env.update(database_env())
@@ -43,10 +43,10 @@ def daphne(transactional_db, qualtrics_sandbox):
             "LOG_LEVEL": "WARNING",
         }
     )
-    started: list[Daphne] = []
+    started: list[ProductServer] = []
 
-    def start(close_timeout: float = 10, **extra_env: str) -> Daphne:
-        started.append(Daphne({**env, **extra_env}, close_timeout=close_timeout))
+    def start(**extra_env: str) -> ProductServer:
+        started.append(ProductServer({**env, **extra_env}))
         return started[-1]
 
     yield start

@@ -173,30 +173,18 @@ def write_lock(seconds: float):
         thread.join(seconds + 30)
 
 
-class Daphne:
-    """`python -m config.server config.asgi:application` (daphne with the connection limits) as a
+class ProductServer:
+    """`python -m config.server config.asgi:application` (uvicorn with the connection limits) as a
     separate process on the test database, as the product is served: webhook posts reach the
     ASGI intake and its batching inbox."""
 
-    def __init__(self, env: dict[str, str], *, close_timeout: float = 10):
+    def __init__(self, env: dict[str, str]):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [
-            sys.executable,
-            "-m",
-            "config.server",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-v",
-            "0",
-            "--application-close-timeout",
-            f"{close_timeout:g}",
-            "config.asgi:application",
-        ]
+        command = [sys.executable, "-m", "config.server", "-b", "127.0.0.1", "-p", str(self.port), "-v", "0",
+                   "config.asgi:application"]
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
         deadline = time.monotonic() + 30
         while True:
@@ -205,7 +193,7 @@ class Daphne:
                 break
             except requests.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("daphne did not start") from None
+                    raise RuntimeError("the product's server did not start") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

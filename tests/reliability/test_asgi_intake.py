@@ -1,5 +1,5 @@
-"""The webhook receiver as it is served in production: daphne, the ASGI intake and its inbox,
-which stores the deliveries that arrive together in one transaction (daphne runs as a separate
+"""The webhook receiver as it is served in production: `config.server`, the ASGI intake and its
+inbox, which stores the deliveries that arrive together in one transaction (the server runs as a separate
 process on the test database)."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from tests.reliability.support import http_session, webhook_form, webhook_path, 
 
 @pytest.mark.scaleout
 def test_a_delivery_whose_sender_gave_up_while_the_database_was_locked_leaves_the_receiver_answering(
-    daphne, make_flow, qualtrics_sandbox
+    product_server, make_flow, qualtrics_sandbox
 ):
-    server = daphne(close_timeout=1)  # daphne cancels an abandoned request after 1 s (10 s by default)
+    server = product_server()
     flow = make_flow()
     activation = flow_activate(flow=flow)
     url = server.url + webhook_path(activation)
@@ -28,7 +28,7 @@ def test_a_delivery_whose_sender_gave_up_while_the_database_was_locked_leaves_th
 
     with write_lock(seconds=4):
         with pytest.raises(requests.Timeout):
-            http.post(url, data=forms[1], timeout=0.5)  # the sender stops waiting; daphne cancels the request
+            http.post(url, data=forms[1], timeout=0.5)  # the sender stops waiting and hangs up
         time.sleep(2)
 
     started = time.monotonic()

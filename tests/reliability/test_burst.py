@@ -1,5 +1,5 @@
 """A burst of 10,000 webhook deliveries, a tenth of them sent twice, over HTTP to the receiver as
-it is served in production (daphne, the ASGI intake and its batching inbox).
+it is served in production (`config.server`, the ASGI intake and its batching inbox).
 
 Eight senders post at once, so a duplicate may arrive while its first copy is being stored. No
 worker runs during the burst: each run's task is a row next to it, so the intake is counted
@@ -38,9 +38,9 @@ SAMPLE = 100
 
 
 def test_a_burst_of_10000_deliveries_with_duplicates_gives_exactly_10000_deliveries_runs_and_tasks(
-    daphne, workers, make_flow, qualtrics_sandbox
+    product_server, workers, make_flow, qualtrics_sandbox
 ):
-    server = daphne()
+    server = product_server()
     flow = make_flow()
     activation = flow_activate(flow=flow)
     url = server.url + webhook_path(activation)
@@ -88,7 +88,7 @@ def test_a_burst_of_10000_deliveries_with_duplicates_gives_exactly_10000_deliver
     assert len(created) == len(done), "a create was sent twice"
     assert all(any(emails[run.delivery.event_id] in body for body in created) for run in done)
     report(
-        "burst through daphne",
+        "burst through the product's server",
         posts=len(posts),
         duplicates=duplicates,
         senders=SENDERS,

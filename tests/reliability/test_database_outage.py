@@ -4,7 +4,7 @@ SQLite (the embedded default): another connection holds the write lock. Shorter 
 timeout (20 s), writers wait and carry on; longer, the webhook refuses with 503 so Qualtrics sends
 the delivery again (these two go through the Django view). PostgreSQL (only with DATABASE_URL):
 every other connection to the database is terminated, repeatedly, while deliveries arrive at
-daphne's intake and database workers' runs call Qualtrics; or the tables are locked while
+the server's intake and database workers' runs call Qualtrics; or the tables are locked while
 deliveries arrive through the Django view and Celery workers run.
 
 A delivery is either stored with its run (200) or refused with a retryable status (503), never
@@ -170,12 +170,12 @@ def test_webhooks_and_runs_wait_out_a_sqlite_write_lock_and_everything_is_stored
 @pytest.mark.scaleout
 @pytest.mark.django_db(transaction=True)
 def test_deliveries_and_runs_survive_postgresql_terminating_every_connection_again_and_again(
-    postgresql_database, settings, daphne, workers, make_flow, qualtrics_sandbox
+    postgresql_database, settings, product_server, workers, make_flow, qualtrics_sandbox
 ):
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # as daphne and the workers
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # as the server and the workers
     flow = make_flow()
     activation = flow_activate(flow=flow)
-    url = daphne().url + webhook_path(activation)
+    url = product_server().url + webhook_path(activation)
     workers(database_tasks=True)
     workers(database_tasks=True)
     qualtrics_sandbox.add_latency(1.5, "directories", method="POST")  # creates in flight when connections drop

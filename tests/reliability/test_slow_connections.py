@@ -1,4 +1,4 @@
-"""Connections that never finish, against daphne as the product is served (config/server.py):
+"""Connections that never finish, against the product's server as it is served (config/server.py):
 hundreds of sockets from one address that send nothing, or trickle their headers or body a byte
 at a time, must neither hold file handles for long nor keep anyone else from being served."""
 
@@ -47,8 +47,8 @@ def get_login(port: int, source: str) -> tuple[int, float]:
         connection.close()
 
 
-def test_slow_and_idle_connections_are_capped_per_address_and_closed_while_others_are_served(daphne):
-    server = daphne(**LIMITS)
+def test_slow_and_idle_connections_are_capped_per_address_and_closed_while_others_are_served(product_server):
+    server = product_server(**LIMITS)
     port = server.port
     silent, trickling_headers, trickling_body = [], [], []
     for number in range(ATTACK_SOCKETS):
