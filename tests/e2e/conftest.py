@@ -101,8 +101,8 @@ def page_errors(page):
 
 @pytest.fixture(scope="session")
 def websocket_live_server():
-    """Daphne in a thread of this process, for the journeys whose pages update over websockets.
-    Twisted's reactor runs once per process, so every such journey shares this one."""
+    """The product's server in a thread of this process, for the journeys whose pages update over
+    websockets; every such journey shares this one."""
     from tests.e2e.journeys_helpers import WebsocketLiveServer
 
     server = WebsocketLiveServer().start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 
@@ -10,11 +11,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class WebsocketLiveServer:
-    """Daphne serving the project's ASGI application (HTTP, websockets and static files) from a
-    thread of the test process, like pytest-django's `live_server`, whose server speaks WSGI
-    only. Settings a test changes apply to it; its database is the test database.
-
-    Twisted's reactor runs once per process, so one instance serves the whole session."""
+    """The product's server (`config.server`, uvicorn) serving the project's ASGI application
+    (HTTP, websockets and static files) from a thread of the test process, like pytest-django's
+    `live_server`, whose server speaks WSGI only. Settings a test changes apply to it; its
+    database is the test database."""
 
     host = "127.0.0.1"
 
@@ -23,8 +23,6 @@ class WebsocketLiveServer:
 
         # Enabled and disabled around each test by pytest-django's `_live_server_helper`.
         self._live_server_modified_settings = modify_settings(ALLOWED_HOSTS={"append": self.host})
-        self._ready = threading.Event()
-        self._error: Exception | None = None
         self.server = None
         self.port: int | None = None
 
@@ -36,38 +34,25 @@ class WebsocketLiveServer:
         return self.url
 
     def start(self) -> WebsocketLiveServer:
-        thread = threading.Thread(target=self._serve, name="daphne-live-server", daemon=True)
-        thread.start()
-        self._thread = thread
-        if not self._ready.wait(15):
-            raise RuntimeError("Daphne did not start within 15 s.")
-        if self._error is not None:
-            raise RuntimeError("Daphne did not start.") from self._error
-        self.port = self.server.listening_addresses[0][1]
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+        from uvicorn import Server
+
+        from config.asgi import application
+        from config.server import server_config
+
+        config = server_config(ASGIStaticFilesHandler(application), host=self.host, port=0, access_log=False)
+        self.server = Server(config)
+        self._thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("The live server did not start.")
+            time.sleep(0.02)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
         return self
 
-    def _serve(self) -> None:
-        try:
-            from daphne.server import Server  # installs the asyncio reactor before twisted.internet.reactor
-            from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-            from config.asgi import application
-
-            self.server = Server(
-                application=ASGIStaticFilesHandler(application),
-                endpoints=[f"tcp:port=0:interface={self.host}"],
-                signal_handlers=False,
-                verbosity=0,
-                ready_callable=self._ready.set,
-            )
-            self.server.run()
-        except Exception as exc:  # noqa: BLE001 - start() raises it in the test
-            self._error = exc
-            self._ready.set()
-
     def stop(self) -> None:
-        from twisted.internet import reactor
-
-        if self.server is not None and reactor.running:
-            reactor.callFromThread(self.server.stop)
-            self._thread.join(10)
+        if self.server is not None:
+            self.server.should_exit = True
+            self._thread.join(15)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def live_server(websocket_live_server):
-    """The pages of this journey update over websockets, so daphne serves them."""
+    """The pages of this journey update over websockets, so the product's server serves them."""
     return websocket_live_server
 
 

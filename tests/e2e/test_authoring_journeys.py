@@ -29,7 +29,7 @@ ENDED = ("succeeded", "failed", "cancelled")
 
 @pytest.fixture
 def live_server(websocket_live_server):
-    """The editor's and the run page's activity update over websockets, so daphne serves them."""
+    """The editor's and the run page's activity update over websockets, so the product's server serves them."""
     return websocket_live_server
 
 

@@ -31,7 +31,7 @@ API_TOKEN = "support-api-token-7d1e4b9c"
 
 @pytest.fixture
 def live_server(websocket_live_server):
-    """The pages of this journey update over websockets, so daphne serves them."""
+    """The pages of this journey update over websockets, so the product's server serves them."""
     return websocket_live_server
 
 

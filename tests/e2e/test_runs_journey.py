@@ -19,7 +19,7 @@ QUESTION = "How likely are you to recommend us?"
 
 @pytest.fixture
 def live_server(websocket_live_server):
-    """The runs pages follow runs over a websocket: daphne serves them."""
+    """The runs pages follow runs over a websocket: the product's server serves them."""
     return websocket_live_server
 
 

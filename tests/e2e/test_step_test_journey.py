@@ -21,7 +21,7 @@ SCREENSHOT = screenshots.wanted()  # the README's docs/editor.png at the end; se
 
 @pytest.fixture
 def live_server(request, live_server):
-    """For the screenshot, daphne serves the page so that its activity panel is connected."""
+    """For the screenshot, the product's server serves the page so that its activity panel is connected."""
     return request.getfixturevalue("websocket_live_server") if SCREENSHOT else live_server
 
 
