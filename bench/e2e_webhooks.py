@@ -1,6 +1,6 @@
 """End-to-end webhook benchmark: Qualtrics-style deliveries in, completed runs out.
 
-Starts the Qualtrics sandbox (`manage.py qualtrics_sandbox`), the product (daphne on
+Starts the Qualtrics sandbox (`manage.py qualtrics_sandbox`), the product (`config.server` on
 config.asgi with PUBLIC_BASE_URL pointing at it) and its worker(s), which run the scheduler in
 a thread, as separate processes on 127.0.0.1, creates a team, a sandbox configuration and an active flow
 
@@ -353,11 +353,8 @@ class Bench:
         self.create_flow()
         if self.args.seed_deliveries:
             self.seed_history(self.args.seed_deliveries)
-        if self.args.server == "uvicorn":
-            procs.start("uvicorn", [PY, str(ROOT / "bench" / "uvicorn_server.py"), "-p", str(self.port)])
-        else:
-            procs.start("daphne", [PY, "-m", "config.server", "-b", "127.0.0.1", "-p", str(self.port),
-                                   "config.asgi:application"])
+        procs.start("server", [PY, "-m", "config.server", "-b", "127.0.0.1", "-p", str(self.port),
+                               "config.asgi:application"])
         workers = self.args.workers
         if self.args.intake_only:
             self.worker_desc = "none (--intake-only: runs stay queued)"
@@ -772,10 +769,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-gil", action="store_true",
                         help="sample only the thread holding the interpreter lock: where a threaded process's "
                              "Python CPU goes (the Celery worker's pool)")
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne",
-                        help="the HTTP server in front of the application: daphne with the product's connection "
-                             "limits (python -m config.server, as served), or uvicorn with httptools and uvloop "
-                             "(bench/uvicorn_server.py, without those limits)")
     parser.add_argument("--intake-only", action="store_true",
                         help="start no worker: measure only the webhook intake (acknowledgements); runs stay queued")
     parser.add_argument("--rate-limits", default="brand=6000000", metavar="NAME=PER_MINUTE,...",

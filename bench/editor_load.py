@@ -1,6 +1,6 @@
 """Editor load: time until a 20-card flow is interactive in headless Chromium, and the catalog's size.
 
-Starts the Qualtrics sandbox and the product (daphne on config.asgi) on 127.0.0.1 with their own
+Starts the Qualtrics sandbox and the product (`config.server` on config.asgi) on 127.0.0.1 with their own
 database, saves a flow of 20 cards (New Response, 10 Create Contact in Mailing List, 9 Compose),
 signs a browser in and opens /flows/<id>/edit/ repeatedly. The editor adds the class `ready` to
 #editor once the catalog, the flow and the configurations are loaded and every card is rendered
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         info = http_json("GET", f"{sandbox_url}/_sandbox/")["seed"]
         user, flow = make_flow(info, args.cards)
         cookie_name, cookie_value = session_cookie(user)
-        procs.start("daphne", [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"])
+        procs.start("server", [PY, "-m", "config.server", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"])
         wait_http(f"{base}/login/", procs=procs)
 
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -226,11 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         gz = len(gzip.compress(catalog, 6))
         print(table(["figure", "target", "measured", "verdict", "mode"], [
             [f"editor interactive, {args.cards}-card flow (cold)", f"<= {TARGET_MS} ms", f"{cold:.0f} ms",
-             verdict(cold <= TARGET_MS), "headless Chromium, daphne, SQLite"],
+             verdict(cold <= TARGET_MS), "headless Chromium, config.server, SQLite"],
             [f"editor interactive, {args.cards}-card flow (warm median / p95)", f"<= {TARGET_MS} ms",
-             f"{warm_median:.0f} / {warm_p95:.0f} ms", verdict(warm_p95 <= TARGET_MS), "headless Chromium, daphne, SQLite"],
+             f"{warm_median:.0f} / {warm_p95:.0f} ms", verdict(warm_p95 <= TARGET_MS), "headless Chromium, config.server, SQLite"],
             ["catalog JSON (/api/catalog/)", "-", f"{len(catalog) / 1024:.1f} KiB (sent {catalog_encoding}; "
-             f"{gz / 1024:.1f} KiB gzipped)", "-", "daphne"],
+             f"{gz / 1024:.1f} KiB gzipped)", "-", "config.server"],
         ]))
         return 0
     finally:

@@ -229,8 +229,6 @@ def _product_argv(args: argparse.Namespace, mode: str, out: Path) -> list[str]:
         argv += ["--worker-interval", str(args.worker_interval)]
     if args.celery_pool:
         argv += ["--celery-pool", args.celery_pool]
-    if args.server != "daphne":
-        argv += ["--server", args.server]
     for setting in args.pg_setting:
         argv += ["--pg-setting", setting]
     return argv
