@@ -1,4 +1,4 @@
-"""One ASGI application for HTTP and websockets (served by daphne)."""
+"""One ASGI application for HTTP and websockets (served by `config.server`)."""
 
 import os
 

@@ -2,7 +2,7 @@
 
 Django REST framework's compatibility module imports `django.contrib.postgres.fields` whenever
 psycopg is installed, which loads psycopg and its bundled libpq and OpenSSL: about 20 MB of
-resident memory in every process (daphne, each worker) that never talks to PostgreSQL. The
+resident memory in every process (the server, each worker) that never talks to PostgreSQL. The
 scale-out install needs the driver, so it stays in the requirements; a process configured for
 SQLite refuses to import it instead, and DRF carries on without its PostgreSQL fields, as it does
 where the driver is not installed.

@@ -1,9 +1,9 @@
 """The long-running processes' start-up objects kept out of the cyclic garbage collector's scans.
 
 A started process holds tens of thousands of objects that live as long as it does (about 80,000
-in daphne): modules, Django's apps and models, settings, the card catalog. Python's collector
+in the server): modules, Django's apps and models, settings, the card catalog. Python's collector
 walks all of them at every full collection, and a busy process allocates fast enough to run one
-every few seconds; in daphne each such pause also delays the answers waiting on its event loop.
+every few seconds; in the server each such pause also delays the answers waiting on its event loop.
 `settle()` collects once, then freezes what is left (`gc.freeze`): those objects
 are never scanned again, while everything made afterwards (requests, runs) is collected as
 before. The youngest generation is collected every 10,000 new container objects instead of

@@ -68,8 +68,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 
-# daphne's app only makes `runserver` serve ASGI (websockets); it imports Twisted, about 17 MB in
-# every process, so the product's own processes (daphne itself, workers, scheduler) go without it.
+# daphne's app only makes `runserver` serve ASGI (websockets) in development; it imports Twisted,
+# about 17 MB in every process, so the product's own processes (`config.server`, workers,
+# scheduler) go without it.
 INSTALLED_APPS = [
     *(["daphne"] if sys.argv[1:2] == ["runserver"] else []),
     "django.contrib.admin",

@@ -1,4 +1,4 @@
-"""Static files answered before Django's request handling (behind daphne, `config/asgi.py`).
+"""Static files answered before Django's request handling (in `config/asgi.py`).
 
 WhiteNoise as Django middleware costs every static file a worker thread and the start of the
 middleware stack; the editor's ES modules are two dozen such files per cold page load. This

@@ -10,7 +10,7 @@ card checks the delivery (a signature, its topic) and turns it into events; each
 once per (flow, event id).
 
 Two entrances share the checks and the storing: the Django view `hook` (any server, the test
-client), and `webhook_intake(app)`, the ASGI application daphne serves (config/asgi.py), which
+client), and `webhook_intake(app)`, the ASGI application the server serves (config/asgi.py), which
 takes well-formed form and JSON posts before Django's request machinery and stores them through
 one `WebhookInbox` thread, many deliveries per commit. Anything it does not handle plainly
 (other methods, hosts, encodings, HTTPS redirects) goes to Django as before.
@@ -223,7 +223,7 @@ class WebhookInbox:
             try:
                 answers = self._handle(batch)
                 for (*_, future), answer in zip(batch, answers, strict=True):
-                    # False when the request was abandoned (its sender hung up and daphne cancelled it).
+                    # False when the request's task was cancelled (at shutdown, say).
                     if future.set_running_or_notify_cancel():
                         future.set_result(answer)
             finally:

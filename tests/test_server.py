@@ -20,8 +20,10 @@ async def application(scope, receive, send):
     if scope["type"] == "http":
         while (await receive()).get("more_body"):
             pass
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
-        await send({"type": "http.response.body", "body": b"ok"})
+        body = b"ok" if scope["path"] != "/client/" else f"{scope['client'][0]} {scope['scheme']}".encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
     elif scope["type"] == "websocket":
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
@@ -31,13 +33,15 @@ async def application(scope, receive, send):
 
 @pytest.fixture
 def serve():
-    """serve(**limits) -> (port, limits), a guarded server on 127.0.0.1, stopped after the test."""
+    """serve(proxy_headers=False, **limits) -> (port, limits), a guarded server on 127.0.0.1,
+    stopped after the test."""
     running: list[tuple[Server, threading.Thread]] = []
 
-    def start(**given) -> tuple[int, Limits]:
+    def start(proxy_headers: bool = False, **given) -> tuple[int, Limits]:
         limits = Limits(**{"idle_timeout": 5, "headers_timeout": 5, "body_timeout": 5, "per_address": 0,
                            "total": 0, **given})
-        server = Server(server_config(application, port=0, limits=limits, access_log=False, loop="asyncio"))
+        server = Server(server_config(application, port=0, limits=limits, access_log=False, loop="asyncio",
+                                      proxy_headers=proxy_headers))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         running.append((server, thread))
@@ -162,3 +166,13 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408(serve):
         sock.settimeout(5)
         assert sock.recv(200).startswith(b"HTTP/1.1 408 ")
     assert limits.timed_out == 1
+
+
+def test_forwarded_headers_are_ignored_unless_the_server_is_told_it_is_behind_a_proxy(serve):
+    forwarded = b"GET /client/ HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\n\r\n"
+    direct, _ = serve()
+    with socket.create_connection(("127.0.0.1", direct), timeout=5) as sock:
+        assert exchange(sock, forwarded).endswith(b"\r\n\r\n127.0.0.1 http")  # uvicorn's own default trusts them
+    proxied, _ = serve(proxy_headers=True)
+    with socket.create_connection(("127.0.0.1", proxied), timeout=5) as sock:
+        assert exchange(sock, forwarded).endswith(b"\r\n\r\n203.0.113.9 https")

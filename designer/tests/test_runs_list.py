@@ -141,7 +141,7 @@ def test_csv_export_streams_the_filtered_runs(owner_client, flow):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.filterwarnings("error::Warning:django.core.handlers.asgi")
 def test_under_asgi_the_csv_is_sent_in_blocks_as_it_is_read(owner_client, flow):
-    """Through the project's ASGI application, as daphne serves it: every run, and no warning that
+    """Through the project's ASGI application, as the server serves it: every run, and no warning that
     Django read a sync iterator whole before sending it."""
     import asyncio
 

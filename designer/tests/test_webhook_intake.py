@@ -1,6 +1,6 @@
 """The ASGI webhook intake (designer.webhooks.webhook_intake) answers as the Django view does.
 
-Requests are sent to config.asgi's application in-process, the way daphne calls it.
+Requests are sent to config.asgi's application in-process, the way the server calls it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """One invitation link used by several people at the same moment: real concurrent sign-ups, each
-in its own thread with its own database connection, as daphne's request threads would be."""
+in its own thread with its own database connection, as the server's request threads would be."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ async def test_the_public_base_url_is_an_allowed_origin_behind_a_proxy(team, set
     settings.ALLOWED_HOSTS = ["flows.example.com"]
     owner = await database_sync_to_async(lambda: team.memberships.get(role=Role.OWNER).user)()
     session = await session_of(owner)
-    # The proxy speaks plain HTTP to daphne; the browser's page was https://flows.example.com.
+    # The proxy speaks plain HTTP to the server; the browser's page was https://flows.example.com.
     good, connected, _ = await open_socket("/ws/runs/", session=session, origin=b"https://flows.example.com",
                                            host=b"flows.example.com")
     assert connected
