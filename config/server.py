@@ -261,6 +261,7 @@ def server_config(app, *, host: str = "127.0.0.1", port: int = 8000, limits: Lim
         lifespan="off",  # channels' router has no lifespan
         log_config=None, access_log=access_log,  # Django's LOGGING formats the lines
         proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,  # the answers do not name the server software
         timeout_keep_alive=(limits.idle_timeout or NO_TIMEOUT) if limits is not None else 20,
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
         backlog=2048,
