@@ -152,7 +152,8 @@ else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's SQLite backend, with a quicker wait for the write lock (config/sqlite/base.py).
+            "ENGINE": "config.sqlite",
             "NAME": env_str("SQLITE_PATH", str(DATA_DIR / "db.sqlite3")),
             # Kept between a worker's tasks (and requests of one thread), as PostgreSQL's are:
             # opening one and running its pragmas cost more than many of the queries it serves.
