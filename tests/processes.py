@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def database_env() -> dict[str, str]:
     """Environment that points another process at the test database."""
     db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
+    if connection.vendor == "sqlite":
         return {"SQLITE_PATH": str(db["NAME"])}
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return {"DATABASE_URL": f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
