@@ -276,8 +276,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="the ASGI application as module:attribute (default %(default)s)")
     parser.add_argument("-b", "--bind", default="127.0.0.1", help="the address to listen on (default %(default)s)")
     parser.add_argument("-p", "--port", type=int, default=8000, help="the port (default %(default)s)")
-    parser.add_argument("-v", "--verbosity", type=int, default=1, choices=[0, 1],
-                        help="1 logs a line per request (the default), 0 does not")
+    parser.add_argument("-v", "--verbosity", type=int, default=1,
+                        help="0 leaves out the line per request that 1 (the default) and above log")
     parser.add_argument("--proxy-headers", action="store_true",
                         help="take the client's address and scheme from X-Forwarded-For and X-Forwarded-Proto")
     parser.add_argument("--forwarded-allow-ips", default="*",
