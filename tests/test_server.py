@@ -104,7 +104,7 @@ def test_header_fields_over_the_cap_are_answered_431_in_one_piece_trickled_or_on
         for _ in range(MAX_HEADER_BYTES // 1000 + 1):  # never finishes its field
             sock.sendall(b"a" * 1000)
             time.sleep(0.005)
-        assert exchange(sock, b"a").startswith(b"HTTP/1.1 431 ")
+        assert sock.recv(200).startswith(b"HTTP/1.1 431 ")  # answered without another byte
 
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         assert exchange(sock, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").endswith(b"ok")  # then the same connection:
@@ -151,12 +151,15 @@ def test_connections_over_the_total_are_closed_and_their_places_come_back(serve)
 
 def test_an_idle_connection_closes_before_its_first_request_and_after_its_last(serve):
     port, limits = serve(idle_timeout=1)
+    opened = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as silent, \
             socket.create_connection(("127.0.0.1", port), timeout=5) as kept:
         assert exchange(kept, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").endswith(b"ok")
-        started = time.monotonic()
-        assert closed(silent) and closed(kept)
-        assert 0.5 < time.monotonic() - started < 2.5
+        answered = time.monotonic()
+        assert closed(silent, seconds=5)
+        assert time.monotonic() - opened > 0.9  # by the idle timeout, not at once
+        assert closed(kept, seconds=5)
+        assert time.monotonic() - answered > 0.9
     assert limits.timed_out == 0  # idle is not a slow request: closed without an answer
 
 
