@@ -167,7 +167,7 @@ class GuardedHttp(HttpToolsProtocol):
         super().data_received(data)
 
     def send_400_response(self, msg: str) -> None:
-        if self._phase == "headers" and self._head_bytes > MAX_HEADER_BYTES:
+        if self._head_size > MAX_HEADER_BYTES:
             self._refuse_head()  # on_headers_complete stopped the parser
         else:
             super().send_400_response(msg)
@@ -191,7 +191,6 @@ class GuardedHttp(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         if self._head_size > MAX_HEADER_BYTES:  # arrived in one piece
-            self._head_bytes = self._head_size
             raise ValueError("header fields too large")  # answered in send_400_response
         self._enter("body")
         super().on_headers_complete()
