@@ -39,6 +39,7 @@ from config.parsers import json_problem
 from connectors import registry
 from connectors.specs import DeliveryRefused, InboundRequest, TriggerContext
 from designer.models import Activation, Delivery, DeliverySource
+from designer.pacing import Pacer
 from designer.runs import deliveries_accept, hand_over_later, hand_over_now, pinned_versions
 
 logger = logging.getLogger(__name__)
@@ -190,18 +191,20 @@ class WebhookInbox:
     Deliveries that arrive while a commit is under way are stored together in the next one, so
     under load one commit (and one SQLite write lock, or one PostgreSQL flush) serves many
     deliveries; alone, a delivery is stored at once. Each delivery is answered only after the
-    commit that stored it, exactly as the view answers it.
+    commit that stored it, exactly as the view answers it, and while many runs wait for a
+    worker, a little later (designer/pacing.py).
     """
 
     MAX_BATCH = 100
 
-    def __init__(self) -> None:
+    def __init__(self, pacer: Pacer | None = None) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._pacer = pacer
 
     def submit(self, connector: str, activation_id: int, secret: str, request: InboundRequest) -> concurrent.futures.Future:
-        """A future of (status, message)."""
+        """A future of (status, message, seconds to hold the answer)."""
         future: concurrent.futures.Future = concurrent.futures.Future()
         self._queue.put((connector, activation_id, secret, request, future))
         if self._thread is None:
@@ -230,7 +233,7 @@ class WebhookInbox:
                 # The deliveries are answered once stored; their runs' tasks go to the queue after.
                 hand_over_now()
 
-    def _handle(self, batch: list[tuple]) -> list[tuple[int, str]]:
+    def _handle(self, batch: list[tuple]) -> list[tuple[int, str, float]]:
         try:
             self._check_connection()
             activations: dict[int, Activation | None] = {}
@@ -240,15 +243,17 @@ class WebhookInbox:
                     activations[activation_id] = _load_activation(activation_id)
                 verdicts.append(_verify(activations[activation_id], connector, secret, request))
             _store(verdicts)
-            return [(v.status, v.message) for v in verdicts]
         except DatabaseError as exc:
             logger.warning("%d webhook(s) refused with 503, the database is unavailable: %s", len(batch), exc)
             connection.close()  # the next batch starts on a new connection
-            return [(503, UNAVAILABLE)] * len(batch)
+            return [(503, UNAVAILABLE, 0.0)] * len(batch)
         except Exception:
             logger.exception("Webhook inbox failed on %d delivery(ies)", len(batch))
             connection.close()
-            return [(500, "The server failed on this delivery. Send it again.")] * len(batch)
+            return [(500, "The server failed on this delivery. Send it again.", 0.0)] * len(batch)
+        stored = any(v.store for v in verdicts)
+        hold = self._pacer.hold() if stored and self._pacer is not None else 0.0
+        return [(v.status, v.message, hold if v.store else 0.0) for v in verdicts]
 
     @staticmethod
     def _check_connection() -> None:
@@ -276,7 +281,7 @@ def webhook_intake(app):
 
     from config.asgi_rules import DjangoRules
 
-    inbox = WebhookInbox()
+    inbox = WebhookInbox(Pacer())
     rules = DjangoRules()
     hooked = {p.default_args["connector"] for p in webhook_urls()}
     # The headers Django's middleware puts on the view's JSON answers, besides SecurityMiddleware's.
@@ -331,8 +336,10 @@ def webhook_intake(app):
             query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))), body=body,
             content_type=content_type, form=fields,
         )
-        status, text = await asyncio.wrap_future(
+        status, text, hold = await asyncio.wrap_future(
             inbox.submit(match["connector"], int(match["activation_id"]), match["secret"], request))
+        if hold:
+            await asyncio.sleep(hold)  # stored already: the sender is only slowed (designer/pacing.py)
         payload = json.dumps({"detail": text}).encode()
         response_headers = [*answer_headers, *rules.security_headers(scope, headers),
                             (b"content-length", str(len(payload)).encode())]

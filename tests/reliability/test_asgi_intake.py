@@ -39,3 +39,35 @@ def test_a_delivery_whose_sender_gave_up_while_the_database_was_locked_leaves_th
     assert again.status_code == 200 and again.json()["detail"] in ("Accepted.", "Already received.")
     assert Delivery.objects.filter(flow=flow).count() == 3
     assert Run.objects.filter(flow=flow).count() == 3
+
+
+@pytest.mark.scaleout
+def test_while_runs_queue_up_the_answers_are_held_after_the_deliveries_are_stored(product_server, make_flow,
+                                                                                    qualtrics_sandbox):
+    # No worker runs here: every delivery's run stays queued. From the second queued run on, the
+    # answer of a stored delivery is held the longest hold; an answer that stores nothing is not.
+    server = product_server(WEBHOOK_PACE_FROM_RUNS="1", WEBHOOK_PACE_FULL_RUNS="2", WEBHOOK_PACE_MAX_HOLD_MS="1500")
+    flow = make_flow()
+    activation = flow_activate(flow=flow)
+    url = server.url + webhook_path(activation)
+    http = http_session()
+
+    def timed_post(form, target=url):
+        started = time.monotonic()
+        answer = http.post(target, data=form, timeout=15)
+        return answer.status_code, answer.json()["detail"], time.monotonic() - started
+
+    status, detail, took = timed_post(webhook_form(activation, "R_paced1"))
+    assert (status, detail) == (200, "Accepted.") and took < 1.0
+    time.sleep(0.1)  # the queue is counted at most every 50 ms
+    status, detail, took = timed_post(webhook_form(activation, "R_paced2"))
+    assert (status, detail) == (200, "Accepted.") and took >= 1.5
+    assert Run.objects.filter(flow=flow, status="queued").count() == 2
+    status, detail, took = timed_post(webhook_form(activation, "R_paced2"))  # sent again: held as well
+    assert (status, detail) == (200, "Already received.") and took >= 1.5
+    status, detail, took = timed_post({**webhook_form(activation, "R_paced3"), "MSG": "{}"})  # signature fails
+    assert status == 403 and took < 1.0
+    wrong = url.replace(activation.secret, "not-the-secret")
+    status, detail, took = timed_post(webhook_form(activation, "R_paced4"), wrong)
+    assert (status, detail) == (404, "Unknown webhook.") and took < 1.0
+    assert Delivery.objects.filter(flow=flow).count() == 2

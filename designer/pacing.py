@@ -1,0 +1,64 @@
+"""Pacing the webhook intake's answers to the pace at which the workers run.
+
+The intake stores a delivery in a few tenths of a millisecond; a run takes the workers a few
+milliseconds. A sender that posts as fast as it is answered (Qualtrics sends a survey's
+responses as they come, a retrying sender its backlog) would otherwise build a queue of runs
+that outlives its burst by minutes, and every other flow's runs would wait behind it.
+
+Once more runs wait for a worker than `WEBHOOK_PACE_FROM_RUNS`, each stored delivery's answer is
+held a little before it is sent, longer as the queue grows, up to `WEBHOOK_PACE_MAX_HOLD_MS` at
+`WEBHOOK_PACE_FULL_RUNS` and beyond. A sender that waits for its answers then sends at about the
+pace of the workers, and the queue stays near the threshold. Nothing is refused and nothing is
+lost: the delivery is stored before its answer is held, and the hold is short beside any
+sender's timeout, so a sender that gave up and sent again is answered "Already received.".
+Answers that store nothing (errors, 503) are never held.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+from designer.models import Run, RunStatus
+
+logger = logging.getLogger(__name__)
+
+
+class Pacer:
+    """The hold for the answers of a batch just stored; used by the inbox's one thread.
+
+    The queue is counted at most every `every` seconds (and never past the point where the hold
+    is full, so a long queue costs no more to count than a short one)."""
+
+    def __init__(self, *, start: int | None = None, full: int | None = None, max_hold: float | None = None,
+                 every: float = 0.05) -> None:
+        self.start = settings.WEBHOOK_PACE_FROM_RUNS if start is None else start
+        self.full = max(self.start + 1, settings.WEBHOOK_PACE_FULL_RUNS if full is None else full)
+        self.max_hold = settings.WEBHOOK_PACE_MAX_HOLD_MS / 1000 if max_hold is None else max_hold
+        self.every = every
+        self._counted_at = float("-inf")
+        self._queued = 0
+
+    def hold(self) -> float:
+        """Seconds to hold the answers of deliveries stored now."""
+        if self.max_hold <= 0:
+            return 0.0
+        now = time.monotonic()
+        if now - self._counted_at >= self.every:
+            self._counted_at = now
+            try:
+                self._queued = self.queued()
+            except DatabaseError:
+                logger.warning("The queue of runs could not be counted; answers are not held")
+                connection.close()
+                self._queued = 0
+        if self._queued <= self.start:
+            return 0.0
+        return self.max_hold * min(1.0, (self._queued - self.start) / (self.full - self.start))
+
+    def queued(self) -> int:
+        """Runs waiting for a worker, counted up to `full`."""
+        return Run.objects.filter(status=RunStatus.QUEUED).values("pk")[:self.full].count()
