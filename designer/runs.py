@@ -87,18 +87,29 @@ def hand_over_now() -> None:
         _hand_over(run_id)
 
 
+_declared = False  # whether this process has declared the task queue (`_hand_over_batch`)
+
+
 def _hand_over_batch(run_ids: list[int]) -> bool:
     """Sends the runs' tasks to Celery in one batch of its producer (kombu's `Producer.batch`: one
     Redis pipeline instead of a connection checkout and a round trip per task). False where the
     queue is not Celery. If the broker refuses, the runs not sent stay queued and the scheduler
-    hands them over later, as in `_hand_over`."""
+    hands them over later, as in `_hand_over`.
+
+    The task queue is declared with the first batch a process sends; kombu would otherwise copy and
+    bind the queue for every message only to find it declared. The task's arguments are shown
+    as written here rather than through Celery's safe repr."""
+    global _declared
     app = _celery_app()
     if app is None:
         return False
     try:
+        declare = [] if _declared else None
         with app.producer_or_acquire() as producer, producer.batch():
             for run_id in run_ids:
-                app.send_task(execute_run.module_path, args=[run_id], producer=producer, ignore_result=True)
+                app.send_task(execute_run.module_path, args=[run_id], producer=producer, ignore_result=True,
+                              declare=declare, argsrepr=f"[{run_id}]", kwargsrepr="{}")
+        _declared = True
     except Exception:
         logger.exception("Runs %s are stored, but the task queue refused them; the scheduler sends them again "
                          "within a minute.", ", ".join(map(str, run_ids)))

@@ -70,11 +70,11 @@ def flow(team):
     return webhook_flow(team, [compose("step_1", "Hello")])
 
 
-def backlog(flow, count: int) -> list[Run]:
+def backlog(flow, count: int, first: int = 0) -> list[Run]:
     """`count` queued runs, each handed to the task queue as the inbox does."""
     with transaction.atomic():
         run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"b{i}",
-                                      "source": "test", "payload": {}} for i in range(count)])
+                                      "source": "test", "payload": {}} for i in range(first, first + count)])
     return list(Run.objects.filter(pk__in=run_ids).order_by("pk"))
 
 
@@ -130,6 +130,10 @@ def test_the_runs_of_an_inbox_batch_are_handed_over_together_once_each(flow, emp
     runs = backlog(flow, 25)
     hand_over_now()
     assert tasks_waiting() == 25
+    assert run_ids_waiting() == sorted(run.pk for run in runs)
+    hand_over_later()  # a later batch: the queue is declared already
+    runs += backlog(flow, 5, first=25)
+    hand_over_now()
     assert run_ids_waiting() == sorted(run.pk for run in runs)
 
 
