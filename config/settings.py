@@ -332,13 +332,13 @@ RUN_SLICE_SECONDS = env_int("RUN_SLICE_SECONDS", 2)
 # A run that a service asks to wait longer than is slept through inline waits without a worker,
 # and is taken up again then; it waits this long in all at most, then ends failed.
 RUN_MAX_WAIT_SECONDS = env_int("RUN_MAX_WAIT_SECONDS", 3600)
-# The webhook intake holds a stored delivery's answer a little while many runs wait for a worker,
-# so that a sender that waits for its answers sends at the workers' pace (designer/pacing.py): from
-# this many queued runs, longer as the queue grows, up to the longest hold at the full count.
-# WEBHOOK_PACE_MAX_HOLD_MS=0 answers at once, whatever the queue.
-WEBHOOK_PACE_FROM_RUNS = env_int("WEBHOOK_PACE_FROM_RUNS", 200)
-WEBHOOK_PACE_FULL_RUNS = env_int("WEBHOOK_PACE_FULL_RUNS", 1000)
-WEBHOOK_PACE_MAX_HOLD_MS = env_int("WEBHOOK_PACE_MAX_HOLD_MS", 150)
+# While many runs wait for a worker, the webhook intake gathers deliveries a little longer before it
+# stores and answers them, so that a sender that waits for its answers sends at the workers' pace
+# (designer/pacing.py): from this many queued runs, longer as the queue grows, up to the longest
+# hold at the full count. WEBHOOK_PACE_MAX_HOLD_MS=0 answers at once, whatever the queue.
+WEBHOOK_PACE_FROM_RUNS = env_int("WEBHOOK_PACE_FROM_RUNS", 100)
+WEBHOOK_PACE_FULL_RUNS = env_int("WEBHOOK_PACE_FULL_RUNS", 600)
+WEBHOOK_PACE_MAX_HOLD_MS = env_int("WEBHOOK_PACE_MAX_HOLD_MS", 100)
 INVITATION_MAX_AGE_SECONDS = env_int("INVITATION_MAX_AGE_SECONDS", 7 * 24 * 3600)
 
 # Connections that never finish (config/server.py, RELIABILITY.md): idle and slow requests are

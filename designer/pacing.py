@@ -5,13 +5,16 @@ milliseconds. A sender that posts as fast as it is answered (Qualtrics sends a s
 responses as they come, a retrying sender its backlog) would otherwise build a queue of runs
 that outlives its burst by minutes, and every other flow's runs would wait behind it.
 
-Once more runs wait for a worker than `WEBHOOK_PACE_FROM_RUNS`, each stored delivery's answer is
-held a little before it is sent, longer as the queue grows, up to `WEBHOOK_PACE_MAX_HOLD_MS` at
-`WEBHOOK_PACE_FULL_RUNS` and beyond. A sender that waits for its answers then sends at about the
-pace of the workers, and the queue stays near the threshold. Nothing is refused and nothing is
-lost: the delivery is stored before its answer is held, and the hold is short beside any
-sender's timeout, so a sender that gave up and sent again is answered "Already received.".
-Answers that store nothing (errors, 503) are never held.
+Once more runs wait for a worker than `WEBHOOK_PACE_FROM_RUNS`, the intake's inbox
+(designer/webhooks.py) gathers each batch of deliveries a little longer before it stores and
+answers them: the first delivery of a batch is answered up to a hold after it arrived, the
+hold longer as the queue grows, up to `WEBHOOK_PACE_MAX_HOLD_MS` at `WEBHOOK_PACE_FULL_RUNS` and
+beyond. A sender that waits for its answers then sends at about the pace of the workers, the
+queue stays near the threshold, and the deliveries gathered meanwhile are stored in one commit.
+
+Nothing is refused and nothing is lost: every delivery is answered once it is stored, as
+without pacing; the hold is short beside any sender's timeout, and a sender that gave up and
+sent again is answered "Already received.". Where the queue cannot be counted, nothing is held.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class Pacer:
         self._queued = 0
 
     def hold(self) -> float:
-        """Seconds to hold the answers of deliveries stored now."""
+        """Seconds from a batch's first delivery's arrival to its answer, as the queue stands now."""
         if self.max_hold <= 0:
             return 0.0
         now = time.monotonic()

@@ -25,6 +25,7 @@ import logging
 import queue
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -191,8 +192,11 @@ class WebhookInbox:
     Deliveries that arrive while a commit is under way are stored together in the next one, so
     under load one commit (and one SQLite write lock, or one PostgreSQL flush) serves many
     deliveries; alone, a delivery is stored at once. Each delivery is answered only after the
-    commit that stored it, exactly as the view answers it, and while many runs wait for a
-    worker, a little later (designer/pacing.py).
+    commit that stored it, exactly as the view answers it.
+
+    While many runs wait for a worker, a batch is gathered a little longer before it is stored
+    (`pacer`, designer/pacing.py), with every delivery that arrives meanwhile, so that its first
+    delivery is answered no later than about the pacer's hold after it arrived.
     """
 
     MAX_BATCH = 100
@@ -202,11 +206,12 @@ class WebhookInbox:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pacer = pacer
+        self._storing = 0.0  # the longest a recent batch took to store, in seconds (the longest fading)
 
     def submit(self, connector: str, activation_id: int, secret: str, request: InboundRequest) -> concurrent.futures.Future:
-        """A future of (status, message, seconds to hold the answer)."""
+        """A future of (status, message)."""
         future: concurrent.futures.Future = concurrent.futures.Future()
-        self._queue.put((connector, activation_id, secret, request, future))
+        self._queue.put((connector, activation_id, secret, request, future, time.monotonic()))
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -217,6 +222,10 @@ class WebhookInbox:
     def _serve(self) -> None:
         while True:
             batch = [self._queue.get()]
+            if self._pacer is not None and (hold := self._pacer.hold()):
+                # Answered within about `hold` of the first delivery's arrival: storing takes a while too.
+                if (left := batch[0][-1] + hold - self._storing - time.monotonic()) > 0:
+                    time.sleep(left)  # the deliveries arriving meanwhile join this batch
             while len(batch) < self.MAX_BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -224,8 +233,10 @@ class WebhookInbox:
                     break
             hand_over_later()
             try:
+                started = time.monotonic()
                 answers = self._handle(batch)
-                for (*_, future), answer in zip(batch, answers, strict=True):
+                self._storing = max(time.monotonic() - started, 0.9 * self._storing)
+                for (*_, future, _arrived), answer in zip(batch, answers, strict=True):
                     # False when the request's task was cancelled (at shutdown, say).
                     if future.set_running_or_notify_cancel():
                         future.set_result(answer)
@@ -233,27 +244,25 @@ class WebhookInbox:
                 # The deliveries are answered once stored; their runs' tasks go to the queue after.
                 hand_over_now()
 
-    def _handle(self, batch: list[tuple]) -> list[tuple[int, str, float]]:
+    def _handle(self, batch: list[tuple]) -> list[tuple[int, str]]:
         try:
             self._check_connection()
             activations: dict[int, Activation | None] = {}
             verdicts = []
-            for connector, activation_id, secret, request, _ in batch:
+            for connector, activation_id, secret, request, *_ in batch:
                 if activation_id not in activations:
                     activations[activation_id] = _load_activation(activation_id)
                 verdicts.append(_verify(activations[activation_id], connector, secret, request))
             _store(verdicts)
+            return [(v.status, v.message) for v in verdicts]
         except DatabaseError as exc:
             logger.warning("%d webhook(s) refused with 503, the database is unavailable: %s", len(batch), exc)
             connection.close()  # the next batch starts on a new connection
-            return [(503, UNAVAILABLE, 0.0)] * len(batch)
+            return [(503, UNAVAILABLE)] * len(batch)
         except Exception:
             logger.exception("Webhook inbox failed on %d delivery(ies)", len(batch))
             connection.close()
-            return [(500, "The server failed on this delivery. Send it again.", 0.0)] * len(batch)
-        stored = any(v.store for v in verdicts)
-        hold = self._pacer.hold() if stored and self._pacer is not None else 0.0
-        return [(v.status, v.message, hold if v.store else 0.0) for v in verdicts]
+            return [(500, "The server failed on this delivery. Send it again.")] * len(batch)
 
     @staticmethod
     def _check_connection() -> None:
@@ -336,10 +345,8 @@ def webhook_intake(app):
             query=dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))), body=body,
             content_type=content_type, form=fields,
         )
-        status, text, hold = await asyncio.wrap_future(
+        status, text = await asyncio.wrap_future(
             inbox.submit(match["connector"], int(match["activation_id"]), match["secret"], request))
-        if hold:
-            await asyncio.sleep(hold)  # stored already: the sender is only slowed (designer/pacing.py)
         payload = json.dumps({"detail": text}).encode()
         response_headers = [*answer_headers, *rules.security_headers(scope, headers),
                             (b"content-length", str(len(payload)).encode())]

@@ -7,7 +7,7 @@ import pytest
 from designer.models import Run, RunStatus
 from designer.pacing import Pacer
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.scaleout, pytest.mark.django_db]
 
 
 def queue_runs(flow, count: int, status: str = RunStatus.QUEUED) -> None:
