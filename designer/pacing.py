@@ -64,4 +64,4 @@ class Pacer:
 
     def queued(self) -> int:
         """Runs waiting for a worker, counted up to `full`."""
-        return Run.objects.filter(status=RunStatus.QUEUED).values("pk")[:self.full].count()
+        return Run.objects.filter(status=RunStatus.QUEUED).order_by().values("pk")[:self.full].count()
