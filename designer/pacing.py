@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 class Pacer:
-    """The hold for the answers of a batch just stored; used by the inbox's one thread.
+    """The hold of the inbox's next batch; used by the inbox's one thread.
 
     The queue is counted at most every `every` seconds (and never past the point where the hold
     is full, so a long queue costs no more to count than a short one)."""
@@ -44,6 +44,7 @@ class Pacer:
         self.every = every
         self._counted_at = float("-inf")
         self._queued = 0
+        self._failing = False  # the last count failed (logged once until a count works again)
 
     def hold(self) -> float:
         """Seconds from a batch's first delivery's arrival to its answer, as the queue stands now."""
@@ -53,11 +54,12 @@ class Pacer:
         if now - self._counted_at >= self.every:
             self._counted_at = now
             try:
-                self._queued = self.queued()
-            except DatabaseError:
-                logger.warning("The queue of runs could not be counted; answers are not held")
+                self._queued, self._failing = self.queued(), False
+            except DatabaseError as exc:
+                if not self._failing:
+                    logger.warning("The queue of runs could not be counted; answers are not held: %s", exc)
                 connection.close()
-                self._queued = 0
+                self._queued, self._failing = 0, True
         if self._queued <= self.start:
             return 0.0
         return self.max_hold * min(1.0, (self._queued - self.start) / (self.full - self.start))
