@@ -1,7 +1,7 @@
 """Pacing the webhook intake's answers to the pace at which the workers run.
 
 The intake stores a delivery in a few tenths of a millisecond; a run takes the workers a few
-milliseconds. A sender that posts as fast as it is answered (Qualtrics sends a survey's
+milliseconds. A sender that posts as fast as it is answered (a survey platform sending
 responses as they come, a retrying sender its backlog) would otherwise build a queue of runs
 that outlives its burst by minutes, and every other flow's runs would wait behind it.
 
