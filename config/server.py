@@ -46,6 +46,10 @@ WEBSOCKET_MAX_MESSAGE_BYTES = 1024 * 1024
 # On SIGTERM, requests under way get this long to finish before they are cancelled.
 SHUTDOWN_SECONDS = 10
 NO_TIMEOUT = 10 * 365 * 24 * 3600
+# With --proxy-headers, the proxies whose forwarded headers are trusted unless told otherwise.
+FORWARDED_ALLOW_IPS = "*"
+# A server without the connection limits (a test's) closes an idle kept-alive connection after this.
+UNGUARDED_KEEP_ALIVE_SECONDS = 20
 
 
 def _answer(status: bytes, text: bytes) -> bytes:
@@ -250,7 +254,7 @@ def limits_from_settings() -> Limits:
 
 
 def server_config(app, *, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
-                  proxy_headers: bool = False, forwarded_allow_ips: str = "*", access_log: bool = True,
+                  proxy_headers: bool = False, forwarded_allow_ips: str = FORWARDED_ALLOW_IPS, access_log: bool = True,
                   loop: str = "uvloop") -> Config:
     """The server's settings; `limits` None serves without the connection limits (a test's server)."""
     config = Config(
@@ -261,7 +265,7 @@ def server_config(app, *, host: str = "127.0.0.1", port: int = 8000, limits: Lim
         log_config=None, access_log=access_log,  # Django's LOGGING formats the lines
         proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,  # the answers do not name the server software
-        timeout_keep_alive=(limits.idle_timeout or NO_TIMEOUT) if limits is not None else 20,
+        timeout_keep_alive=(limits.idle_timeout or NO_TIMEOUT) if limits is not None else UNGUARDED_KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=SHUTDOWN_SECONDS,
         backlog=2048,
     )
@@ -279,7 +283,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="0 leaves out the line per request that 1 (the default) and above log")
     parser.add_argument("--proxy-headers", action="store_true",
                         help="take the client's address and scheme from X-Forwarded-For and X-Forwarded-Proto")
-    parser.add_argument("--forwarded-allow-ips", default="*",
+    parser.add_argument("--forwarded-allow-ips", default=FORWARDED_ALLOW_IPS,
                         help="with --proxy-headers, the proxies (addresses or networks, comma-separated) "
                              "whose forwarded headers are trusted (default all)")
     return parser.parse_args(argv)

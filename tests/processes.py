@@ -1,5 +1,6 @@
 """Worker processes for tests: the real `manage.py worker`, or a Celery worker when the
-environment has REDIS_URL, taking tasks from the test database."""
+environment has REDIS_URL, taking tasks from the test database; and the product's server run in a
+thread of the test process (`ServerThread`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -94,3 +96,27 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1, message: s
             return value
         time.sleep(interval)
     raise AssertionError(message)
+
+
+class ServerThread:
+    """The product's server (uvicorn, `config.server.server_config`) run in a thread of this process."""
+
+    def __init__(self, config, name: str = "server") -> None:
+        from uvicorn import Server
+
+        self.server = Server(config)
+        self._thread = threading.Thread(target=self.server.run, name=name, daemon=True)
+
+    def start(self, seconds: float = 15) -> int:
+        """Starts it and answers the port it listens on."""
+        self._thread.start()
+        deadline = time.monotonic() + seconds
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("The server did not start.")
+            time.sleep(0.02)
+        return self.server.servers[0].sockets[0].getsockname()[1]
+
+    def stop(self, seconds: float = 15) -> None:
+        self.server.should_exit = True
+        self._thread.join(seconds)

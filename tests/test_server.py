@@ -6,14 +6,13 @@ it serves); tests/reliability/test_slow_connections.py attacks the product's own
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
 from websockets.sync.client import connect
 
 from config.server import MAX_HEADER_BYTES, Limits, server_config
-from uvicorn import Server
+from tests.processes import ServerThread
 
 
 async def application(scope, receive, send):
@@ -35,26 +34,18 @@ async def application(scope, receive, send):
 def serve():
     """serve(proxy_headers=False, **limits) -> (port, limits), a guarded server on 127.0.0.1,
     stopped after the test."""
-    running: list[tuple[Server, threading.Thread]] = []
+    running: list[ServerThread] = []
 
     def start(proxy_headers: bool = False, **given) -> tuple[int, Limits]:
         limits = Limits(**{"idle_timeout": 5, "headers_timeout": 5, "body_timeout": 5, "per_address": 0,
                            "total": 0, **given})
-        server = Server(server_config(application, port=0, limits=limits, access_log=False, loop="asyncio",
-                                      proxy_headers=proxy_headers))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-            time.sleep(0.02)
-        return server.servers[0].sockets[0].getsockname()[1], limits
+        running.append(ServerThread(server_config(application, port=0, limits=limits, access_log=False,
+                                                  loop="asyncio", proxy_headers=proxy_headers)))
+        return running[-1].start(seconds=10), limits
 
     yield start
-    for server, thread in running:
-        server.should_exit = True
-        thread.join(10)
+    for server in running:
+        server.stop(seconds=10)
 
 
 def exchange(sock: socket.socket, request: bytes) -> bytes:

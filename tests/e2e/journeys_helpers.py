@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
-
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,24 +32,16 @@ class WebsocketLiveServer:
 
     def start(self) -> WebsocketLiveServer:
         from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-        from uvicorn import Server
 
         from config.asgi import application
         from config.server import server_config
+        from tests.processes import ServerThread
 
         config = server_config(ASGIStaticFilesHandler(application), host=self.host, port=0, access_log=False)
-        self.server = Server(config)
-        self._thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("The live server did not start.")
-            time.sleep(0.02)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.server = ServerThread(config, name="live-server")
+        self.port = self.server.start()
         return self
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.should_exit = True
-            self._thread.join(15)
+            self.server.stop()
