@@ -339,6 +339,9 @@ RUN_MAX_WAIT_SECONDS = env_int("RUN_MAX_WAIT_SECONDS", 3600)
 WEBHOOK_PACE_FROM_RUNS = env_int("WEBHOOK_PACE_FROM_RUNS", 100)
 WEBHOOK_PACE_FULL_RUNS = env_int("WEBHOOK_PACE_FULL_RUNS", 600)
 WEBHOOK_PACE_MAX_HOLD_MS = env_int("WEBHOOK_PACE_MAX_HOLD_MS", 100)
+# Runs handed to Celery in one task by the webhook inbox (designer/runs.py `_hand_over_batch`):
+# a worker takes one message and does one task's bookkeeping for them, run one after the other.
+RUNS_PER_TASK = env_int("RUNS_PER_TASK", 8)
 INVITATION_MAX_AGE_SECONDS = env_int("INVITATION_MAX_AGE_SECONDS", 7 * 24 * 3600)
 
 # Connections that never finish (config/server.py, RELIABILITY.md): idle and slow requests are

@@ -5,10 +5,12 @@ and the tasks import what they run (the engine, polling) only when they run it."
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import RawSQL
@@ -30,10 +32,13 @@ from designer.models import (
     StepResolution,
 )
 from designer.rows import RowInsert
-from designer.tasks import execute_run
+from designer.tasks import execute_run, execute_runs
 from designer.triggers import TriggerError, connection_client, event_ready, trigger_context
 
 logger = logging.getLogger(__name__)
+
+# The header of an `execute_runs` message that says how many runs' turns it carries.
+TURNS_HEADER = "qflows_turns"
 
 
 class RunRequestError(Exception):
@@ -90,15 +95,30 @@ def hand_over_now() -> None:
 _declared = False  # whether this process has declared the task queue (`_hand_over_batch`)
 
 
+def _groups(run_ids: list[int], per_task: int) -> list[list[int]]:
+    """`run_ids` in order, cut into as few groups of at most `per_task` as can be, of sizes that
+    differ by one at most (7 runs at 4 a task: 4 and 3, not 4, 2 and 1)."""
+    count = -(-len(run_ids) // max(1, per_task))
+    size, larger = divmod(len(run_ids), count) if count else (0, 0)
+    groups, start = [], 0
+    for index in range(count):
+        end = start + size + (index < larger)
+        groups.append(run_ids[start:end])
+        start = end
+    return groups
+
+
 def _hand_over_batch(run_ids: list[int]) -> bool:
     """Sends the runs' tasks to Celery in one batch of its producer (kombu's `Producer.batch`: one
     Redis pipeline instead of a connection checkout and a round trip per task). False where the
     queue is not Celery. If the broker refuses, the runs not sent stay queued and the scheduler
     hands them over later, as in `_hand_over`.
 
-    The task queue is declared with the first batch a process sends; kombu would otherwise copy and
-    bind the queue for every message only to find it declared. The task's arguments are shown
-    as written here rather than through Celery's safe repr."""
+    Up to RUNS_PER_TASK runs go in one `execute_runs` task, whose message says in a header how
+    many turns it carries (`_tasks_waiting` counts them): a worker takes, starts and finishes one
+    message for them, and the inbox sends fewer. The task queue is declared with the first batch a
+    process sends; kombu would otherwise copy and bind the queue for every message only to find it
+    declared. The task's arguments are shown as written here rather than through Celery's safe repr."""
     global _declared
     app = _celery_app()
     if app is None:
@@ -106,9 +126,10 @@ def _hand_over_batch(run_ids: list[int]) -> bool:
     try:
         declare = [] if _declared else None
         with app.producer_or_acquire() as producer, producer.batch():
-            for run_id in run_ids:
-                app.send_task(execute_run.module_path, args=[run_id], producer=producer, ignore_result=True,
-                              declare=declare, argsrepr=f"[{run_id}]", kwargsrepr="{}")
+            for group in _groups(run_ids, settings.RUNS_PER_TASK):
+                app.send_task(execute_runs.module_path, args=[group], producer=producer, ignore_result=True,
+                              declare=declare, argsrepr=f"[{group}]", kwargsrepr="{}",
+                              headers={TURNS_HEADER: len(group)})
         _declared = True
     except Exception:
         logger.exception("Runs %s are stored, but the task queue refused them; the scheduler sends them again "
@@ -425,11 +446,11 @@ def runs_requeue_stalled(*, older_than: timedelta = timedelta(seconds=60)) -> in
 
 
 def _tasks_waiting() -> int | None:
-    """How many `execute_run` tasks wait in the queue for a worker: ready rows of django-tasks-db,
-    or messages in Celery's queue. None when the queue cannot say (another backend, the broker
-    unreachable). On Celery the tasks a worker has taken but not started are not counted, nor told
-    from other tasks of the queue (polls): a round may hand over a few runs more than needed,
-    which the claim runs once."""
+    """How many runs' turns wait in the queue for a worker: ready `execute_run` rows of
+    django-tasks-db, or the turns of the messages in Celery's queue (`_turns_on_redis`). None when
+    the queue cannot say (another backend, the broker unreachable). On Celery the tasks a worker
+    has taken but not started are not counted, nor told from other tasks of the queue (polls): a
+    round may hand over a few runs more than needed, which the claim runs once."""
     backend = execute_run.get_backend()
     if _stored_in_this_database(execute_run):
         from django_tasks_db.models import DBTaskResult
@@ -443,13 +464,33 @@ def _tasks_waiting() -> int | None:
         with app.connection_for_read() as conn:
             channel = conn.default_channel
             try:
-                return channel.queue_declare(queue=app.conf.task_default_queue, passive=True).message_count
+                count = channel.queue_declare(queue=app.conf.task_default_queue, passive=True).message_count
             except conn.channel_errors:
                 return 0  # the queue does not exist: an empty list on Redis
+            return _turns_on_redis(channel, app.conf.task_default_queue) if count else 0
     except Exception:
         logger.warning("Could not count the tasks waiting in the queue; queued runs are handed over by age.",
                        exc_info=True)
         return None
+
+
+def _turns_on_redis(channel, queue: str, chunk: int = 1000) -> int:
+    """The runs' turns waiting in a Celery queue on Redis: one per message, or as many as an
+    `execute_runs` message's header says. Read in chunks of the queue's lists (one per priority);
+    messages taken meanwhile may be missed or read twice. The lists are named as kombu's `_size`
+    names them."""
+    turns = 0
+    for priority in channel.priority_steps:
+        name = channel._q_for_pri(queue, priority)
+        start = 0
+        while messages := channel.client.lrange(name, start, start + chunk - 1):
+            for message in messages:
+                try:
+                    turns += int(json.loads(message)["headers"].get(TURNS_HEADER, 1))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    turns += 1
+            start += chunk
+    return turns
 
 
 def run_enqueue_at(run_id: int, when) -> None:

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, transaction
 
 from designer.models import Run, RunStatus
-from designer.runs import deliveries_accept
+from designer.runs import deliveries_accept, hand_over_later, hand_over_now
 from tests.processes import wait_for
 from tests.reliability.limits import compose, webhook_flow
 from tests.reliability.support import read_contacts_step
@@ -106,3 +106,19 @@ def test_a_celery_worker_prints_no_line_for_a_task_that_succeeds_below_debug(wor
     worker.stop()
     printed = output.read_text()
     assert "path=designer.tasks.execute_run" not in printed, printed[-2000:]
+
+
+def test_a_celery_worker_runs_every_run_of_a_task_that_carries_several(workers, team, settings):
+    """The webhook inbox hands a batch's runs over a few to a task (RUNS_PER_TASK); each is run in
+    its turn, and a turn that finds nothing to run does not end those after it."""
+    settings.RUNS_PER_TASK = 4
+    flow = webhook_flow(team, [compose("step_1", "Hello {{trigger.body.name}}")])
+    hand_over_later()
+    with transaction.atomic():
+        run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"g{i}",
+                                      "source": "test", "payload": {"body": {"name": f"n{i}"}}} for i in range(10)])
+    Run.objects.filter(pk=run_ids[1]).delete()  # the second turn of the first task finds no run
+    hand_over_now()
+    workers()
+    wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == 9, timeout=60)
+    assert "Hello n9" in str(Run.objects.get(pk=run_ids[9]).steps.get(step_id="step_1").outputs)

@@ -45,7 +45,7 @@ def tasks_waiting() -> int:
 
 
 def run_ids_waiting() -> list[int]:
-    """The run of each waiting execute_run task, as the queue holds it."""
+    """The runs of the waiting execute_run and execute_runs tasks, as the queue holds them."""
     app = celery_app()
     if app is None:
         from django_tasks_db.models import DBTaskResult
@@ -54,8 +54,17 @@ def run_ids_waiting() -> list[int]:
             task_path=execute_run.module_path, status="READY").values_list("args_kwargs__args", flat=True))
     with app.connection_for_read() as conn:
         messages = conn.default_channel.client.lrange(app.conf.task_default_queue, 0, -1)
+    return sorted(run_id for group in groups_waiting(messages) for run_id in group)
+
+
+def groups_waiting(messages=None) -> list[list[int]]:
+    """The runs of each waiting task on Celery's queue, in the queue's order of taking them."""
+    app = celery_app()
+    if messages is None:
+        with app.connection_for_read() as conn:
+            messages = conn.default_channel.client.lrange(app.conf.task_default_queue, 0, -1)
     bodies = [json.loads(base64.b64decode(json.loads(message)["body"])) for message in messages]
-    return sorted(args[0] for args, kwargs, embed in bodies)
+    return [args[0] if isinstance(args[0], list) else [args[0]] for args, kwargs, embed in reversed(bodies)]
 
 
 @pytest.fixture
@@ -125,16 +134,35 @@ def test_a_run_past_its_lease_is_handed_over_even_with_a_backlog(flow, empty_que
     assert tasks_waiting() == before + 1
 
 
-def test_the_runs_of_an_inbox_batch_are_handed_over_together_once_each(flow, empty_queue):
+def test_the_runs_of_an_inbox_batch_are_handed_over_together_once_each(flow, empty_queue, settings):
+    settings.RUNS_PER_TASK = 4
     hand_over_later()  # as the webhook inbox does: answer the batch first, then hand its runs over
     runs = backlog(flow, 25)
     hand_over_now()
-    assert tasks_waiting() == 25
     assert run_ids_waiting() == sorted(run.pk for run in runs)
+    if celery_app() is not None:
+        # Up to four runs a task, in the order they were stored, in groups as even as can be.
+        ids = [run.pk for run in runs]
+        assert groups_waiting() == [ids[0:4], ids[4:8], ids[8:12], ids[12:16], ids[16:19], ids[19:22], ids[22:25]]
+        assert tasks_waiting() == 7
     hand_over_later()  # a later batch: the queue is declared already
     runs += backlog(flow, 5, first=25)
     hand_over_now()
     assert run_ids_waiting() == sorted(run.pk for run in runs)
+
+
+def test_a_backlog_handed_over_several_runs_a_task_is_counted_by_its_runs(flow, empty_queue, settings):
+    settings.RUNS_PER_TASK = 8
+    hand_over_later()
+    waiting = backlog(flow, 30)
+    hand_over_now()
+    stalled = lost(flow, 2)
+    age(waiting + stalled)
+    # Four tasks carry the thirty runs' turns: only the two runs without a task are handed over.
+    assert runs_requeue_stalled() == 2
+    assert len(run_ids_waiting()) == 32  # a turn for each queued run (the oldest runs get the new ones)
+    age(waiting + stalled)
+    assert runs_requeue_stalled() == 0
 
 
 def test_runs_whose_batch_the_broker_refused_stay_queued_for_the_scheduler(flow, empty_queue, settings, caplog):
