@@ -95,10 +95,11 @@ def hand_over_now() -> None:
 _declared = False  # whether this process has declared the task queue (`_hand_over_batch`)
 
 
-def _groups(run_ids: list[int], per_task: int) -> list[list[int]]:
-    """`run_ids` in order, cut into as few groups of at most `per_task` as can be, of sizes that
-    differ by one at most (7 runs at 4 a task: 4 and 3, not 4, 2 and 1)."""
-    count = -(-len(run_ids) // max(1, per_task))
+def _groups(run_ids: list[int], per_task: int, at_least: int = 1) -> list[list[int]]:
+    """`run_ids` in order, cut into as few groups of at most `per_task` as can be, but no fewer
+    than `at_least` (while there are runs for them), of sizes that differ by one at most (7 runs
+    at 4 a task: 4 and 3, not 4, 2 and 1)."""
+    count = max(-(-len(run_ids) // max(1, per_task)), min(len(run_ids), at_least))
     size, larger = divmod(len(run_ids), count) if count else (0, 0)
     groups, start = [], 0
     for index in range(count):
@@ -116,7 +117,9 @@ def _hand_over_batch(run_ids: list[int]) -> bool:
 
     Up to RUNS_PER_TASK runs go in one `execute_runs` task, whose message says in a header how
     many turns it carries (`_tasks_waiting` counts them): a worker takes, starts and finishes one
-    message for them, and the inbox sends fewer. The task queue is declared with the first batch a
+    message for them, and the inbox sends fewer. A batch makes at least as many tasks as a worker
+    has threads (`worker_concurrency`), so that runs an idle worker could run side by side (each
+    waiting on its calls) do not wait for each other in one task. The task queue is declared with the first batch a
     process sends; kombu would otherwise copy and bind the queue for every message only to find it
     declared. The task's arguments are shown as written here rather than through Celery's safe repr."""
     global _declared
@@ -126,7 +129,7 @@ def _hand_over_batch(run_ids: list[int]) -> bool:
     try:
         declare = [] if _declared else None
         with app.producer_or_acquire() as producer, producer.batch():
-            for group in _groups(run_ids, settings.RUNS_PER_TASK):
+            for group in _groups(run_ids, settings.RUNS_PER_TASK, app.conf.worker_concurrency or 1):
                 app.send_task(execute_runs.module_path, args=[group], producer=producer, ignore_result=True,
                               declare=declare, argsrepr=f"[{group}]", kwargsrepr="{}",
                               headers={TURNS_HEADER: len(group)})

@@ -141,10 +141,12 @@ def test_the_runs_of_an_inbox_batch_are_handed_over_together_once_each(flow, emp
     hand_over_now()
     assert run_ids_waiting() == sorted(run.pk for run in runs)
     if celery_app() is not None:
-        # Up to four runs a task, in the order they were stored, in groups as even as can be.
+        # In the order they were stored, in groups as even as can be: up to four runs a task, but
+        # no fewer tasks than a worker's eight threads.
         ids = [run.pk for run in runs]
-        assert groups_waiting() == [ids[0:4], ids[4:8], ids[8:12], ids[12:16], ids[16:19], ids[19:22], ids[22:25]]
-        assert tasks_waiting() == 7
+        assert celery_app().conf.worker_concurrency == 8
+        assert groups_waiting() == [ids[0:4]] + [ids[start:start + 3] for start in range(4, 25, 3)]
+        assert tasks_waiting() == 8
     hand_over_later()  # a later batch: the queue is declared already
     runs += backlog(flow, 5, first=25)
     hand_over_now()
@@ -154,13 +156,13 @@ def test_the_runs_of_an_inbox_batch_are_handed_over_together_once_each(flow, emp
 def test_a_backlog_handed_over_several_runs_a_task_is_counted_by_its_runs(flow, empty_queue, settings):
     settings.RUNS_PER_TASK = 8
     hand_over_later()
-    waiting = backlog(flow, 30)
+    waiting = backlog(flow, 60)
     hand_over_now()
     stalled = lost(flow, 2)
     age(waiting + stalled)
-    # Four tasks carry the thirty runs' turns: only the two runs without a task are handed over.
+    # Eight tasks carry the sixty runs' turns: only the two runs without a task are handed over.
     assert runs_requeue_stalled() == 2
-    assert len(run_ids_waiting()) == 32  # a turn for each queued run (the oldest runs get the new ones)
+    assert len(run_ids_waiting()) == 62  # a turn for each queued run (the oldest runs get the new ones)
     age(waiting + stalled)
     assert runs_requeue_stalled() == 0
 
