@@ -225,17 +225,20 @@ class _Context:
             raise RunFailed("This card has no connection: choose one in the editor.")
         if configuration_id not in self.clients:
             # When it last changed, to see whether the kept client is still this connection's; the
-            # connection itself (and its secrets, decrypted) only when a new client is needed.
-            with connection.cursor() as cursor:
-                cursor.execute(_sql().prepared(_sql().configuration), [configuration_id, self.run.team_id])
-                row = cursor.fetchone()
+            # connection itself (and its secrets, decrypted) only when a new client is needed. Read
+            # with the run's claim when its version names it (`_Statements.claim`).
+            row = getattr(self.run, "_connections_read", {}).pop(configuration_id, None)
+            if row is None:
+                with connection.cursor() as cursor:
+                    cursor.execute(_sql().prepared(_sql().configuration), [configuration_id, self.run.team_id])
+                    row = cursor.fetchone()
             if row is None:
                 raise RunFailed("The connection this card uses was deleted: choose another one in the editor.")
             if not row[2] and not self.private_allowed(configuration_id, row[3]):
                 label = registry.connector(row[0]).connection_label
                 raise CardInputError(f"The {label} “{row[4]}” is private to its owner, who did not add it to this "
                                      f"card: ask them to share it, or choose another one in the editor.")
-            client = _kept_client(_identity(configuration_id, row[0], row[1]))
+            client = _kept_client(_identity(configuration_id, row[0], _when(_from_db(row[1]))))
             if client is None:
                 configuration = Configuration.objects.filter(pk=configuration_id, team_id=self.run.team_id).first()
                 if configuration is None:
@@ -360,6 +363,21 @@ class _Statements:
         # preceded by `commit_to_disk`).
         lazy = "set_config('synchronous_commit', 'off', true)" if connection.vendor == "postgresql" else ""
         where_lazy = f" AND {lazy} IS NOT NULL" if lazy else ""
+        # The team's connections that the run's version names ({"configuration": id} anywhere in
+        # it), as a JSON list of [id, connector, updated_at, shared, owner_id, name]: read with the
+        # claim, so that a card's first call makes no statement of its own (`_Context.client`).
+        config_table = quote(Configuration._meta.db_table)
+        if connection.vendor == "postgresql":
+            named = (f"SELECT (j #>> '{{}}')::bigint FROM {version} x, "
+                     f"jsonb_path_query(x.definition, 'strict $.**.configuration ? (@.type() == \"number\")') j "
+                     f"WHERE x.id = {run}.version_id")
+            as_json = "json_agg(json_build_array(c.id, c.connector, c.updated_at, c.shared, c.owner_id, c.name))::text"
+        else:
+            named = (f"SELECT t.value FROM {version} x, json_tree(x.definition) t "
+                     f"WHERE x.id = {run}.version_id AND t.key = 'configuration' AND t.type = 'integer'")
+            as_json = "json_group_array(json_array(c.id, c.connector, c.updated_at, c.shared, c.owner_id, c.name))"
+        connections_named = (f"(SELECT {as_json} FROM {config_table} c "
+                             f"WHERE c.team_id = {run}.team_id AND c.id IN ({named}))")
         # Queued, running under an expired lease (its worker died), or waiting past its time.
         self.claim = (
             f"UPDATE {run} SET status = %s, lease_until = %s, attempts = attempts + 1, "
@@ -374,6 +392,7 @@ class _Statements:
                 ("event_id", delivery, "delivery_id"), ("payload", delivery, "delivery_id"),
                 ("source", delivery, "delivery_id"), ("number", version, "version_id"),
                 ("definition", version, "version_id"), ("name", quote(Flow._meta.db_table), "flow_id")))
+            + f", {connections_named}"
         )
         # Whether a team other than that of the run `row` has queued runs (two parameters, the
         # queued status): two probes of the status/team index on either side of the run's team.
@@ -409,7 +428,7 @@ class _Statements:
                          f"yields = yields + 1, current_step = '', progress = NULL, updated_at = %s "
                          f"WHERE id = %s AND status = %s")
         self.configuration = (f"SELECT connector, updated_at, shared, owner_id, name FROM "
-                              f"{quote(Configuration._meta.db_table)} WHERE id = %s AND team_id = %s")
+                              f"{config_table} WHERE id = %s AND team_id = %s")
         self.step_insert = (
             f"INSERT INTO {step} (run_id, position, step_id, card, name, iteration, status, inputs, outputs, error, "
             f"attempts, attempt_log, duration_ms, started_at, resolution) VALUES (%s, %s, %s, %s, %s, %s, %s, "
@@ -541,7 +560,7 @@ def run_claim(run_id: int, *, alone: bool = False) -> Run | None:
         return None
     (flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, step, progress,
      started_at, yields, cancel_requested_at, waited_seconds, event_id, payload, source, number, definition,
-     flow_name) = row
+     flow_name, connections) = row
     if version_id is not None and number is None:  # deleted with its flow meanwhile
         return None
     # What the run reads (its pinned version and its delivery) and what its live updates show
@@ -561,6 +580,7 @@ def run_claim(run_id: int, *, alone: bool = False) -> Run | None:
     if delivery_id is not None and event_id is not None:
         run.delivery = _loaded(Delivery, id=delivery_id, flow_id=flow_id, event_id=event_id, payload=_json(payload),
                                source=source)
+    run._connections_read = {item[0]: tuple(item[1:]) for item in _json(connections) or []}
     return run
 
 

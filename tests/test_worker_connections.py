@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from designer.models import Run, RunStatus
 from designer.runs import deliveries_accept, hand_over_later, hand_over_now
@@ -122,3 +124,38 @@ def test_a_celery_worker_runs_every_run_of_a_task_that_carries_several(workers, 
     workers()
     wait_for(lambda: Run.objects.filter(flow=flow, status=RunStatus.SUCCEEDED).count() == 9, timeout=60)
     assert "Hello n9" in str(Run.objects.get(pk=run_ids[9]).steps.get(step_id="step_1").outputs)
+
+
+def test_the_runs_of_a_task_lost_with_its_killed_worker_are_handed_over_again(
+    workers, team, settings, sandbox_configuration, qualtrics_sandbox
+):
+    """A worker killed in the middle of a task that carries several runs loses the turns it had
+    not taken; those runs are still queued, and the scheduler's stalled-run pass hands them over
+    (with the run it was running, once its lease ran out). Each run ends once."""
+    from designer.runs import _celery_app, runs_requeue_stalled
+
+    settings.RUNS_PER_TASK = 3
+    app = _celery_app()
+    threads, app.conf.worker_concurrency = app.conf.worker_concurrency, 1  # one task for the three runs
+    try:
+        flow = webhook_flow(team, [read_contacts_step(sandbox_configuration.pk, qualtrics_sandbox)])
+        qualtrics_sandbox.add_latency(5.0, "directories", method="GET", count=1)  # the first run's read hangs
+        hand_over_later()
+        with transaction.atomic():
+            run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"k{i}",
+                                          "source": "test", "payload": {"body": {}}} for i in range(3)])
+        hand_over_now()
+    finally:
+        app.conf.worker_concurrency = threads
+    first = workers()
+    wait_for(lambda: qualtrics_sandbox.requests("directories", method="GET"), timeout=30)
+    first.kill()
+    assert Run.objects.get(pk=run_ids[0]).status == RunStatus.RUNNING
+    assert set(Run.objects.filter(pk__in=run_ids[1:]).values_list("status", flat=True)) == {RunStatus.QUEUED}
+
+    workers()
+    wait_for(lambda: Run.objects.get(pk=run_ids[0]).lease_until < timezone.now(), timeout=10)
+    Run.objects.filter(pk__in=run_ids[1:]).update(updated_at=timezone.now() - timedelta(seconds=120))  # a minute on
+    assert runs_requeue_stalled() == 3
+    wait_for(lambda: Run.objects.filter(pk__in=run_ids, status=RunStatus.SUCCEEDED).count() == 3, timeout=60)
+    assert sorted(Run.objects.filter(pk__in=run_ids).values_list("attempts", flat=True)) == [1, 1, 2]

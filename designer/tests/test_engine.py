@@ -748,3 +748,49 @@ def test_a_run_is_claimed_in_one_statement_only_while_no_other_team_waits(settin
     assert engine.run_claim(theirs.pk, alone=True) is None  # ours waits too
     assert engine.run_claim(ours[0].pk) is not None  # claimed as the pick would have it
     assert engine.run_claim(theirs.pk, alone=True) is not None  # no other team waits any more
+
+
+def test_a_runs_claim_reads_the_connections_its_version_names(settings, make_flow, qualtrics_sandbox):
+    """The connection a card calls through is read with the run's claim, not by a statement of its
+    own when the card first calls; the run's cards use it as before."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from designer import engine
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    run = deliver(make_flow(), qualtrics_sandbox)
+    with CaptureQueriesContext(connection) as queries:
+        assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    sent = [engine._sql().written_out(q["sql"]) for q in queries.captured_queries if not q["sql"].startswith("PREPARE")]
+    assert not [sql for sql in sent if sql.startswith("SELECT connector, updated_at")], sent
+    assert len(list_contacts(qualtrics_sandbox)) == 1
+
+
+def test_a_worker_keeps_a_connections_client_between_runs_until_the_connection_changes(
+        settings, make_flow, qualtrics_sandbox, sandbox_configuration):
+    """A worker's next run through the same connection reuses its client (and its open
+    connections); once the connection is changed (its token here), the next run makes a new one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from designer import engine
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    flow = make_flow()
+    assert run_execute(deliver(flow, qualtrics_sandbox, {"recipientEmail": "ada@example.com"}).pk) == RunStatus.SUCCEEDED
+    kept = engine._client_pool()[sandbox_configuration.pk][1]
+    run = deliver(flow, qualtrics_sandbox, {"recipientEmail": "grace@example.com"})
+    with CaptureQueriesContext(connection) as queries:
+        assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    assert engine._client_pool()[sandbox_configuration.pk][1] is kept
+    # Known as unchanged from what the claim read: the connection itself is not loaded again.
+    assert not [q["sql"] for q in queries.captured_queries
+                if q["sql"].startswith("SELECT") and "accounts_configuration" in q["sql"]]
+
+    sandbox_configuration.credentials = {**sandbox_configuration.credentials, "api_token": "not-the-token"}
+    sandbox_configuration.save()
+    run = deliver(flow, qualtrics_sandbox, {"recipientEmail": "alan@example.com"})
+    assert run_execute(run.pk) == RunStatus.FAILED
+    assert engine._client_pool()[sandbox_configuration.pk][1] is not kept
+    assert sorted(c["email"] for c in list_contacts(qualtrics_sandbox)) == ["ada@example.com", "grace@example.com"]
