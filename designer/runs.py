@@ -119,9 +119,11 @@ def _hand_over_batch(run_ids: list[int]) -> bool:
     many turns it carries (`_tasks_waiting` counts them): a worker takes, starts and finishes one
     message for them, and the inbox sends fewer. A batch makes at least as many tasks as a worker
     has threads (`worker_concurrency`), so that runs an idle worker could run side by side (each
-    waiting on its calls) do not wait for each other in one task. The task queue is declared with the first batch a
-    process sends; kombu would otherwise copy and bind the queue for every message only to find it
-    declared. The task's arguments are shown as written here rather than through Celery's safe repr."""
+    waiting on its calls) do not wait for each other in one task.
+
+    The task queue is declared with the first batch a process sends; kombu would otherwise copy
+    and bind the queue for every message only to find it declared. The task's arguments are shown
+    as written here rather than through Celery's safe repr."""
     global _declared
     app = _celery_app()
     if app is None:
@@ -470,7 +472,9 @@ def _tasks_waiting() -> int | None:
                 count = channel.queue_declare(queue=app.conf.task_default_queue, passive=True).message_count
             except conn.channel_errors:
                 return 0  # the queue does not exist: an empty list on Redis
-            return _turns_on_redis(channel, app.conf.task_default_queue) if count else 0
+            if not count or not hasattr(channel, "_q_for_pri"):  # another broker: a turn a message
+                return count
+            return _turns_on_redis(channel, app.conf.task_default_queue)
     except Exception:
         logger.warning("Could not count the tasks waiting in the queue; queued runs are handed over by age.",
                        exc_info=True)
