@@ -238,7 +238,7 @@ class _Context:
                 label = registry.connector(row[0]).connection_label
                 raise CardInputError(f"The {label} “{row[4]}” is private to its owner, who did not add it to this "
                                      f"card: ask them to share it, or choose another one in the editor.")
-            client = _kept_client(_identity(configuration_id, row[0], _when(_from_db(row[1]))))
+            client = _kept_client(_identity(configuration_id, row[0], row[1]))
             if client is None:
                 configuration = Configuration.objects.filter(pk=configuration_id, team_id=self.run.team_id).first()
                 if configuration is None:
@@ -295,7 +295,9 @@ def _settings_changed(setting=None, **kwargs) -> None:
 
 
 def _identity(configuration_id: int, connector: str, updated_at: Any) -> tuple:
-    return (configuration_id, connector, str(updated_at), _generation[0])
+    """A kept client's key. `updated_at` as read anywhere (the ORM's datetime, a raw statement's,
+    or the claim's JSON text) is written the one way the database takes it."""
+    return (configuration_id, connector, str(_when(_from_db(updated_at))), _generation[0])
 
 
 def _client_pool() -> dict[int, tuple[tuple, Any, float]]:
@@ -321,7 +323,7 @@ def _pooled_client(configuration):
     from designer.triggers import connection_client
 
     pool = _client_pool()
-    identity = _identity(configuration.pk, configuration.connector, _when(configuration.updated_at))
+    identity = _identity(configuration.pk, configuration.connector, configuration.updated_at)
     now = time.monotonic()
     kept = pool.pop(configuration.pk, None)
     if kept is not None and kept[0] == identity and now - kept[2] < CLIENT_IDLE_SECONDS:

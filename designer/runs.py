@@ -86,7 +86,7 @@ def hand_over_now() -> None:
     """Hands over the runs kept since `hand_over_later`, and stops keeping them: on Celery with one
     producer and one pipeline of Redis commands for them all (`_hand_over_batch`)."""
     runs, _later.runs = getattr(_later, "runs", None) or [], None
-    if len(runs) > 1 and _hand_over_batch(runs):
+    if runs and _hand_over_batch(runs):
         return
     for run_id in runs:
         _hand_over(run_id)
