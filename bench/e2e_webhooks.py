@@ -45,6 +45,7 @@ from bench.common import (  # noqa: E402
     NCPU,
     PY,
     ROOT,
+    CpuSlice,
     Figure,
     Processes,
     Sampler,
@@ -311,6 +312,7 @@ class Bench:
         self._pg_kinds: dict[int, str] = {}
         self.redis: ThrowawayRedis | None = None
         self.procs: Processes | None = None
+        self.slices: list[CpuSlice] = []  # --celery-cpu
         self.profile: ProfileSession | None = None
 
     def longest_hold_ms(self) -> int:
@@ -372,13 +374,17 @@ class Bench:
             pool = ["--pool", self.args.celery_pool] if self.args.celery_pool else []
             count = self.args.celery_processes
             for index in range(count):  # the scheduler's thread in the first only, as with db_worker
-                procs.start("celery" if index == 0 else f"celery-{index}",
-                            [PY, "-m", "celery", "-A", "config.celery", "worker", "--loglevel", "WARNING",
-                             "--concurrency", str(concurrency), *pool, "--without-gossip", "--without-mingle",
-                             "--hostname", f"bench{index}@%h"],
-                            env={"SCHEDULER_IN_WORKERS": "false"} if index else None)
+                name = "celery" if index == 0 else f"celery-{index}"
+                proc = procs.start(name, [PY, "-m", "celery", "-A", "config.celery", "worker", "--loglevel", "WARNING",
+                                          "--concurrency", str(concurrency), *pool, "--without-gossip",
+                                          "--without-mingle", "--hostname", f"bench{index}@%h"],
+                                   env={"SCHEDULER_IN_WORKERS": "false"} if index else None)
+                if self.args.celery_cpu:  # each process its own slice, before it starts its threads
+                    self.slices.append(CpuSlice(name, self.args.celery_cpu))
+                    self.slices[-1].add(proc.pid)
             self.worker_desc = (f"{count} × celery --pool {self.args.celery_pool or CELERY_POOL} "
-                                f"--concurrency {concurrency}, scheduler in the first worker")
+                                f"--concurrency {concurrency}, scheduler in the first worker"
+                                + (f", each held to {self.args.celery_cpu:g} of a core" if self.args.celery_cpu else ""))
         else:
             count = workers or RUN_SCRIPT_WORKERS
             interval = self.args.worker_interval if self.args.worker_interval is not None else RUN_SCRIPT_WORKER_INTERVAL
@@ -617,6 +623,8 @@ class Bench:
         finally:
             if self.procs:
                 self.procs.stop_all()
+            for cpu_slice in self.slices:
+                cpu_slice.remove()
             if self.pg:
                 self.pg.stop()
             if self.redis:
@@ -694,6 +702,10 @@ class Bench:
         print(f"  c={r.concurrency}: {r.sent} sent, {r.runs_per_s:.1f} runs/s, ack p99 {r.p99:.1f} ms, "
               f"lost {r.lost}, duplicated {r.duplicated}, peak RSS {r.peak_rss_mb:.0f} MB "
               f"(load {load_average()}, CPU stolen by the hypervisor {r.steal:.0%})", flush=True)
+        if self.slices:  # whether the held processes were the bound: out of quota in most periods
+            print(f"  c={r.concurrency}: Celery processes out of their CPU quota in "
+                  + ", ".join(f"{cpu_slice.throttled_share():.0%}" for cpu_slice in self.slices)
+                  + f" of {CpuSlice.PERIOD_US // 1000} ms periods so far", flush=True)
 
     def report(self, results: list[PhaseResult], per_process: list[tuple[str, float]]) -> None:
         print()
@@ -766,6 +778,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--celery-processes", type=int, default=1,
                         help="with --scaleout: Celery worker processes (default 1)")
     parser.add_argument("--celery-pool", default=None, help=f"Celery --pool (default the app's, {CELERY_POOL})")
+    parser.add_argument("--celery-cpu", type=float, default=0.0, metavar="CORES",
+                        help="with --scaleout: hold each Celery process to CORES of a core (a CPU control group; "
+                             "root): what a second process adds when the rest of the machine has room")
     parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="a PostgreSQL setting for --scaleout, e.g. synchronous_commit=off (repeatable; for "
                              "finding what limits a figure, not for reporting it)")
