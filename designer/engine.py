@@ -445,15 +445,18 @@ class _Statements:
                               f"WHERE id = %s{where_lazy}")
         # On PostgreSQL a step's record and the run's renewal are one statement (one round trip
         # instead of BEGIN, two statements and COMMIT): the step in a data-modifying WITH, the run
-        # updated only if the step was written, so that neither is stored without the other.
+        # updated only if the step was written, so that neither is stored without the other. The
+        # event's outputs, kept on the run as its trigger, are the step's outputs as written: sent
+        # once, not twice.
         self.step_then_renew = None
         if connection.vendor == "postgresql":
             step_update = self.step_update.removesuffix(where_lazy)
             renew = (f"UPDATE {run} SET updated_at = %s, lease_until = %s{{trigger}} WHERE id = %s "
                      f"AND EXISTS (SELECT 1 FROM s){where_lazy}")
             self.step_then_renew = {
-                (marked, with_trigger): f"WITH s AS ({step_update if marked else self.step_insert} RETURNING 1) "
-                + renew.format(trigger=f", trigger = {json_param}" if with_trigger else "")
+                (marked, with_trigger): f"WITH s AS ({step_update if marked else self.step_insert} "
+                f"RETURNING {'outputs' if with_trigger else '1'}) "
+                + renew.format(trigger=", trigger = (SELECT outputs FROM s)" if with_trigger else "")
                 for marked in (False, True) for with_trigger in (False, True)
             }
         # Statements joined into one query (PostgreSQL with client-side binding, Django's default):
@@ -1269,13 +1272,14 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
     sql = _sql()
     duration_ms = int((time.monotonic() - started) * 1000)
     log = json.dumps(attempt_log or [], default=str)
+    stored_outputs = trigger if trigger is not None else _stored(outputs)  # the event's: stored once already
     if marked is not None:
         step_sql = sql.step_update
-        step_params = [status, _stored(inputs), _stored(outputs), error[:4000], attempts, log, duration_ms, marked.pk]
+        step_params = [status, _stored(inputs), stored_outputs, error[:4000], attempts, log, duration_ms, marked.pk]
     else:
         step_sql = sql.step_insert_lazy
         step_params = [ctx.run.pk, ctx.position, step_id, card.key, card.name, iteration, status, _stored(inputs),
-                       _stored(outputs), error[:4000], attempts, log, duration_ms, _when(now)]
+                       stored_outputs, error[:4000], attempts, log, duration_ms, _when(now)]
     # Every step is stored at once; the run row (lease, updated_at) and the live update follow at
     # most every LIVE_STEP_SECONDS, so quick steps cost one statement and pages still see progress.
     renew = trigger is not None or time.monotonic() - ctx.touched >= min(LIVE_STEP_SECONDS, _lease().total_seconds() / 4)
@@ -1285,8 +1289,7 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
         at, lease = _when(now), _when(now + _lease())
         if sql.step_then_renew is not None:
             statements = [(sql.step_then_renew[marked is not None, trigger is not None],
-                           [*step_params, at, lease, *([trigger] if trigger is not None else []), ctx.run.pk],
-                           marked is not None)]
+                           [*step_params, at, lease, ctx.run.pk], marked is not None)]
         elif trigger is None:
             statements.append((sql.renew, [at, lease, ctx.run.pk], False))
         else:

@@ -750,6 +750,27 @@ def test_a_run_is_claimed_in_one_statement_only_while_no_other_team_waits(settin
     assert engine.run_claim(theirs.pk, alone=True) is not None  # no other team waits any more
 
 
+@pytest.mark.scaleout
+def test_the_events_outputs_are_sent_to_postgresql_once(settings, team):
+    """The event's outputs are the event step's outputs and the run's trigger: on PostgreSQL the
+    run's row takes them from the step's record in the same statement, so they are sent once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.reliability.limits import compose, deliver, webhook_flow
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite binds the text in this process: nothing is sent")
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    run = deliver(webhook_flow(team, [compose("s", "a")]), {"marker": "only-here-7f3a"})
+    with CaptureQueriesContext(connection) as queries:
+        assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    sent = "\n".join(q["sql"] for q in queries.captured_queries)
+    assert sent.count("only-here-7f3a") == 2  # the event step's inputs (the payload) and its outputs
+    run.refresh_from_db()
+    assert run.trigger == run.steps.get(step_id="trigger").outputs and run.trigger["body"]["marker"] == "only-here-7f3a"
+
+
 def test_a_runs_claim_reads_the_connections_its_version_names(settings, make_flow, qualtrics_sandbox):
     """The connection a card calls through is read with the run's claim, not by a statement of its
     own when the card first calls; the run's cards use it as before."""

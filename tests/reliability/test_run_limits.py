@@ -91,6 +91,16 @@ def test_a_runs_stored_data_in_all_is_limited(team, settings):
     assert run.steps.filter(step_id="page").count() < 10
 
 
+def test_the_events_outputs_count_once_toward_a_runs_stored_data(team, settings):
+    # The event's outputs are stored on its step and kept on the run as its trigger: one text,
+    # counted once. The payload (the event step's inputs) and its outputs are about 30 KB each.
+    settings.RUN_MAX_STORED_BYTES = 80_000
+    run = executed(deliver(webhook_flow(team, [compose("short", "ok")]), {"text": "z" * 30_000}))
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    event = run.steps.get(step_id="trigger")
+    assert run.trigger == event.outputs and event.outputs["body"]["text"] == "z" * 30_000
+
+
 def test_a_run_past_its_wall_time_fails_at_its_next_step(team, settings):
     settings.RUN_MAX_SECONDS = 60
     run = executed(deliver(webhook_flow(team, [compose("step_1", "a"), compose("step_2", "b")]), {}))
