@@ -193,6 +193,10 @@ class _Context:
     deferred: list[tuple[str, list, bool]] = field(default_factory=list)
     deferred_durable: bool = False
     deferred_renew: bool = False
+    # The event's outputs, recorded on the event step, are copied to the run's `trigger` by the
+    # write that ends the run's turn (its finish, a pause, giving way) rather than by a write of
+    # the run's row of their own. A run resumed before that reads them from the event step.
+    trigger_pending: bool = False
 
     def resolve(self, ref: str) -> Any:
         step_id, _, path = ref.partition(".")
@@ -467,6 +471,12 @@ class _Statements:
         self.commit_to_disk = "SELECT set_config('synchronous_commit', 'on', true)" if lazy else None
         self.finish = (f"UPDATE {run} SET status = %s, error = %s, finished_at = %s, lease_until = NULL, "
                        f"current_step = '', progress = NULL, updated_at = %s WHERE id = %s{where_lazy}")
+        # The run's end with the event's outputs (`_Context.trigger_pending`), taken from the event
+        # step's record, which is written first (in the same transaction, or before it).
+        self.event_outputs = (f"(SELECT outputs FROM {step} WHERE run_id = {run}.id AND step_id = 'trigger' "
+                              f"AND iteration = '' ORDER BY position DESC LIMIT 1)")
+        self.finish_trigger = self.finish.replace(" WHERE id = %s", f", trigger = {self.event_outputs} WHERE id = %s", 1)
+        self.store_trigger = f"UPDATE {run} SET trigger = {self.event_outputs} WHERE id = %s"
         # On PostgreSQL with client-side binding every statement sent is parsed and planned again:
         # half of the database's CPU per run went to planning these (`pg_stat_statements`). Each
         # is prepared once per connection instead (`PREPARE`, its plan kept by the server) and sent
@@ -719,7 +729,7 @@ def _give_way(run: Run, ctx: _Context) -> None:
     (the step record waiting in `ctx` written first)."""
     from designer.tasks import execute_run
 
-    _write(ctx, [])
+    _write(ctx, _trigger_statements(ctx))
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(_sql().prepared(_sql().give_way), [RunStatus.QUEUED, _when(now), run.pk, RunStatus.RUNNING])
@@ -750,7 +760,7 @@ def _pause(run: Run, status: str, message: str, ctx: _Context, *, resume_at=None
     """Stops the run without ending it: it needs a person (attention), or waits until `resume_at`.
     Its lease is given up, so no worker holds it meanwhile; the step record waiting in `ctx` is
     written first."""
-    _write(ctx, [])
+    _write(ctx, _trigger_statements(ctx))
     now = timezone.now()
     run.status, run.lease_until, run.current_step, run.progress, run.updated_at = status, None, "", None, now
     run.resume_at = resume_at
@@ -776,6 +786,14 @@ def _pause(run: Run, status: str, message: str, ctx: _Context, *, resume_at=None
         from designer.runs import run_enqueue_at
 
         run_enqueue_at(run.pk, resume_at)
+
+
+def _trigger_statements(ctx: _Context) -> list[tuple[str, list, bool]]:
+    """The write of the event's outputs to the run's row, when it waits for the end of the turn."""
+    if not ctx.trigger_pending:
+        return []
+    ctx.trigger_pending = False
+    return [(_sql().store_trigger, [ctx.run.pk], False)]
 
 
 def _database_unavailable(exc: BaseException) -> bool:
@@ -876,7 +894,9 @@ def _finish(run: Run, status: str, error: str, ctx: _Context | None = None) -> N
     run.lease_until = None
     run.current_step, run.progress = "", None
     run.updated_at = timezone.now()
-    _write(ctx, [(_sql().finish, [status, error, _when(run.finished_at), _when(run.updated_at), run.pk], False)])
+    pending = ctx is not None and ctx.trigger_pending
+    _write(ctx, [(_sql().finish_trigger if pending else _sql().finish,
+                  [status, error, _when(run.finished_at), _when(run.updated_at), run.pk], False)])
     live.publish_run(run)
 
 
@@ -928,6 +948,11 @@ def _trigger_outputs(ctx: _Context, event: dict) -> dict:
     other card; its outputs are kept on the run, so a resumed run does not fetch them again."""
     run = ctx.run
     if run.trigger:
+        return run.trigger
+    recorded = ctx.done.get(("trigger", ""))
+    if recorded is not None:  # an earlier attempt's turn ended before the run's row took them
+        run.trigger = recorded.outputs
+        ctx.trigger_pending = True
         return run.trigger
     if not run.delivery_id:
         raise RunFailed("This run has no event to work on.")
@@ -1254,13 +1279,12 @@ def _progress_reporter(run: Run, step_id: str):
 
 def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs, error, started, attempts,
             trigger: str | None = None, attempt_log: list | None = None) -> None:
-    """Stores the step and renews the run's lease in one transaction (with `trigger`, the stored
-    text of the event's outputs, saved on the run), with the run's next write when it may wait
-    (`_Context.defer`). A step taken up again (it waited, or is sent again) updates its
-    own record."""
+    """Stores the step, with the run's next write when it may wait (`_Context.defer`), and renews
+    the run's lease in the same transaction when it is due. `trigger` is the stored text of the
+    event's outputs: the step's outputs, and the run's trigger, which the run's row takes with
+    the turn's last write (`_Context.trigger_pending`) unless it is renewed now. A step taken up
+    again (it waited, or is sent again) updates its own record."""
     if (step_id, iteration) in ctx.done:  # recorded by an earlier attempt of this run
-        if trigger is not None:
-            Run.objects.filter(pk=ctx.run.pk).update(updated_at=timezone.now(), trigger=ctx.run.trigger)
         return
     marked = ctx.in_flight.pop((step_id, iteration), None)  # recorded as running when it sent a change
     durable = marked is not None
@@ -1282,7 +1306,12 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
                        stored_outputs, error[:4000], attempts, log, duration_ms, _when(now)]
     # Every step is stored at once; the run row (lease, updated_at) and the live update follow at
     # most every LIVE_STEP_SECONDS, so quick steps cost one statement and pages still see progress.
-    renew = trigger is not None or time.monotonic() - ctx.touched >= min(LIVE_STEP_SECONDS, _lease().total_seconds() / 4)
+    renew = time.monotonic() - ctx.touched >= min(LIVE_STEP_SECONDS, _lease().total_seconds() / 4)
+    if trigger is not None and ctx.defer and not renew:  # the run's row takes them with the turn's last write
+        ctx.trigger_pending = True
+        trigger = None
+    elif trigger is not None:  # the run's row is renewed now anyway, or a step test (ended without its context)
+        renew = True
 
     statements = [(step_sql, step_params, marked is not None)]
     if renew:

@@ -460,7 +460,8 @@ def test_a_step_record_waits_for_the_runs_next_write_but_a_change_made_not_past_
     """A step's record goes with the run's next write: one turn of SQLite's write lock, one round
     trip to PostgreSQL. The event's record goes with the contact's in-flight record; the record of
     the change the contact card made is written on its own before the next step begins, and the
-    last step's record with the run's finish."""
+    last step's record with the run's finish, which also copies the event's outputs to the run:
+    the run's row is written twice, when claimed and when finished."""
     from django.db import connection
 
     from designer import engine
@@ -504,14 +505,45 @@ def test_a_step_record_waits_for_the_runs_next_write_but_a_change_made_not_past_
     assert len(list_contacts(qualtrics_sandbox)) == 1
     assert [turn for turn in turns if turn] == [
         ["update run"],  # the claim
-        ["insert step", "update run", "insert step"],  # the event's record (with its outputs), step_1 in flight
+        ["insert step", "insert step"],  # the event's record (with its outputs), step_1 in flight
         ["update step"],  # step_1's outcome, before step_2 begins
-        ["insert step", "update run"],  # step_2's record and the finish
+        ["insert step", "update run"],  # step_2's record and the finish, with the event's outputs
     ]
+    finish = engine._sql().written_out(queries[-1]) if connection.vendor == "postgresql" else next(
+        sql for sql in queries if sql.startswith('UPDATE "designer_run" SET status = %s, error = %s'))
+    assert "trigger = (SELECT outputs FROM" in finish
     if connection.vendor == "postgresql":  # the in-flight record is on disk when committed, whatever went before
-        in_flight = next(sql for sql in queries if sql.startswith('WITH s AS (INSERT'))
+        in_flight = next(sql for sql in queries
+                         if "set_config('synchronous_commit', 'on', true)" in sql and not sql.startswith("PREPARE"))
         assert in_flight.split("; ")[-2] == "SELECT set_config('synchronous_commit', 'on', true)"
         assert in_flight.split("; ")[-1].startswith('INSERT INTO "designer_runstep"')
+
+
+def test_a_run_resumed_before_its_row_took_the_events_outputs_reads_them_from_the_event_step(
+        settings, make_flow, qualtrics_sandbox):
+    """The run's row takes the event's outputs with the run's finish. A worker that died after
+    the event's record but before the finish leaves them on the event step alone: the resumed
+    run uses those, fetching nothing again, and its finish copies them to the run."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    run = deliver(make_flow(steps=contact_then_compose(qualtrics_sandbox)), qualtrics_sandbox)
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    recorded = run.steps.get(step_id="trigger").outputs
+    assert Run.objects.get(pk=run.pk).trigger == recorded and recorded["recipient_email"] == "ada@example.com"
+    # The worker died after step_1's record, before the finish wrote the event's outputs.
+    run.steps.exclude(step_id__in=["trigger", "step_1"]).delete()
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, trigger={}, finished_at=None,
+                                         lease_until=timezone.now() - timedelta(seconds=1))
+    qualtrics_sandbox.clear_requests()
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    assert not qualtrics_sandbox.requests("surveys")  # the response was not fetched again
+    run.refresh_from_db()
+    assert run.trigger == recorded
+    assert run.steps.get(step_id="step_2").outputs["text"] == run.steps.get(step_id="step_1").outputs["contact_id"]
+    assert len(list_contacts(qualtrics_sandbox)) == 1
 
 
 def test_a_run_resumed_after_a_crash_does_not_repeat_finished_steps(settings, make_flow, qualtrics_sandbox):

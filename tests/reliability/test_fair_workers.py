@@ -134,6 +134,7 @@ def test_a_long_run_of_one_team_gives_way_to_another_teams_run_and_then_goes_on(
     wait_for(lambda: Run.objects.get(pk=run_b.pk).steps.count() > steps + 100, timeout=30)  # and B goes on
     run_b.refresh_from_db()
     assert run_b.status == RunStatus.RUNNING and run_b.yields >= 1 and run_b.attempts == 1
+    assert run_b.trigger["body"]["items"] == ITEMS  # on the run's row once it gave way, if not before
     keys = list(run_b.steps.values_list("step_id", "iteration"))
     assert len(keys) == len(set(keys)), "a step was recorded twice"
     report("team B's long run gave way to team A's run", team_a_seconds=f"{seconds_to_finish(run_a):.2f}",

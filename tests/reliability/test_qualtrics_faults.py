@@ -172,6 +172,7 @@ def test_a_create_slower_than_the_read_timeout_is_not_sent_again_and_the_run_nee
         "“Create Contact in Mailing List” (step_1) needs attention: Qualtrics did not answer POST directories/"
     )
     assert "in time" in run.error and "not sent again" in run.error
+    assert run.trigger["recipient_email"] == "slow@example.com"  # the pause wrote the event's outputs too
     step = run.steps.get(step_id="step_1")
     assert step.status == RunStatus.ATTENTION and step.attempts == len(step.attempt_log)
     assert [a["method"] for a in step.attempt_log].count("POST") == 1  # then the look-up by email
