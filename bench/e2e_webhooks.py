@@ -379,7 +379,7 @@ class Bench:
                                           "--concurrency", str(concurrency), *pool, "--without-gossip",
                                           "--without-mingle", "--hostname", f"bench{index}@%h"],
                                    env={"SCHEDULER_IN_WORKERS": "false"} if index else None)
-                if self.args.celery_cpu:  # each process its own slice, before it starts its threads
+                if self.args.celery_cpu:  # each process its own slice (all its threads, and what it starts)
                     self.slices.append(CpuSlice(name, self.args.celery_cpu))
                     self.slices[-1].add(proc.pid)
             self.worker_desc = (f"{count} × celery --pool {self.args.celery_pool or CELERY_POOL} "
