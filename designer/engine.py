@@ -1307,11 +1307,9 @@ def _record(ctx: _Context, *, step_id, card, iteration, status, inputs, outputs,
     # Every step is stored at once; the run row (lease, updated_at) and the live update follow at
     # most every LIVE_STEP_SECONDS, so quick steps cost one statement and pages still see progress.
     renew = time.monotonic() - ctx.touched >= min(LIVE_STEP_SECONDS, _lease().total_seconds() / 4)
-    if trigger is not None and ctx.defer and not renew:  # the run's row takes them with the turn's last write
+    if trigger is not None and not renew:  # the run's row takes them with the turn's last write
         ctx.trigger_pending = True
         trigger = None
-    elif trigger is not None:  # the run's row is renewed now anyway, or a step test (ended without its context)
-        renew = True
 
     statements = [(step_sql, step_params, marked is not None)]
     if renew:
@@ -1440,7 +1438,7 @@ def step_test(run: Run, step: dict, *, samples: dict[str, dict], allowed: set[in
     status = RunStatus.SUCCEEDED if recorded is not None and recorded.status == RunStatus.SUCCEEDED else RunStatus.FAILED
     if status == RunStatus.FAILED and not message:
         message = "The step did not run."
-    _finish(run, status, "" if status == RunStatus.SUCCEEDED else message)
+    _finish(run, status, "" if status == RunStatus.SUCCEEDED else message, ctx)  # with a tested event's outputs
     return {
         "status": status,
         "inputs": recorded.inputs if recorded is not None else inputs,

@@ -86,6 +86,7 @@ def test_the_event_sample_is_the_surveys_latest_response_run_through_the_event_c
     run = Run.objects.get(pk=result["run"])
     assert run.status == RunStatus.SUCCEEDED and run.delivery.source == "test"
     assert [s.step_id for s in run.steps.all()] == ["trigger"]
+    assert run.trigger == run.steps.get().outputs  # the test run's row took the event's outputs
 
 
 def test_a_picked_response_and_a_pasted_webhook_body_are_samples_too(owner_client, flow, sandbox, team):
