@@ -197,6 +197,10 @@ class _Context:
     # write that ends the run's turn (its finish, a pause, giving way) rather than by a write of
     # the run's row of their own. A run resumed before that reads them from the event step.
     trigger_pending: bool = False
+    # The next run of the task's turns (`runs_execute`): claimed, as its own turn, by the query
+    # that ends this run (`_finish`), and the claimed run (or None) put in `ahead` under its id.
+    then: int | None = None
+    ahead: dict[int, Run | None] | None = None
 
     def resolve(self, ref: str) -> Any:
         step_id, _, path = ref.partition(".")
@@ -559,18 +563,29 @@ def _json(value: Any) -> Any:
 def run_claim(run_id: int, *, alone: bool = False) -> Run | None:
     """Takes the run if it is queued, or running under an expired lease (its worker died); with
     `alone`, only if no other team has queued runs."""
+    now = timezone.now()
+    text, params = _claim_statement(run_id, now, alone=alone)
+    with connection.cursor() as cursor:
+        cursor.execute(_sql().prepared(text), params)
+        row = cursor.fetchone()
+    return _claimed(run_id, row, now)
+
+
+def _claim_statement(run_id: int, now, *, alone: bool) -> tuple[str, list]:
+    """The claim of `run_id` at `now` (`run_claim`) and its parameters."""
+    sql = _sql()
+    at = _when(now)
+    params = [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id,
+              RunStatus.QUEUED, RunStatus.RUNNING, at, RunStatus.WAITING, at]
+    if alone:
+        params += [RunStatus.QUEUED, RunStatus.QUEUED]
+    return (sql.claim_alone if alone else sql.claim), params
+
+
+def _claimed(run_id: int, row: tuple | None, now) -> Run | None:
+    """The run a claim made at `now` returned as `row` (None: it was not taken)."""
     from designer.models import Delivery, Flow, FlowVersion
 
-    now = timezone.now()
-    at = _when(now)
-    with connection.cursor() as cursor:
-        sql = _sql()
-        params = [RunStatus.RUNNING, _when(now + _lease()), at, at, run_id,
-                  RunStatus.QUEUED, RunStatus.RUNNING, at, RunStatus.WAITING, at]
-        if alone:
-            params += [RunStatus.QUEUED, RunStatus.QUEUED]
-        cursor.execute(sql.prepared(sql.claim_alone if alone else sql.claim), params)
-        row = cursor.fetchone()
     if row is None:
         return None
     (flow_id, team_id, version_id, delivery_id, rerun_of_id, trigger, attempts, created_at, error, step, progress,
@@ -599,12 +614,30 @@ def run_claim(run_id: int, *, alone: bool = False) -> Run | None:
     return run
 
 
-def run_execute(run_id: int) -> str | None:
+def runs_execute(run_ids: list[int]) -> None:
+    """Several runs' turns, one after the other (the `execute_runs` task). Each is `run_execute`'s,
+    except that the claim of the next turn's run, as its own, is sent with the finish of the run
+    before (`_Context.then`): one query and one transaction, not two. A run that fails does not
+    keep the turns after it from running."""
+    ahead: dict[int, Run | None] = {}
+    for index, run_id in enumerate(run_ids):
+        then = run_ids[index + 1] if index + 1 < len(run_ids) else None
+        try:
+            run_execute(run_id, then=then, ahead=ahead)
+        except Exception:
+            logger.exception("Run %s failed in its worker; the turns after it go on.", run_id)
+
+
+def run_execute(run_id: int, *, then: int | None = None, ahead: dict[int, Run | None] | None = None) -> str | None:
     """Runs a queued run on this task's turn: the fairest one to run next (`_fair_pick`), which is
     `run_id` unless another team has waited longer for this worker, or `run_id` resumed when its
-    worker died."""
-    # No other team waiting: the turn is the run's own, and the claim asks that in the same statement.
-    run = run_claim(run_id, alone=True)
+    worker died. With `ahead` (`runs_execute`): the run of this turn if its claim was sent with
+    the finish before (None if that claim took nothing), and the place for the claim of `then`."""
+    if ahead is not None and run_id in ahead:
+        run = ahead.pop(run_id)
+    else:
+        # No other team waiting: the turn is the run's own, and the claim asks that in the same statement.
+        run = run_claim(run_id, alone=True)
     if run is None:
         for _ in range(3):  # another worker may claim the chosen run first
             chosen = _fair_pick(run_id)
@@ -617,7 +650,7 @@ def run_execute(run_id: int) -> str | None:
         return None
     _served[run.team_id] = time.monotonic()
     try:
-        _execute(run)
+        _execute(run, then=then, ahead=ahead)
     except (OperationalError, InterfaceError) as exc:
         if not _database_unavailable(exc):
             raise
@@ -657,9 +690,9 @@ def _fair_pick(run_id: int) -> int:
     return found[0] if found is not None else run_id
 
 
-def _execute(run: Run) -> None:
+def _execute(run: Run, *, then: int | None = None, ahead: dict[int, Run | None] | None = None) -> None:
     live.publish_run(run)
-    ctx = _Context(run=run, defer=True)
+    ctx = _Context(run=run, defer=True, then=then, ahead=ahead)
     seconds = _limit("RUN_MAX_SECONDS")
     if seconds:  # time spent waiting as a service asked does not count
         started = run.started_at or timezone.now()
@@ -895,23 +928,33 @@ def _finish(run: Run, status: str, error: str, ctx: _Context | None = None) -> N
     run.current_step, run.progress = "", None
     run.updated_at = timezone.now()
     pending = ctx is not None and ctx.trigger_pending
-    _write(ctx, [(_sql().finish_trigger if pending else _sql().finish,
-                  [status, error, _when(run.finished_at), _when(run.updated_at), run.pk], False)])
+    statements = [(_sql().finish_trigger if pending else _sql().finish,
+                   [status, error, _when(run.finished_at), _when(run.updated_at), run.pk], False)]
+    then = ctx.then if ctx is not None and ctx.ahead is not None else None
+    if then is None:
+        _write(ctx, statements)
+    else:  # the next turn's claim, as in `run_execute`, last: its row is the query's result
+        now = timezone.now()
+        ctx.ahead[then] = _claimed(then, _write(ctx, statements, claim=_claim_statement(then, now, alone=True)), now)
     live.publish_run(run)
 
 
 def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, durable: bool = False,
-           publish: bool = False, returning: bool = False) -> Any:
+           publish: bool = False, returning: bool = False, claim: tuple[str, list] | None = None) -> Any:
     """Executes the step record waiting in `ctx` (`_Context.deferred`), then `statements` (SQL,
     parameters, whether it must change exactly one row), in one transaction when there is more
     than one: on PostgreSQL as one query (its statements joined, one round trip), on SQLite between
-    BEGIN and COMMIT. With `returning`, the id the last statement inserted. Retried after a lost
-    connection when a record of a change made is among them."""
+    BEGIN and COMMIT. With `returning`, the id the last statement inserted. With `claim` (a claim's
+    SQL and parameters), that claim last and its row (None if it took nothing). Retried after a lost
+    connection when a record of a change made is among them: a claim sent again takes nothing if
+    the lost try was committed, and the run it took then is resumed when its lease ends."""
     if ctx is not None and ctx.deferred:
         statements = [*ctx.deferred, *statements]
         durable, publish = durable or ctx.deferred_durable, publish or ctx.deferred_renew
     if not statements:
         return None
+    if claim is not None:
+        statements = [*statements, (*claim, False)]
     sql = _sql()
     joined = sql.joined and len(statements) > 1
     result = []
@@ -931,6 +974,8 @@ def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, du
                     raise DatabaseError("The step's record was not found to update.")
             if returning:
                 result.append(cursor.fetchone()[0] if sql.returning else cursor.lastrowid)
+            elif claim is not None:
+                result.append(cursor.fetchone())
 
     if durable:
         _retrying(write)  # the service has made the change: its record must survive a dropped connection

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.tasks import task
-
-logger = logging.getLogger(__name__)
 
 
 @task()
@@ -21,14 +17,11 @@ def execute_runs(run_ids: list[int]) -> None:
     """Several runs' turns in one task, one after the other: how the webhook inbox hands a batch's
     runs to Celery (designer/runs.py `_hand_over_batch`), so that a worker takes one message, and
     makes one task's bookkeeping, for a few runs. Each turn is `execute_run`'s: a run that fails
-    does not keep the turns after it from running."""
-    from designer.engine import run_execute
+    does not keep the turns after it from running, and the next turn's claim is sent with the
+    finish of the run before (`designer.engine.runs_execute`)."""
+    from designer.engine import runs_execute
 
-    for run_id in run_ids:
-        try:
-            run_execute(run_id)
-        except Exception:
-            logger.exception("Run %s failed in its worker; the turns after it go on.", run_id)
+    runs_execute(run_ids)
 
 
 @task()

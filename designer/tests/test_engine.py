@@ -782,6 +782,119 @@ def test_a_run_is_claimed_in_one_statement_only_while_no_other_team_waits(settin
     assert engine.run_claim(theirs.pk, alone=True) is not None  # no other team waits any more
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_tasks_next_run_is_claimed_with_the_finish_of_the_run_before(settings, team):
+    """A task of several runs' turns (`execute_runs`) sends the claim of the next run with the
+    finish of the one before: one write turn, one round trip to PostgreSQL, not two."""
+    from django.db import connection
+
+    from designer import engine
+    from designer.engine import runs_execute
+    from tests.reliability.limits import compose, deliver, webhook_flow
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # runs stay queued
+    flow = webhook_flow(team, [compose("s", "hello {{trigger.body.n}}")])
+    runs = [deliver(flow, {"n": n}, f"e{n}") for n in range(3)]
+    turns: list[list[str]] = []  # each write turn (SQLite) or query (PostgreSQL): its claims and finishes
+
+    def watch(execute, sql, params, many, context):
+        parts = engine._sql().written_out(sql).split("; ")
+        kinds = ["claim" if "attempts = attempts + 1" in part else "finish" for part in parts
+                 if "attempts = attempts + 1" in part or "SET status = %s, error = %s, finished_at" in part]
+        if sql.startswith("PREPARE "):  # a statement prepared (PostgreSQL), not run
+            pass
+        elif sql.startswith("BEGIN"):
+            turns.append([])
+        elif context["connection"].in_atomic_block:
+            turns[-1] += kinds
+        else:
+            turns.append(kinds)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        runs_execute([run.pk for run in runs])
+    assert [(run.status, run.attempts, run.steps.get(step_id="s").outputs["text"])
+            for run in Run.objects.filter(pk__in=[r.pk for r in runs]).order_by("pk")] == [
+        (RunStatus.SUCCEEDED, 1, f"hello {n}") for n in range(3)]
+    assert [turn for turn in turns if turn] == [["claim"], ["finish", "claim"], ["finish", "claim"], ["finish"]]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("committed", [False, True], ids=["lost-before-commit", "lost-after-commit"])
+def test_a_connection_lost_on_a_finish_with_the_next_claim_sends_no_change_twice_and_loses_no_run(
+        settings, make_flow, qualtrics_sandbox, committed):
+    """The connection is lost as the query of a run's finish (with the record of the contact it
+    created) and the next run's claim is sent: before the database ran it, or after it committed
+    (the answer lost: PostgreSQL, where the query is one transaction). The query is sent again:
+    the next run is claimed by it, or, taken by the lost query (the claim sent again takes
+    nothing), left under its lease and resumed when the lease ends. Each contact is created once,
+    and both runs succeed."""
+    from datetime import timedelta
+
+    from django.db import OperationalError, connection
+    from django.utils import timezone
+
+    from designer import engine
+
+    if committed and connection.vendor != "postgresql":
+        pytest.skip("SQLite's writes are in this process: an answer cannot be lost after a commit")
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # runs stay queued
+    flow = make_flow()
+    first, second = (deliver(flow, qualtrics_sandbox, {"recipientEmail": email})
+                     for email in ("ada@example.com", "grace@example.com"))
+    lost: list[str] = []
+
+    def lose_once(execute, sql, params, many, context):
+        written = engine._sql().written_out(sql)
+        claim_with_finish = "attempts = attempts + 1" in written and (
+            "finished_at" in written or context["connection"].in_atomic_block)
+        if claim_with_finish and not lost:
+            lost.append(written)
+            if committed:
+                execute(sql, params, many, context)
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(lose_once):
+        engine.runs_execute([first.pk, second.pk])
+    assert lost
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.attempts) == (RunStatus.SUCCEEDED, 1)
+    if committed:  # taken by the lost query, which this worker did not hear back from
+        assert second.status == RunStatus.RUNNING and not second.steps.exists()
+        Run.objects.filter(pk=second.pk).update(lease_until=timezone.now() - timedelta(seconds=1))  # it ran out
+        assert run_execute(second.pk) == RunStatus.SUCCEEDED  # as the stalled-run pass hands it out
+        second.refresh_from_db()
+        assert second.attempts == 2
+    else:
+        assert (second.status, second.attempts) == (RunStatus.SUCCEEDED, 1)
+    assert sorted(c["email"] for c in list_contacts(qualtrics_sandbox)) == ["ada@example.com", "grace@example.com"]
+    creates = [r for r in qualtrics_sandbox.requests("directories", method="POST") if r["api_path"].endswith("/contacts")]
+    assert len(creates) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_turn_whose_claim_went_with_the_finish_before_still_goes_to_a_waiting_team(settings, team, other_team):
+    """The claim sent with the finish before is the run's own turn only while no other team has
+    queued runs (as `run_claim(alone=True)`); otherwise the fair pick decides, as for any turn."""
+    from designer import engine
+    from tests.reliability.limits import compose, deliver, webhook_flow
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # runs stay queued
+    ours = [deliver(webhook_flow(team, [compose("s", "a")]), {"n": n}, f"a{n}") for n in range(2)]
+    theirs = deliver(webhook_flow(other_team, [compose("s", "b")]), {"n": 9}, "b9")
+    engine._served.clear()
+    engine.runs_execute([ours[0].pk, ours[1].pk])
+    statuses = dict(Run.objects.values_list("pk", "status"))
+    # ours[0] was served, so the second turn went to the other team's run; ours[1] waits for the next.
+    assert (statuses[ours[0].pk], statuses[theirs.pk], statuses[ours[1].pk]) == (
+        RunStatus.SUCCEEDED, RunStatus.SUCCEEDED, RunStatus.QUEUED)
+    engine.runs_execute([theirs.pk])  # the turn handed out with the other team's run
+    assert Run.objects.get(pk=ours[1].pk).status == RunStatus.SUCCEEDED
+    engine._served.clear()
+
+
 @pytest.mark.scaleout
 def test_the_events_outputs_are_sent_to_postgresql_once(settings, team):
     """The event's outputs are the event step's outputs and the run's trigger: on PostgreSQL the
