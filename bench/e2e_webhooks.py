@@ -811,6 +811,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=None,
                         help="with --reference: the product's modes to run, comma-separated: embedded,scaleout "
                              "(default: the one --scaleout selects)")
+    parser.add_argument("--rounds", type=int, default=1, metavar="N",
+                        help="with --reference: run Node-RED and the modes N times, each round starting with the "
+                             "next system, then print each figure's and each ratio's median over the rounds")
     parser.add_argument("--node-red-prefix", default=None, metavar="DIR",
                         help="with --reference: install Node-RED into DIR, or use the one already there "
                              "(default: a new temporary directory)")

@@ -133,11 +133,10 @@ def _version(red: Path) -> str:
         return "?"
 
 
-def run_node_red(args: argparse.Namespace, work: Path) -> tuple[list[dict] | None, str]:
+def run_node_red(args: argparse.Namespace, work: Path, prefix: Path) -> tuple[list[dict] | None, str]:
     """Node-RED's figures per phase, or None and why not."""
     from bench.e2e_webhooks import ContactCalls, _send_all, record_deliveries
 
-    prefix = Path(args.node_red_prefix) if args.node_red_prefix else work / "node-red"
     print(f"Node-RED: installing {NODE_RED_PACKAGE} with npm into {prefix} ...", flush=True)
     red, how = install_node_red(prefix)
     print(f"Node-RED: {how}", flush=True)
@@ -235,24 +234,43 @@ def _product_argv(args: argparse.Namespace, mode: str, out: Path) -> list[str]:
 
 
 def side_by_side(args: argparse.Namespace, argv: list[str]) -> int:
+    """Node-RED and the product's modes, one after the other, `--rounds` times: each round starts
+    with the next system of the previous round's order, so that a drift of the machine during the
+    rounds does not always fall on the same one. With more than one round, the medians follow."""
     modes = [m.strip() for m in (args.modes or ("scaleout" if args.scaleout else "embedded")).split(",") if m.strip()]
     unknown = set(modes) - {"embedded", "scaleout"}
     if unknown:
         raise SystemExit(f"unknown mode(s) {', '.join(sorted(unknown))}: use embedded and/or scaleout")
     work = work_dir("qflows-bench-reference-")
+    prefix = Path(args.node_red_prefix) if args.node_red_prefix else work / "node-red"
+    rounds: list[tuple[list[dict] | None, str, dict[str, dict]]] = []
     try:
-        reference, name = run_node_red(args, work)
-        products: dict[str, dict] = {}
-        for mode in modes:
-            out = work / f"{mode}.json"
-            print(f"\n== The product, {mode} (load average {load_average()})", flush=True)
-            done = subprocess.run(_product_argv(args, mode, out), cwd=ROOT)
-            if done.returncode == 0 and out.exists():
-                products[mode] = json.loads(out.read_text())
-            else:
-                print(f"The product's {mode} run failed (exit {done.returncode}).", flush=True)
-        _report(reference, name, products)
-        return 0 if products else 1
+        systems = ["node-red", *modes]
+        for number in range(args.rounds):
+            order = systems[number % len(systems):] + systems[:number % len(systems)]
+            here = work / f"round-{number + 1}"
+            here.mkdir()
+            if args.rounds > 1:
+                print(f"\n==== Round {number + 1} of {args.rounds}: {', '.join(order)} (load average "
+                      f"{load_average()})", flush=True)
+            reference, name, products = None, "no reference", {}
+            for system in order:
+                if system == "node-red":
+                    reference, name = run_node_red(args, here, prefix)
+                    continue
+                out = here / f"{system}.json"
+                print(f"\n== The product, {system} (load average {load_average()})", flush=True)
+                done = subprocess.run(_product_argv(args, system, out), cwd=ROOT)
+                if done.returncode == 0 and out.exists():
+                    products[system] = json.loads(out.read_text())
+                else:
+                    print(f"The product's {system} run failed (exit {done.returncode}).", flush=True)
+            products = {mode: products[mode] for mode in modes if mode in products}
+            _report(reference, name, products)
+            rounds.append((reference, name, products))
+        if len(rounds) > 1:
+            _medians(rounds, modes)
+        return 0 if all(products for _, _, products in rounds) else 1
     finally:
         work_dir_done(work, args.keep)
 
@@ -277,6 +295,11 @@ def _report(reference: list[dict] | None, name: str, products: dict[str, dict]) 
           "completed run; the sandbox and the senders are not counted. CPU stolen: the share of the machine's CPU "
           "time the hypervisor gave to other guests during the phase (a figure taken with much of it stolen is not "
           "one to compare).")
+    if "embedded" in products and "scaleout" in products:
+        both = zip(products["scaleout"]["phases"], products["embedded"]["phases"], strict=False)
+        print("\nScale-out / embedded: " + "; ".join(
+            f"c={s['concurrency']}: runs/s {_ratio(s['runs_per_s'], e['runs_per_s'])}, CPU per run "
+            f"{_ratio(s['cpu_ms_per_run'], e['cpu_ms_per_run'])}" for s, e in both))
     if not reference:
         print(f"\nNo reference figures: {name}. The product's figures are above.")
         return
@@ -289,6 +312,76 @@ def _report(reference: list[dict] | None, name: str, products: dict[str, dict]) 
             ])
     print(f"\nThe product / {name} (runs/s: higher is better; the others: lower is better)")
     print(table(["mode", "senders", "runs/s ratio", "ack p99 ratio", "peak RSS ratio", "CPU per run ratio"], ratio_rows))
+
+
+def _medians(rounds: list[tuple[list[dict] | None, str, dict[str, dict]]], modes: list[str]) -> None:
+    """Each system's median figures over the rounds, each ratio's median over the rounds (a ratio
+    is taken within a round, between systems measured minutes apart), and in how many rounds each
+    target of the side by side was met."""
+    name = next((name for reference, name, _ in rounds if reference), "Node-RED")
+    phases = max(len(reference or []) for reference, _, _ in rounds)
+    phases = max([phases] + [len(data["phases"]) for _, _, products in rounds for data in products.values()])
+    for phase in range(phases):
+        figures: dict[str, list[dict]] = {}
+        for reference, _, products in rounds:
+            if reference and phase < len(reference):
+                figures.setdefault(name, []).append(reference[phase])
+            for mode, data in products.items():
+                if phase < len(data["phases"]):
+                    figures.setdefault(f"product, {mode}", []).append(data["phases"][phase])
+        if not figures:
+            continue
+        concurrency = next(iter(figures.values()))[0]["concurrency"]
+        print(f"\nMedians over {len(rounds)} rounds, c={concurrency}")
+        rows = [[system, len(runs), f"{_median(r['runs_per_s'] for r in runs):.1f}",
+                 f"{_median(r['p99'] for r in runs):.1f}", f"{_median(r['peak_rss_mb'] for r in runs):.0f}",
+                 f"{_median(r['cpu_ms_per_run'] for r in runs):.2f}", sum(r["lost"] for r in runs),
+                 sum(r["duplicated"] + r.get("duplicate_calls", 0) for r in runs)]
+                for system, runs in figures.items()]
+        print(table(["system", "rounds", "completed runs/s", "ack p99 ms", "peak RSS MB", "CPU ms/run",
+                     "lost (all)", "duplicated (all)"], rows))
+
+        def ratios(numerator, denominator, key):
+            """The ratio of `key` within each round that has both systems' figures."""
+            found = []
+            for reference, _, products in rounds:
+                top, bottom = numerator(reference, products), denominator(reference, products)
+                if top is not None and bottom is not None and bottom[key]:
+                    found.append(top[key] / bottom[key])
+            return found
+
+        def of(mode):
+            def pick(reference, products):
+                if mode == "node-red":
+                    return reference[phase] if reference and phase < len(reference) else None
+                data = products.get(mode)
+                return data["phases"][phase] if data and phase < len(data["phases"]) else None
+            return pick
+
+        targets = [("embedded runs/s ÷ Node-RED's", ratios(of("embedded"), of("node-red"), "runs_per_s"), ">=", 0.5)]
+        targets += [(f"{mode} ack p99 ÷ Node-RED's", ratios(of(mode), of("node-red"), "p99"), "<=", 1.0)
+                    for mode in modes]
+        targets += [("scale-out runs/s ÷ embedded's", ratios(of("scaleout"), of("embedded"), "runs_per_s"), ">=", 1.0),
+                    ("scale-out CPU per run ÷ embedded's", ratios(of("scaleout"), of("embedded"), "cpu_ms_per_run"),
+                     "<=", 1.3)]
+        embedded = figures.get("product, embedded", [])
+        targets.append(("embedded CPU per run, ms", [r["cpu_ms_per_run"] for r in embedded], "<=", 3.0))
+        rows = []
+        for label, values, sense, bound in targets:
+            if not values:
+                continue
+            met = sum(1 for v in values if (v >= bound if sense == ">=" else v <= bound))
+            rows.append([label, f"{sense} {bound:g}", f"{_median(values):.2f}", f"{min(values):.2f}–{max(values):.2f}",
+                         f"{met} of {len(values)}"])
+        print("\n" + table(["figure", "target", "median", "range", "rounds met"], rows))
+
+
+def _median(values) -> float:
+    values = sorted(v for v in values if v == v)
+    if not values:
+        return float("nan")
+    middle = len(values) // 2
+    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
 
 
 def _ratio(value: float, reference: float) -> str:
