@@ -378,7 +378,7 @@ class _Statements:
         # claim, so that a card's first call makes no statement of its own (`_Context.client`).
         config_table = quote(Configuration._meta.db_table)
         if connection.vendor == "postgresql":
-            named = (f"SELECT (j #>> '{{}}')::bigint FROM {version} x, "
+            named = (f"SELECT (j #>> '{{}}')::numeric FROM {version} x, "
                      f"jsonb_path_query(x.definition, 'strict $.**.configuration ? (@.type() == \"number\")') j "
                      f"WHERE x.id = {run}.version_id")
             as_json = "json_agg(json_build_array(c.id, c.connector, c.updated_at, c.shared, c.owner_id, c.name))::text"

@@ -933,6 +933,30 @@ def test_a_runs_claim_reads_the_connections_its_version_names(settings, make_flo
     assert len(list_contacts(qualtrics_sandbox)) == 1
 
 
+def test_a_run_is_claimed_whatever_numbers_its_version_stores_under_a_configuration_key(
+        settings, team, sandbox_configuration):
+    """The claim reads the connections a version names from every `configuration` key in it: a
+    value stored there that is no connection's id (3.0, 1.5, 1e30, text, in a card's data)
+    reads nothing, and the run is still claimed; it once made PostgreSQL refuse the claim, so
+    the run could never run."""
+    from designer import engine
+    from designer.models import FlowVersion
+    from tests.reliability.limits import compose, deliver, webhook_flow
+
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # runs stay queued
+    flow = webhook_flow(team, [compose("s", "a")])
+    version = flow.versions.first()
+    definition = dict(version.definition)
+    definition["steps"] = [{**definition["steps"][0], "data": [
+        {"configuration": 3.0}, {"configuration": 1.5}, {"configuration": 1e30}, {"configuration": "12"},
+        {"configuration": sandbox_configuration.pk}]}]
+    FlowVersion.objects.filter(pk=version.pk).update(definition=definition)
+    run = deliver(flow, {"n": 1}, "odd")
+    claimed = engine.run_claim(run.pk, alone=True)
+    assert claimed is not None and claimed.status == RunStatus.RUNNING
+    assert set(claimed._connections_read) == {sandbox_configuration.pk}
+
+
 def test_a_worker_keeps_a_connections_client_between_runs_until_the_connection_changes(
         settings, make_flow, qualtrics_sandbox, sandbox_configuration):
     """A worker's next run through the same connection reuses its client (and its open
