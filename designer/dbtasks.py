@@ -1,7 +1,8 @@
 """django-tasks-db's task rows on the runs' hot path, written as statements instead of built by
 the ORM for every run: the webhook inbox stores a batch's tasks with one multi-row insert, and
-the worker claims each task with one `UPDATE … RETURNING` (SQLite 3.35+, PostgreSQL) and
-stores its success with one `UPDATE` in the transaction of its next claim (`ClaimedTask`).
+the worker claims each task with one `UPDATE … RETURNING` (SQLite 3.35+, PostgreSQL), with the
+run of an `execute_run` task claimed in the same transaction (`designer.engine.run_claim_with_task`),
+and stores its success with one `UPDATE` in the transaction of its next claim (`ClaimedTask`).
 
 The rows are exactly those django-tasks-db writes and reads (`DBTaskResult`): its admin, its
 `prune_db_task_results`, the scheduler's count of waiting tasks (`designer/runs.py`) and a stock
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from typing import Any
 
-from django.db import OperationalError, close_old_connections, connections, router, transaction
+from django.db import DatabaseError, OperationalError, close_old_connections, connections, router, transaction
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker as DatabaseWorker
@@ -177,29 +178,45 @@ class Claim:
         )
 
     def __call__(self) -> DBTaskResult | None:
+        from designer.engine import run_claim_with_task
+        from designer.tasks import execute_run
+
         connection = connections[self.using]
         adapt = connection.ops.adapt_datetimefield_value
         now = timezone.now()
         params = [TaskResultStatus.RUNNING, adapt(now), self.worker_id,
                   TaskResultStatus.READY, self.backend_name, adapt(get_date_max()), adapt(now), *self.filter_params]
-        # The tasks that succeeded since the last claim go in the same turn of the write lock;
-        # without them the claim commits alone (autocommit) when its rows have been read.
-        with transaction.atomic(using=self.using) if self.succeeded else nullcontext():
+        # One turn of the write lock: the successes of the tasks run since the last claim, the
+        # claim, and the claim of the run of an `execute_run` task (`run_claim_with_task`).
+        task = None
+        with transaction.atomic(using=self.using):
             if self.succeeded:
                 _write_successes(connection, self.succeeded)
             with connection.cursor() as cursor:
                 cursor.execute(self.sql, params)
                 rows = cursor.fetchall()
+            if rows:
+                values = []
+                for value, (column, converters) in zip(rows[0], self.converters, strict=True):
+                    for converter in converters:
+                        value = converter(value, column, connection)
+                    values.append(value)
+                task = ClaimedTask.from_db(self.using, [field.attname for field in self.fields], values)
+                task._claim = self
+            arguments = task.args_kwargs.get("args") if task is not None else None
+            run_id = (arguments[0] if task is not None and task.task_path == execute_run.module_path and arguments
+                      and type(arguments[0]) is int else None)
+            # A claim that fails is left to the task, which tries again and says why: on PostgreSQL
+            # within a savepoint, so that the task's claim still commits.
+            try:
+                with transaction.atomic(using=self.using) if run_id and connection.vendor != "sqlite" else nullcontext():
+                    run_claim_with_task(run_id)
+            except DatabaseError:
+                if run_id is None:
+                    raise
+                logger.exception("The run of task %s could not be claimed with it; the task claims it.", task.pk)
+                run_claim_with_task(None)
         self.succeeded = []
-        if not rows:
-            return None
-        values = []
-        for value, (column, converters) in zip(rows[0], self.converters, strict=True):
-            for converter in converters:
-                value = converter(value, column, connection)
-            values.append(value)
-        task = ClaimedTask.from_db(self.using, [field.attname for field in self.fields], values)
-        task._claim = self
         return task
 
     def settle(self) -> None:

@@ -130,6 +130,53 @@ def test_the_worker_command_runs_the_runs_it_claims(team):
     assert [(t.status, t.worker_ids) for t in tasks] == [(TaskResultStatus.SUCCESSFUL, ["batch-1"])] * 3
 
 
+def test_the_run_of_an_execute_run_task_is_claimed_in_the_same_write_as_the_task(team):
+    """One turn of the database's write lock takes a task and the run it runs (as its own turn,
+    while no other team waits), where the task's first statement used to take the run in a turn
+    of its own: a worker's run costs one write transaction less."""
+    from designer import engine
+
+    flow = webhook_flow(team, [compose("step_1", "Hello {{trigger.body.name}}")])
+    with transaction.atomic():
+        run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}",
+                                      "source": "webhook", "payload": {"body": {"name": f"n{i}"}, "event_id": f"e{i}"}}
+                                     for i in range(2)])
+    turns: list[list[str]] = []  # each transaction (SQLite: BEGIN to COMMIT) or autocommit statement: what it claims
+
+    def watch(execute, sql, params, many, context):
+        written = engine._sql().written_out(sql)
+        kinds = [kind for kind, marker in (("task", 'SET "status" = %s, "started_at"'),
+                                           ("run", "attempts = attempts + 1")) if marker in written
+                 and not written.startswith("PREPARE ")]
+        if sql.startswith("BEGIN") or not context["connection"].in_atomic_block or not turns:
+            turns.append(kinds)
+        else:
+            turns[-1] += kinds
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        call_command("worker", queue_name="*", batch=True, startup_delay=False, worker_id="joined", interval=0)
+    assert [(run.status, run.attempts) for run in Run.objects.filter(pk__in=run_ids)] == [(RunStatus.SUCCEEDED, 1)] * 2
+    claims = [turn for turn in turns if "task" in turn or "run" in turn]
+    assert claims[:2] == [["task", "run"], ["task", "run"]], claims
+    assert ["run"] not in claims  # no run claimed in a turn of its own
+
+
+def test_a_task_whose_run_cannot_be_claimed_with_it_still_runs_and_the_run_waits_for_its_turn(team, other_team):
+    """The run claimed with its task is the task's own turn only while no other team has queued
+    runs; otherwise the task's fair pick decides, as for any turn, and nothing is lost."""
+    flow = webhook_flow(team, [compose("step_1", "ours")])
+    theirs = webhook_flow(other_team, [compose("step_1", "theirs")])
+    with transaction.atomic():
+        ours = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": "a",
+                                   "source": "webhook", "payload": {"body": {}, "event_id": "a"}}])
+        other = deliveries_accept([{"flow": theirs, "version": theirs.versions.first(), "event_id": "b",
+                                    "source": "webhook", "payload": {"body": {}, "event_id": "b"}}])
+    call_command("worker", queue_name="*", batch=True, startup_delay=False, worker_id="fair", interval=0)
+    assert set(Run.objects.filter(pk__in=ours + other).values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
+    assert set(Run.objects.filter(pk__in=ours + other).values_list("attempts", flat=True)) == {1}
+
+
 def test_a_worker_started_with_no_scheduler_runs_tasks_without_the_scheduler_thread(team, settings):
     settings.SCHEDULER_IN_WORKERS = True
     flow = webhook_flow(team, [compose("step_1", "Hi {{trigger.body.name}}")])
@@ -154,7 +201,8 @@ def test_a_claimed_task_s_success_is_the_row_django_tasks_db_writes(team):
     execute_run.enqueue(0)
     with CaptureQueriesContext(connection) as seen:
         assert claiming() is not None
-    assert len([q for q in seen.captured_queries if q["sql"].startswith("UPDATE")]) == 2  # in one transaction
+    task_updates = [q for q in seen.captured_queries if q["sql"].startswith('UPDATE "django_tasks_database_dbtaskresult"')]
+    assert len(task_updates) == 2  # in one transaction
     ours = DBTaskResult.objects.get(pk=task.pk)
     stock.refresh_from_db()
     fields = ("status", "return_value", "exception_class_path", "traceback", "worker_ids")
