@@ -247,6 +247,8 @@ class Worker(DatabaseWorker):
                 logger.exception("The worker could not store the success of its last tasks; their runs ended.")
 
     def _loop(self, claim: Claim) -> None:
+        from designer.engine import run_claim_with_task
+
         if self.startup_delay and self.interval:
             time.sleep(random.random())  # noqa: S311 - spreads workers started together
         while self.running:
@@ -258,7 +260,10 @@ class Worker(DatabaseWorker):
                     raise
                 task_result, locked = None, True  # it is free again soon
             if task_result is not None:
-                self.run_task(task_result)
+                try:
+                    self.run_task(task_result)
+                finally:
+                    run_claim_with_task(None)  # a run claimed with a task that did not run it
             elif self.batch and not locked:
                 logger.info("No more tasks to run for worker_id=%s - exiting gracefully.", self.worker_id)
                 return None

@@ -646,7 +646,10 @@ def run_execute(run_id: int, *, then: int | None = None, ahead: dict[int, Run | 
     worker died. With `ahead` (`runs_execute`): the run of this turn if its claim was sent with
     the finish before (None if that claim took nothing), and the place for the claim of `then`.
     A run claimed with its task (`run_claim_with_task`) is taken the same way."""
-    claimed = ahead if ahead is not None else getattr(_with_task, "runs", None) or {}
+    if ahead is not None:
+        claimed = ahead
+    else:  # what the task's claim took is for this turn only
+        claimed, _with_task.runs = getattr(_with_task, "runs", None) or {}, {}
     if run_id in claimed:
         run = claimed.pop(run_id)
     else:
