@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from designer.models import Activation, Flow, FlowVersion, Run, RunStep
+from designer.models import Activation, Flow, FlowVersion, Run, RunStatus, RunStep
 
 
 def _iso(value) -> str | None:
@@ -110,6 +110,10 @@ def run_json(run: Run, with_steps: bool = False) -> dict[str, Any]:
         "wait_message": run.wait_message,
     }
     if with_steps:
-        data["trigger"] = run.trigger
-        data["steps"] = [step_json(s) for s in run.steps.all()]
+        steps = list(run.steps.all())
+        # The run's row takes the event's outputs with the write that ends its turn; until then
+        # they are those its event step recorded.
+        event = [s for s in steps if s.step_id == "trigger" and not s.iteration and s.status == RunStatus.SUCCEEDED]
+        data["trigger"] = run.trigger or (event[-1].outputs if event else {})
+        data["steps"] = [step_json(s) for s in steps]
     return data

@@ -614,6 +614,22 @@ def test_runs_pages_and_api_show_steps(owner_client, settings, make_flow, qualtr
     assert answer.status_code == 302 and Run.objects.count() == 2
 
 
+def test_a_running_runs_api_shows_the_events_outputs_before_its_row_takes_them(owner_client, settings, make_flow,
+                                                                              qualtrics_sandbox):
+    """The run's row takes the event's outputs with the write that ends its turn; while it runs,
+    the API shows those its event step recorded, not an empty object."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    run = deliver(make_flow(steps=[{"id": "step_1", "card": "core.compose", "inputs": {"template": "hello"}}]),
+                  qualtrics_sandbox)
+    assert run_execute(run.pk) == RunStatus.SUCCEEDED
+    outputs = run.steps.get(step_id="trigger").outputs
+    assert owner_client.get(reverse("api_run", args=[run.pk])).json()["trigger"] == outputs
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, trigger={})  # as in the middle of its turn
+    assert owner_client.get(reverse("api_run", args=[run.pk])).json()["trigger"] == outputs
+    run.steps.all().delete()  # nothing recorded yet
+    assert owner_client.get(reverse("api_run", args=[run.pk])).json()["trigger"] == {}
+
+
 def test_an_export_file_of_a_run_can_be_downloaded_by_its_team_only(owner_client, client, other_team, settings, make_flow, qualtrics_sandbox):
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     cfg = Configuration.objects.get().pk
