@@ -198,9 +198,8 @@ class _Context:
     # the run's row of their own. A run resumed before that reads them from the event step.
     trigger_pending: bool = False
     # The next run of the task's turns (`runs_execute`): claimed, as its own turn, by the query
-    # that ends this run (`_finish`), and the claimed run (or None) put in `ahead` under its id.
+    # that ends this run (`_finish`), for the thread's next turn (`_claimed_ahead`).
     then: int | None = None
-    ahead: dict[int, Run | None] | None = None
 
     def resolve(self, ref: str) -> Any:
         step_id, _, path = ref.partition(".")
@@ -619,37 +618,32 @@ def runs_execute(run_ids: list[int]) -> None:
     except that the claim of the next turn's run, as its own, is sent with the finish of the run
     before (`_Context.then`): one query and one transaction, not two. A run that fails does not
     keep the turns after it from running."""
-    ahead: dict[int, Run | None] = {}
     for index, run_id in enumerate(run_ids):
-        then = run_ids[index + 1] if index + 1 < len(run_ids) else None
         try:
-            run_execute(run_id, then=then, ahead=ahead)
+            run_execute(run_id, then=run_ids[index + 1] if index + 1 < len(run_ids) else None)
         except Exception:
             logger.exception("Run %s failed in its worker; the turns after it go on.", run_id)
 
 
-# The run claimed with the task that runs it, on this thread (`run_claim_with_task`).
-_with_task = threading.local()
+# A run claimed before its turn on this thread, by id (None: the claim took nothing): with the
+# finish of the run before (`runs_execute`), or with the task that runs it (`run_claim_with_task`).
+# The thread's next `run_execute` starts from it, or forgets it.
+_claimed_ahead = threading.local()
 
 
 def run_claim_with_task(run_id: int | None) -> None:
     """Claims `run_id` as its own turn (as `run_execute` first does), in the caller's transaction:
     the database worker's claim of the `execute_run` task that runs it (designer/dbtasks.py
-    `Claim`), one write turn instead of two. `run_execute(run_id)` then starts from what it took.
-    None forgets a run so claimed and not run."""
-    _with_task.runs = {run_id: run_claim(run_id, alone=True)} if run_id is not None else {}
+    `Claim`), one write turn instead of two. None forgets a run so claimed and not run."""
+    _claimed_ahead.runs = {run_id: run_claim(run_id, alone=True)} if run_id is not None else {}
 
 
-def run_execute(run_id: int, *, then: int | None = None, ahead: dict[int, Run | None] | None = None) -> str | None:
+def run_execute(run_id: int, *, then: int | None = None) -> str | None:
     """Runs a queued run on this task's turn: the fairest one to run next (`_fair_pick`), which is
     `run_id` unless another team has waited longer for this worker, or `run_id` resumed when its
-    worker died. With `ahead` (`runs_execute`): the run of this turn if its claim was sent with
-    the finish before (None if that claim took nothing), and the place for the claim of `then`.
-    A run claimed with its task (`run_claim_with_task`) is taken the same way."""
-    if ahead is not None:
-        claimed = ahead
-    else:  # what the task's claim took is for this turn only
-        claimed, _with_task.runs = getattr(_with_task, "runs", None) or {}, {}
+    worker died. It starts from the run claimed ahead of its turn (`_claimed_ahead`), if that is
+    `run_id`; with `then`, the run's finish claims that run for the thread's next turn."""
+    claimed, _claimed_ahead.runs = getattr(_claimed_ahead, "runs", None) or {}, {}  # for this turn only
     if run_id in claimed:
         run = claimed.pop(run_id)
     else:
@@ -667,7 +661,7 @@ def run_execute(run_id: int, *, then: int | None = None, ahead: dict[int, Run | 
         return None
     _served[run.team_id] = time.monotonic()
     try:
-        _execute(run, then=then, ahead=ahead)
+        _execute(run, then=then)
     except (OperationalError, InterfaceError) as exc:
         if not _database_unavailable(exc):
             raise
@@ -707,9 +701,9 @@ def _fair_pick(run_id: int) -> int:
     return found[0] if found is not None else run_id
 
 
-def _execute(run: Run, *, then: int | None = None, ahead: dict[int, Run | None] | None = None) -> None:
+def _execute(run: Run, *, then: int | None = None) -> None:
     live.publish_run(run)
-    ctx = _Context(run=run, defer=True, then=then, ahead=ahead)
+    ctx = _Context(run=run, defer=True, then=then)
     seconds = _limit("RUN_MAX_SECONDS")
     if seconds:  # time spent waiting as a service asked does not count
         started = run.started_at or timezone.now()
@@ -947,12 +941,13 @@ def _finish(run: Run, status: str, error: str, ctx: _Context | None = None) -> N
     pending = ctx is not None and ctx.trigger_pending
     statements = [(_sql().finish_trigger if pending else _sql().finish,
                    [status, error, _when(run.finished_at), _when(run.updated_at), run.pk], False)]
-    then = ctx.then if ctx is not None and ctx.ahead is not None else None
+    then = ctx.then if ctx is not None else None
     if then is None:
         _write(ctx, statements)
     else:  # the next turn's claim, as in `run_execute`, last: its row is the query's result
         now = timezone.now()
-        ctx.ahead[then] = _claimed(then, _write(ctx, statements, claim=_claim_statement(then, now, alone=True)), now)
+        row = _write(ctx, statements, claim=_claim_statement(then, now, alone=True))
+        _claimed_ahead.runs = {then: _claimed(then, row, now)}
     live.publish_run(run)
 
 
