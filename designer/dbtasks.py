@@ -3,6 +3,9 @@ the ORM for every run: the webhook inbox stores a batch's tasks with one multi-r
 the worker claims each task with one `UPDATE … RETURNING` (SQLite 3.35+, PostgreSQL), with the
 run of an `execute_run` task claimed in the same transaction (`designer.engine.run_claim_with_task`),
 and stores its success with one `UPDATE` in the transaction of its next claim (`ClaimedTask`).
+While a worker is busy, that next claim is made in the transaction that ends its current run
+(`designer.engine.run_finish_claims`): a run takes the database's write lock twice, at its start
+with the run before's end, and before its first change to an outside system.
 
 The rows are exactly those django-tasks-db writes and reads (`DBTaskResult`): its admin, its
 `prune_db_task_results`, the scheduler's count of waiting tasks (`designer/runs.py`) and a stock
@@ -15,6 +18,7 @@ moment leaves it marked running, while its run, the record that counts, has ende
 from __future__ import annotations
 
 import random
+import signal
 import time
 from collections.abc import Iterable
 from contextlib import nullcontext
@@ -146,6 +150,7 @@ class Claim:
         self.backend_name = backend_name
         self.worker_id = worker_id
         self.succeeded: list[ClaimedTask] = []  # stored with the next claim, or by settle()
+        self.next: ClaimedTask | None = None  # claimed with the finish of the worker's last run (`ahead`)
         connection = connections[self.using]
         self.supported = connection.vendor in APPEND_WORKER_ID and (
             connection.vendor != "sqlite" or connection.Database.sqlite_version_info >= (3, 35))  # RETURNING
@@ -178,6 +183,38 @@ class Claim:
         )
 
     def __call__(self) -> DBTaskResult | None:
+        # One turn of the write lock: the successes of the tasks run since the last claim, the
+        # claim, and the claim of the run of an `execute_run` task (`run_claim_with_task`).
+        with transaction.atomic(using=self.using):
+            task = self._claim()
+        self.succeeded = []
+        return task
+
+    def ahead(self) -> None:
+        """The same claim, made in the transaction that ends the worker's current run
+        (`designer.engine.run_finish_claims`): one turn of the write lock for a run's end and the
+        next one's start. What it took is the worker's next task (`next`) once that transaction
+        has committed; if it is rolled back, nothing was taken."""
+        from designer.engine import run_claim_with_task
+
+        stored = len(self.succeeded)
+        # A claim that fails costs the finish nothing: the worker claims after it, as when idle.
+        # On PostgreSQL within a savepoint, since an error there ends the transaction.
+        try:
+            with transaction.atomic(using=self.using) if connections[self.using].vendor != "sqlite" else nullcontext():
+                task = self._claim()
+        except DatabaseError:
+            logger.exception("The next task could not be claimed with the finish of a run; the worker claims it.")
+            run_claim_with_task(None)
+            return
+
+        def committed() -> None:
+            del self.succeeded[:stored]
+            self.next = task
+
+        transaction.on_commit(committed, using=self.using)
+
+    def _claim(self) -> ClaimedTask | None:
         from designer.engine import run_claim_with_task
         from designer.tasks import execute_run
 
@@ -186,37 +223,33 @@ class Claim:
         now = timezone.now()
         params = [TaskResultStatus.RUNNING, adapt(now), self.worker_id,
                   TaskResultStatus.READY, self.backend_name, adapt(get_date_max()), adapt(now), *self.filter_params]
-        # One turn of the write lock: the successes of the tasks run since the last claim, the
-        # claim, and the claim of the run of an `execute_run` task (`run_claim_with_task`).
         task = None
-        with transaction.atomic(using=self.using):
-            if self.succeeded:
-                _write_successes(connection, self.succeeded)
-            with connection.cursor() as cursor:
-                cursor.execute(self.sql, params)
-                rows = cursor.fetchall()
-            if rows:
-                values = []
-                for value, (column, converters) in zip(rows[0], self.converters, strict=True):
-                    for converter in converters:
-                        value = converter(value, column, connection)
-                    values.append(value)
-                task = ClaimedTask.from_db(self.using, [field.attname for field in self.fields], values)
-                task._claim = self
-            arguments = task.args_kwargs.get("args") if task is not None else None
-            run_id = (arguments[0] if task is not None and task.task_path == execute_run.module_path and arguments
-                      and type(arguments[0]) is int else None)
-            # A claim that fails is left to the task, which tries again and says why: on PostgreSQL
-            # within a savepoint, so that the task's claim still commits.
-            try:
-                with transaction.atomic(using=self.using) if run_id and connection.vendor != "sqlite" else nullcontext():
-                    run_claim_with_task(run_id)
-            except DatabaseError:
-                if run_id is None:
-                    raise
-                logger.exception("The run of task %s could not be claimed with it; the task claims it.", task.pk)
-                run_claim_with_task(None)
-        self.succeeded = []
+        if self.succeeded:
+            _write_successes(connection, self.succeeded)
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        if rows:
+            values = []
+            for value, (column, converters) in zip(rows[0], self.converters, strict=True):
+                for converter in converters:
+                    value = converter(value, column, connection)
+                values.append(value)
+            task = ClaimedTask.from_db(self.using, [field.attname for field in self.fields], values)
+            task._claim = self
+        arguments = task.args_kwargs.get("args") if task is not None else None
+        run_id = (arguments[0] if task is not None and task.task_path == execute_run.module_path and arguments
+                  and type(arguments[0]) is int else None)
+        # A claim that fails is left to the task, which tries again and says why: on PostgreSQL
+        # within a savepoint, so that the task's claim still commits.
+        try:
+            with transaction.atomic(using=self.using) if run_id and connection.vendor != "sqlite" else nullcontext():
+                run_claim_with_task(run_id)
+        except DatabaseError:
+            if run_id is None:
+                raise
+            logger.exception("The run of task %s could not be claimed with it; the task claims it.", task.pk)
+            run_claim_with_task(None)
         return task
 
     def settle(self) -> None:
@@ -230,13 +263,18 @@ class Worker(DatabaseWorker):
     """django-tasks-db's worker (same options, signals, shutdown and task handling) whose loop
     claims a task with `Claim`'s one statement instead of a locked select and a save in an
     exclusive transaction, and stores the tasks' successes with its next claim (or as it stops).
-    On a database without it, the stock loop runs."""
+    While it runs a task, the run that task ends claims the next task with its finish
+    (`Claim.ahead`); a task so claimed is run before the worker stops. On a database without
+    `Claim`'s statement, the stock loop runs."""
+
+    _claim: Claim | None = None
 
     def run(self) -> None:
         claim = Claim(backend_name=self.backend_name, queue_names=self.queue_names,
                       excluded_queue_names=self.excluded_queue_names, worker_id=self.worker_id)
         if not claim.supported:
             return super().run()
+        self._claim = claim
         logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
         try:
             self._loop(claim)
@@ -246,24 +284,40 @@ class Worker(DatabaseWorker):
             except Exception:
                 logger.exception("The worker could not store the success of its last tasks; their runs ended.")
 
+    def shutdown(self, signum, frame) -> None:
+        if self.running and self._claim is not None and self._claim.next is not None:
+            logger.warning("Received %s - shutting down gracefully after the task already claimed... "
+                           "(press Ctrl+C again to force)", signal.strsignal(signum))
+            self.running = False  # between two tasks: the one claimed with the last finish runs first
+            return
+        super().shutdown(signum, frame)
+
     def _loop(self, claim: Claim) -> None:
-        from designer.engine import run_claim_with_task
+        from designer.engine import run_claim_with_task, run_finish_claims
 
         if self.startup_delay and self.interval:
             time.sleep(random.random())  # noqa: S311 - spreads workers started together
-        while self.running:
+        while self.running or claim.next is not None:
             close_old_connections()
-            try:
-                task_result, locked = claim(), False
-            except OperationalError as error:
-                if not is_locked_database_exception(error):
-                    raise
-                task_result, locked = None, True  # it is free again soon
+            task_result, locked = claim.next, False
+            if task_result is None:
+                try:
+                    task_result = claim()
+                except OperationalError as error:
+                    if not is_locked_database_exception(error):
+                        raise
+                    locked = True  # it is free again soon
             if task_result is not None:
+                claim.next = None
+                # The finish of the run this task ends claims the next task, unless the worker stops after it.
+                last = not self.running or (self.max_tasks is not None and self._run_tasks + 1 >= self.max_tasks)
+                run_finish_claims(None if last else claim.ahead)
                 try:
                     self.run_task(task_result)
                 finally:
-                    run_claim_with_task(None)  # a run claimed with a task that did not run it
+                    run_finish_claims(None)
+                    if claim.next is None:
+                        run_claim_with_task(None)  # a run claimed with a task that did not run it
             elif self.batch and not locked:
                 logger.info("No more tasks to run for worker_id=%s - exiting gracefully.", self.worker_id)
                 return None

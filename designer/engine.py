@@ -43,6 +43,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -638,6 +639,14 @@ def run_claim_with_task(run_id: int | None) -> None:
     _claimed_ahead.runs = {run_id: run_claim(run_id, alone=True)} if run_id is not None else {}
 
 
+def run_finish_claims(claim: Callable[[], None] | None) -> None:
+    """Has the next run this thread ends (`_finish`) call `claim` in the transaction of its
+    finish, once: the database worker's claim of its next task (designer/dbtasks.py `Claim`),
+    so that a run's end and the next one's start take the write lock once, not twice. None
+    takes it back (the task ended without finishing a run, or the worker is stopping)."""
+    _claimed_ahead.finish_claims = claim
+
+
 def run_execute(run_id: int, *, then: int | None = None) -> str | None:
     """Runs a queued run on this task's turn: the fairest one to run next (`_fair_pick`), which is
     `run_id` unless another team has waited longer for this worker, or `run_id` resumed when its
@@ -943,7 +952,8 @@ def _finish(run: Run, status: str, error: str, ctx: _Context | None = None) -> N
                    [status, error, _when(run.finished_at), _when(run.updated_at), run.pk], False)]
     then = ctx.then if ctx is not None else None
     if then is None:
-        _write(ctx, statements)
+        claim, _claimed_ahead.finish_claims = getattr(_claimed_ahead, "finish_claims", None), None  # once
+        _write(ctx, statements, then=claim)
     else:  # the next turn's claim, as in `run_execute`, last: its row is the query's result
         now = timezone.now()
         row = _write(ctx, statements, claim=_claim_statement(then, now, alone=True))
@@ -952,14 +962,16 @@ def _finish(run: Run, status: str, error: str, ctx: _Context | None = None) -> N
 
 
 def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, durable: bool = False,
-           publish: bool = False, returning: bool = False, claim: tuple[str, list] | None = None) -> Any:
+           publish: bool = False, returning: bool = False, claim: tuple[str, list] | None = None,
+           then: Callable[[], None] | None = None) -> Any:
     """Executes the step record waiting in `ctx` (`_Context.deferred`), then `statements` (SQL,
     parameters, whether it must change exactly one row), in one transaction when there is more
     than one: on PostgreSQL as one query (its statements joined, one round trip), on SQLite between
     BEGIN and COMMIT. With `returning`, the id the last statement inserted. With `claim` (a claim's
-    SQL and parameters), that claim last and its row (None if it took nothing). Retried after a lost
-    connection when a record of a change made is among them: a claim sent again takes nothing if
-    the lost try was committed, and the run it took then is resumed when its lease ends."""
+    SQL and parameters), that claim last and its row (None if it took nothing); with `then`, a
+    callable that writes in the same transaction after them (`run_finish_claims`). Retried after a
+    lost connection when a record of a change made is among them: a claim sent again takes nothing
+    if the lost try was committed, and the run it took then is resumed when its lease ends."""
     if ctx is not None and ctx.deferred:
         statements = [*ctx.deferred, *statements]
         durable, publish = durable or ctx.deferred_durable, publish or ctx.deferred_renew
@@ -972,7 +984,7 @@ def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, du
     result = []
 
     def write() -> None:
-        several = len(statements) > 1 and not joined
+        several = (len(statements) > 1 and not joined) or then is not None
         with transaction.atomic() if several else contextlib.nullcontext(), connection.cursor() as cursor:
             if joined:  # one query is one transaction; each statement's result follows the one before
                 cursor.execute("; ".join(sql.prepared(text) for text, _, _ in statements),
@@ -988,6 +1000,8 @@ def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, du
                 result.append(cursor.fetchone()[0] if sql.returning else cursor.lastrowid)
             elif claim is not None:
                 result.append(cursor.fetchone())
+            if then is not None:
+                then()
 
     if durable:
         _retrying(write)  # the service has made the change: its record must survive a dropped connection

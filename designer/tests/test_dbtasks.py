@@ -162,6 +162,151 @@ def test_the_run_of_an_execute_run_task_is_claimed_in_the_same_write_as_the_task
     assert ["run"] not in claims  # no run claimed in a turn of its own
 
 
+def _write_turns(sql_of):
+    """An execute wrapper and the list it fills: each transaction (SQLite: BEGIN to COMMIT) or
+    autocommit statement, as the kinds of write `sql_of` finds in it."""
+    from designer import engine
+
+    turns: list[list[str]] = []
+
+    def watch(execute, sql, params, many, context):
+        written = engine._sql().written_out(sql)
+        kinds = [] if written.startswith("PREPARE ") else sql_of(written)
+        if sql.startswith("BEGIN") or not context["connection"].in_atomic_block or not turns:
+            turns.append(kinds)
+        else:
+            turns[-1] += kinds
+        return execute(sql, params, many, context)
+
+    return watch, turns
+
+
+def _kinds(written: str) -> list[str]:
+    return [kind for kind, marker in (("finish", "finished_at = %s, lease_until = NULL"),
+                                      ("success", 'SET "status" = %s, "return_value"'),
+                                      ("task", 'SET "status" = %s, "started_at"'),
+                                      ("run", "attempts = attempts + 1")) if marker in written]
+
+
+def test_a_busy_worker_claims_its_next_task_and_run_with_the_finish_of_the_run_before(team):
+    """While tasks wait, the write that ends a run also stores the success of the task before,
+    claims the next task and its run: a run takes the write lock once at its start and end
+    together, where the finish and the next claim were two turns."""
+    flow = webhook_flow(team, [compose("step_1", "Hello {{trigger.body.name}}")])
+    with transaction.atomic():
+        run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}",
+                                      "source": "webhook", "payload": {"body": {"name": f"n{i}"}, "event_id": f"e{i}"}}
+                                     for i in range(3)])
+    watch, turns = _write_turns(_kinds)
+    with connection.execute_wrapper(watch):
+        call_command("worker", queue_name="*", batch=True, startup_delay=False, worker_id="ahead", interval=0)
+    runs = Run.objects.filter(pk__in=run_ids).order_by("pk")
+    assert [(run.status, run.attempts, run.steps.count()) for run in runs] == [(RunStatus.SUCCEEDED, 1, 2)] * 3
+    written = [turn for turn in turns if turn]
+    # The last finish's claim finds no task; the worker's claim after it stores the last success.
+    assert written == [["task", "run"], ["finish", "task", "run"], ["finish", "success", "task", "run"],
+                       ["finish", "success", "task"], ["success", "task"]], written
+    tasks = DBTaskResult.objects.filter(task_path=execute_run.module_path)
+    assert [(t.status, t.worker_ids) for t in tasks] == [(TaskResultStatus.SUCCESSFUL, ["ahead"])] * 3
+
+
+def test_a_task_claimed_with_a_finish_that_is_rolled_back_is_not_taken(team):
+    """The next claim is the worker's only once the finish that carries it has committed: a
+    finish that fails leaves the next task ready for any worker, and nothing is lost."""
+    from designer import engine
+    from designer.dbtasks import Worker
+
+    flow = webhook_flow(team, [compose("step_1", "Hi")])
+    with transaction.atomic():
+        run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}",
+                                      "source": "webhook", "payload": {"body": {}, "event_id": f"e{i}"}}
+                                     for i in range(2)])
+    taking = claim("rolled")
+    with transaction.atomic():
+        first = taking()
+    assert engine.run_execute(first.args_kwargs["args"][0]) == RunStatus.SUCCEEDED
+    try:
+        with transaction.atomic():
+            taking.ahead()
+            raise RuntimeError("the finish failed")
+    except RuntimeError:
+        pass
+    assert taking.next is None
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.READY).count() == 1
+    assert Run.objects.get(pk=run_ids[1]).status == RunStatus.QUEUED
+    engine.run_claim_with_task(None)
+    worker = Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False,
+                    max_tasks=None, worker_id="rolled", excluded_queue_names=[])
+    worker.run()
+    assert set(Run.objects.filter(pk__in=run_ids).values_list("status", flat=True)) == {RunStatus.SUCCEEDED}
+
+
+def test_a_claim_that_fails_in_a_run_s_finish_costs_the_finish_nothing(team, caplog):
+    """The database refuses the claim made with the first run's finish (a trigger, while that
+    run's task is not yet stored as successful): the finish still commits, the worker claims
+    the next task after it, and both runs succeed once."""
+    flow = webhook_flow(team, [compose("step_1", "Hi")])
+    with transaction.atomic():
+        run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}",
+                                      "source": "webhook", "payload": {"body": {}, "event_id": f"e{i}"}}
+                                     for i in range(2)])
+    tasks, runs = DBTaskResult._meta.db_table, Run._meta.db_table
+    refused = (f"EXISTS (SELECT 1 FROM {runs} WHERE id = {run_ids[0]} AND status = 'succeeded') "
+               f"AND EXISTS (SELECT 1 FROM {tasks} WHERE status = 'RUNNING')")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"CREATE FUNCTION refuse_claim() RETURNS trigger AS $$ BEGIN IF {refused} THEN "
+                           f"RAISE EXCEPTION 'claim refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql")
+            cursor.execute(f"CREATE TRIGGER refuse_claim BEFORE UPDATE OF started_at ON {tasks} "
+                           f"FOR EACH ROW EXECUTE FUNCTION refuse_claim()")
+        else:
+            cursor.execute(f"CREATE TRIGGER refuse_claim BEFORE UPDATE OF started_at ON {tasks} WHEN {refused} "
+                           f"BEGIN SELECT RAISE(ABORT, 'claim refused'); END")
+    try:
+        with caplog.at_level(logging.ERROR, logger="django_tasks_db"):
+            call_command("worker", queue_name="*", batch=True, startup_delay=False, worker_id="refused", interval=0)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER refuse_claim" + (f" ON {tasks}" if connection.vendor == "postgresql" else ""))
+            if connection.vendor == "postgresql":
+                cursor.execute("DROP FUNCTION refuse_claim()")
+    assert [(run.status, run.attempts) for run in Run.objects.filter(pk__in=run_ids).order_by("pk")] == [
+        (RunStatus.SUCCEEDED, 1)] * 2
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {TaskResultStatus.SUCCESSFUL}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        "The next task could not be claimed with the finish of a run; the worker claims it."]
+
+
+def test_a_worker_told_to_stop_between_two_tasks_runs_the_one_its_last_finish_claimed(team):
+    """A stop asked for between a run's finish (which claimed the next task) and that task's
+    start waits for that task, so that no claimed run is left to wait for its lease."""
+    import signal
+
+    from designer.dbtasks import Worker
+
+    flow = webhook_flow(team, [compose("step_1", "Hi")])
+    with transaction.atomic():
+        run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}",
+                                      "source": "webhook", "payload": {"body": {}, "event_id": f"e{i}"}}
+                                     for i in range(3)])
+    worker = Worker(queue_names=["*"], interval=0, batch=False, backend_name="default", startup_delay=False,
+                    max_tasks=None, worker_id="stopping", excluded_queue_names=[])
+    run_task = worker.run_task
+
+    def stop_after_the_first(task_result):
+        run_task(task_result)
+        if worker._run_tasks == 1:
+            assert worker._claim.next is not None  # claimed with the first run's finish
+            worker.shutdown(signal.SIGTERM, None)  # between two tasks: no exit
+
+    worker.run_task = stop_after_the_first
+    worker.run()
+    statuses = dict(Run.objects.filter(pk__in=run_ids).values_list("pk", "status"))
+    assert [statuses[pk] for pk in run_ids] == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED, RunStatus.QUEUED]
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).count() == 0
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.READY).count() == 1
+
+
 def test_a_task_whose_run_cannot_be_claimed_with_it_still_runs_and_the_run_waits_for_its_turn(team, other_team):
     """The run claimed with its task is the task's own turn only while no other team has queued
     runs; otherwise the task's fair pick decides, as for any turn, and nothing is lost."""
