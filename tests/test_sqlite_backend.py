@@ -70,3 +70,32 @@ def test_a_lock_held_past_the_timeout_is_the_usual_database_error(transactional_
             cursor.execute(f"PRAGMA busy_timeout={original}")
     assert list(Flow.objects.filter(name__in=["Never written", "Written later"]).values_list("name", flat=True)) == [
         "Written later"]
+
+
+def test_a_statement_is_converted_to_sqlite_s_placeholders_once_and_as_django_converts_it(transactional_db):
+    from django.db.backends.sqlite3.base import SQLiteCursorWrapper
+
+    from config.sqlite import base
+
+    query = "SELECT %s, '100%%', %s || 'x' WHERE 1 = %s"
+    base._converted.pop(query, None)
+    with connection.cursor() as cursor:
+        cursor.execute(query, [1, "a", 1])
+        assert cursor.fetchone() == (1, "100%", "ax")
+        assert base._converted[query] == SQLiteCursorWrapper.convert_query(None, query) == "SELECT ?, '100%', ? || 'x' WHERE 1 = ?"
+        base._converted[query] = "SELECT ?, 'kept', ? || 'x' WHERE 1 = ?"
+        cursor.execute(query, [1, "a", 1])  # the kept conversion is what runs
+        assert cursor.fetchone() == (1, "kept", "ax")
+        cursor.execute("SELECT %(a)s, %(b)s", {"a": 1, "b": 2})  # named parameters: converted each time
+        assert cursor.fetchone() == (1, 2)
+    assert "SELECT %(a)s, %(b)s" not in base._converted
+
+
+def test_the_kept_conversions_are_bounded(transactional_db):
+    from config.sqlite import base
+
+    with connection.cursor() as cursor:
+        for n in range(base.CONVERTED_MAX + 10):  # statements that vary, as ones with values written in would
+            cursor.execute(f"SELECT %s + {n}", [1])
+            assert cursor.fetchone() == (1 + n,)
+    assert 1 <= len(base._converted) <= base.CONVERTED_MAX
