@@ -28,6 +28,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -497,11 +499,17 @@ class Bench:
         sampler.reset_peaks()
         if self.profile:
             self.profile.start(self.args.max_send_seconds + self.args.drain_seconds)
+        workers = [p for p in self.procs.product() if p.name.startswith(("worker", "celery"))]
+        if self.args.workers_after_sending:  # paused with all they started; the drain is theirs alone
+            self.signal_tree(workers, signal.SIGSTOP)
         started = time.monotonic()
         deadline = started + self.args.max_send_seconds
         acks = asyncio.run(_send_all(self.port, deliveries, concurrency, deadline))
         send_seconds = time.monotonic() - started
         send_end = time.time()
+        if self.args.workers_after_sending:
+            workers_cpu = self.per_process_cpu(sampler)
+            self.signal_tree(workers, signal.SIGCONT)
 
         ok = [a for a in acks if a.status == 200]
         result.sent = len(acks)
@@ -535,6 +543,11 @@ class Bench:
         result.steal = steal_share(machine_before, cpu_times())
         result.process_cpu_s = {name: seconds - processes_before.get(name, 0.0)
                                 for name, seconds in self.per_process_cpu(sampler).items()}
+        if self.args.workers_after_sending:
+            result.notes.append(f"workers paused while sending ({send_seconds:.1f} s); drain {result.wall - send_seconds:.1f} s"
+                                f" for {len(expected)} runs: " + ", ".join(
+                                    f"{name} {seconds - workers_cpu.get(name, 0.0):.2f} s CPU"
+                                    for name, seconds in result.process_cpu_s.items() if name.startswith(("worker", "celery"))))
         result.bench_cpu = (time.process_time() - bench_before) / (result.wall * NCPU)
         share = {k: (cpu_after[k] - cpu_before[k]) / (result.wall * NCPU) for k in cpu_after}
         result.sandbox_cpu = share.get("sandbox", 0.0)
@@ -681,6 +694,17 @@ class Bench:
                      for n, ms, plan, query in top)
         return lines
 
+    @staticmethod
+    def signal_tree(procs: list, signum: int) -> None:
+        from bench.common import descendants
+
+        for proc in procs:
+            for pid in descendants(proc.pid):
+                try:
+                    os.kill(pid, signum)
+                except ProcessLookupError:
+                    pass
+
     def per_process_cpu(self, sampler: Sampler) -> dict[str, float]:
         """CPU seconds so far of each product process (with its children), as last sampled."""
         from bench.common import descendants
@@ -800,6 +824,9 @@ def main(argv: list[str] | None = None) -> int:
                              "Python CPU goes (the Celery worker's pool)")
     parser.add_argument("--intake-only", action="store_true",
                         help="start no worker: measure only the webhook intake (acknowledgements); runs stay queued")
+    parser.add_argument("--workers-after-sending", action="store_true",
+                        help="pause the workers (SIGSTOP) while the senders send and let them run after: the drain "
+                             "is the workers alone, without the intake beside them")
     parser.add_argument("--rate-limits", default="brand=6000000", metavar="NAME=PER_MINUTE,...",
                         help="QUALTRICS_RATE_LIMITS for the product (default brand=6000000: the published 3,000 a "
                              "minute would hold the flow to 25 runs/s)")

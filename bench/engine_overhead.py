@@ -143,13 +143,14 @@ def measure(run_ids: list[int], timer: HttpTimer, counter: QueryCounter) -> dict
 
     from designer.engine import run_execute
 
-    totals, engine, queries, http_calls = [], [], [], []
+    totals, engine, queries, http_calls, cpu = [], [], [], [], []
     with connection.execute_wrapper(counter):
         for run_id in run_ids:
             http_before, calls_before, queries_before = timer.total, timer.calls, counter.count
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             status = run_execute(run_id)
             elapsed = time.perf_counter() - started
+            cpu.append((time.process_time() - cpu_started) * 1000)
             if status != "succeeded":
                 from designer.models import Run
 
@@ -161,7 +162,7 @@ def measure(run_ids: list[int], timer: HttpTimer, counter: QueryCounter) -> dict
     return {
         "total": statistics.mean(totals), "engine": statistics.mean(engine), "engine_p50": percentile(engine, 50),
         "engine_p95": percentile(engine, 95), "queries": statistics.mean(queries), "http_calls": statistics.mean(http_calls),
-        "http": statistics.mean(t - e for t, e in zip(totals, engine)),
+        "http": statistics.mean(t - e for t, e in zip(totals, engine)), "cpu": statistics.mean(cpu),
     }
 
 
@@ -243,9 +244,9 @@ def main(argv: list[str] | None = None) -> int:
                             ("actions", f"+ {args.actions} Create Contact")):
             r = results[name]
             rows.append([label, r["total"], r["http_calls"], r["http"], r["engine"], r["engine_p50"], r["engine_p95"],
-                         r["queries"]])
+                         r["queries"], r["cpu"]])
         print(table(["flow", "run ms", "HTTP calls", "HTTP ms", "engine ms (mean)", "engine p50", "engine p95",
-                     "SQL statements"], rows))
+                     "SQL statements", "CPU ms (all included)"], rows))
         print()
         print(table(["figure", "target", "measured", "verdict", "mode"], [
             ["engine overhead per function card (Compose)", f"<= {TARGET_MS_PER_CARD} ms", f"{per_compose:.2f} ms "
