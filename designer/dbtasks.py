@@ -204,6 +204,8 @@ class Claim:
             with transaction.atomic(using=self.using) if connections[self.using].vendor != "sqlite" else nullcontext():
                 task = self._claim()
         except DatabaseError:
+            if connections[self.using].needs_rollback:  # the connection is gone, and the finish with it
+                raise
             logger.exception("The next task could not be claimed with the finish of a run; the worker claims it.")
             run_claim_with_task(None)
             return

@@ -1002,6 +1002,10 @@ def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, du
                 result.append(cursor.fetchone())
             if then is not None:
                 then()
+                if connection.needs_rollback or connection.closed_in_transaction:
+                    # A savepoint in it could not be rolled back (the connection is gone): this
+                    # transaction is lost and must not pass for committed.
+                    raise InterfaceError("The database connection was lost during a run's write.")
 
     if durable:
         _retrying(write)  # the service has made the change: its record must survive a dropped connection

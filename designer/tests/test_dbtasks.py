@@ -168,14 +168,18 @@ def _write_turns(sql_of):
     from designer import engine
 
     turns: list[list[str]] = []
+    blocks: list = [None]  # the outermost atomic block of the last statement (PostgreSQL sends no BEGIN)
 
     def watch(execute, sql, params, many, context):
         written = engine._sql().written_out(sql)
         kinds = [] if written.startswith("PREPARE ") else sql_of(written)
-        if sql.startswith("BEGIN") or not context["connection"].in_atomic_block or not turns:
+        conn = context["connection"]
+        block = conn.atomic_blocks[0] if conn.in_atomic_block else None
+        if sql.startswith("BEGIN") or block is None or block is not blocks[-1] or not turns:
             turns.append(kinds)
         else:
             turns[-1] += kinds
+        blocks.append(block)
         return execute(sql, params, many, context)
 
     return watch, turns

@@ -891,6 +891,52 @@ def test_a_connection_lost_on_a_finish_with_the_next_claim_sends_no_change_twice
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_connection_cut_as_a_database_worker_s_finish_claims_its_next_task_loses_no_finish(
+        settings, make_flow, qualtrics_sandbox):
+    """PostgreSQL ends the worker's connection (`pg_terminate_backend`) just as the finish of its
+    first run (with the record of the contact it created) claims the worker's next task. The
+    finish is not taken for committed: it is written again on a new connection, with the claim.
+    Both runs succeed once, and each contact is created once."""
+    import psycopg
+    from django.core.management import call_command
+    from django.db import connection
+    from django.tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a connection to cut: PostgreSQL")
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "polls"]}}
+    settings.SCHEDULER_IN_WORKERS = False
+    flow = make_flow()
+    first, second = (deliver(flow, qualtrics_sandbox, {"recipientEmail": email})
+                     for email in ("ada@example.com", "grace@example.com"))
+    finishing: list = []  # the transaction a finish was written in
+    cut: list[int] = []
+
+    def cut_once(execute, sql, params, many, context):
+        conn = context["connection"]
+        block = conn.atomic_blocks[0] if conn.in_atomic_block else None
+        if "lease_until = NULL" in sql and "finished_at" in sql:
+            finishing.append(block)
+        elif ('SET "status" = %s, "started_at"' in sql and block is not None and finishing
+              and finishing[-1] is block and not cut):
+            cut.append(conn.connection.info.backend_pid)
+            with psycopg.connect(**conn.get_connection_params(), autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [cut[0]])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(cut_once):
+        call_command("worker", queue_name="*", batch=True, startup_delay=False, interval=0, worker_id="cut")
+    assert cut
+    runs = [Run.objects.get(pk=run.pk) for run in (first, second)]
+    assert [(run.status, run.attempts) for run in runs] == [(RunStatus.SUCCEEDED, 1)] * 2
+    assert sorted(c["email"] for c in list_contacts(qualtrics_sandbox)) == ["ada@example.com", "grace@example.com"]
+    creates = [r for r in qualtrics_sandbox.requests("directories", method="POST") if r["api_path"].endswith("/contacts")]
+    assert len(creates) == 2
+    assert set(DBTaskResult.objects.values_list("status", flat=True)) == {TaskResultStatus.SUCCESSFUL}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_turn_whose_claim_went_with_the_finish_before_still_goes_to_a_waiting_team(settings, team, other_team):
     """The claim sent with the finish before is the run's own turn only while no other team has
     queued runs (as `run_claim(alone=True)`); otherwise the fair pick decides, as for any turn."""
