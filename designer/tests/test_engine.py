@@ -897,7 +897,6 @@ def test_a_connection_cut_as_a_database_worker_s_finish_claims_its_next_task_los
     first run (with the record of the contact it created) claims the worker's next task. The
     finish is not taken for committed: it is written again on a new connection, with the claim.
     Both runs succeed once, and each contact is created once."""
-    import psycopg
     from django.core.management import call_command
     from django.db import connection
     from django.tasks import TaskResultStatus
@@ -905,6 +904,7 @@ def test_a_connection_cut_as_a_database_worker_s_finish_claims_its_next_task_los
 
     if connection.vendor != "postgresql":
         pytest.skip("a connection to cut: PostgreSQL")
+    import psycopg  # loaded only where the database is PostgreSQL (config/drivers.py)
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "polls"]}}
     settings.SCHEDULER_IN_WORKERS = False
     flow = make_flow()
