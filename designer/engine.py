@@ -628,7 +628,8 @@ def runs_execute(run_ids: list[int]) -> None:
 
 # A run claimed before its turn on this thread, by id (None: the claim took nothing): with the
 # finish of the run before (`runs_execute`), or with the task that runs it (`run_claim_with_task`).
-# The thread's next `run_execute` starts from it, or forgets it.
+# The thread's next `run_execute` starts from it, or forgets it. And what the thread's next finish
+# claims besides (`run_finish_claims`).
 _claimed_ahead = threading.local()
 
 
@@ -953,7 +954,7 @@ def _finish(run: Run, status: str, error: str, ctx: _Context | None = None) -> N
     then = ctx.then if ctx is not None else None
     if then is None:
         claim, _claimed_ahead.finish_claims = getattr(_claimed_ahead, "finish_claims", None), None  # once
-        _write(ctx, statements, then=claim)
+        _write(ctx, statements, after=claim)
     else:  # the next turn's claim, as in `run_execute`, last: its row is the query's result
         now = timezone.now()
         row = _write(ctx, statements, claim=_claim_statement(then, now, alone=True))
@@ -963,12 +964,12 @@ def _finish(run: Run, status: str, error: str, ctx: _Context | None = None) -> N
 
 def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, durable: bool = False,
            publish: bool = False, returning: bool = False, claim: tuple[str, list] | None = None,
-           then: Callable[[], None] | None = None) -> Any:
+           after: Callable[[], None] | None = None) -> Any:
     """Executes the step record waiting in `ctx` (`_Context.deferred`), then `statements` (SQL,
     parameters, whether it must change exactly one row), in one transaction when there is more
     than one: on PostgreSQL as one query (its statements joined, one round trip), on SQLite between
     BEGIN and COMMIT. With `returning`, the id the last statement inserted. With `claim` (a claim's
-    SQL and parameters), that claim last and its row (None if it took nothing); with `then`, a
+    SQL and parameters), that claim last and its row (None if it took nothing); with `after`, a
     callable that writes in the same transaction after them (`run_finish_claims`). Retried after a
     lost connection when a record of a change made is among them: a claim sent again takes nothing
     if the lost try was committed, and the run it took then is resumed when its lease ends."""
@@ -984,7 +985,7 @@ def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, du
     result = []
 
     def write() -> None:
-        several = (len(statements) > 1 and not joined) or then is not None
+        several = (len(statements) > 1 and not joined) or after is not None
         with transaction.atomic() if several else contextlib.nullcontext(), connection.cursor() as cursor:
             if joined:  # one query is one transaction; each statement's result follows the one before
                 cursor.execute("; ".join(sql.prepared(text) for text, _, _ in statements),
@@ -1000,8 +1001,8 @@ def _write(ctx: _Context | None, statements: list[tuple[str, list, bool]], *, du
                 result.append(cursor.fetchone()[0] if sql.returning else cursor.lastrowid)
             elif claim is not None:
                 result.append(cursor.fetchone())
-            if then is not None:
-                then()
+            if after is not None:
+                after()
                 if connection.needs_rollback or connection.closed_in_transaction:
                     # A savepoint in it could not be rolled back (the connection is gone): this
                     # transaction is lost and must not pass for committed.

@@ -31,7 +31,7 @@ CONVERTED_MAX = 1024  # statements kept converted per process; all are dropped w
 _converted: dict[str, str] = {}
 
 
-class CursorWrapper(base.SQLiteCursorWrapper):
+class SQLiteCursor(base.SQLiteCursorWrapper):
     def convert_query(self, query, *, param_names=None):
         if param_names is not None:  # "pyformat" style: the names vary with the parameters
             return super().convert_query(query, param_names=param_names)
@@ -46,7 +46,7 @@ class CursorWrapper(base.SQLiteCursorWrapper):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name=None):
-        return self.connection.cursor(factory=CursorWrapper)
+        return self.connection.cursor(factory=SQLiteCursor)
 
     def _start_transaction_under_autocommit(self):
         if self.transaction_mode != "IMMEDIATE":

@@ -134,26 +134,13 @@ def test_the_run_of_an_execute_run_task_is_claimed_in_the_same_write_as_the_task
     """One turn of the database's write lock takes a task and the run it runs (as its own turn,
     while no other team waits), where the task's first statement used to take the run in a turn
     of its own: a worker's run costs one write transaction less."""
-    from designer import engine
-
     flow = webhook_flow(team, [compose("step_1", "Hello {{trigger.body.name}}")])
     with transaction.atomic():
         run_ids = deliveries_accept([{"flow": flow, "version": flow.versions.first(), "event_id": f"e{i}",
                                       "source": "webhook", "payload": {"body": {"name": f"n{i}"}, "event_id": f"e{i}"}}
                                      for i in range(2)])
-    turns: list[list[str]] = []  # each transaction (SQLite: BEGIN to COMMIT) or autocommit statement: what it claims
-
-    def watch(execute, sql, params, many, context):
-        written = engine._sql().written_out(sql)
-        kinds = [kind for kind, marker in (("task", 'SET "status" = %s, "started_at"'),
-                                           ("run", "attempts = attempts + 1")) if marker in written
-                 and not written.startswith("PREPARE ")]
-        if sql.startswith("BEGIN") or not context["connection"].in_atomic_block or not turns:
-            turns.append(kinds)
-        else:
-            turns[-1] += kinds
-        return execute(sql, params, many, context)
-
+    # Each transaction or autocommit statement: what it claims.
+    watch, turns = _write_turns(lambda written: [kind for kind in _kinds(written) if kind in ("task", "run")])
     with connection.execute_wrapper(watch):
         call_command("worker", queue_name="*", batch=True, startup_delay=False, worker_id="joined", interval=0)
     assert [(run.status, run.attempts) for run in Run.objects.filter(pk__in=run_ids)] == [(RunStatus.SUCCEEDED, 1)] * 2
